@@ -1,0 +1,89 @@
+"""The encoder protocol: weights + preprocessing + tokenizer + metric, described by EncoderInfo.
+
+Two kinds of encoder exist:
+
+* ``text``: embeds the text of every item (chunks, OCR text, page text layers) and
+  text queries (``embed_queries`` / ``embed_documents``, asymmetric on purpose).
+* ``image-text``: a two-tower model (CLIP, SigLIP, open_clip) that embeds images
+  (image items, PDF page renders, image queries) and text queries into one space.
+
+An encoder is named by a spec string ``backend:model`` (``minilm``,
+``clip:openai/clip-vit-base-patch32``, ``open_clip:ViT-B-32/laion2b_s34b_b79k``,
+``clip:/path/to/local/dir``); see :func:`polyseek.encoders.load_encoder`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+EncoderKind = Literal["text", "image-text"]
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What the index records about an encoder, and checks at query time."""
+
+    spec: str  # the spec string the user gave, e.g. "clip:/models/clip-b32"
+    kind: EncoderKind
+    revision: str  # fingerprint of the weights/config (hub commit, file hash, package version)
+    dim: int
+    metric: str = "cosine"
+    normalized: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderInfo:
+        return cls(**data)
+
+    @property
+    def key(self) -> str:
+        """A short, filesystem- and table-name-safe key for this encoder's vector table."""
+        import hashlib
+
+        return "v_" + hashlib.sha1(self.spec.encode()).hexdigest()[:10]
+
+
+class Encoder(ABC):
+    """Base class of every encoder backend. Outputs are float32, L2-normalised rows."""
+
+    info: EncoderInfo
+
+    @property
+    def kind(self) -> EncoderKind:
+        return self.info.kind
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries (may add a query prompt/instruction)."""
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed item texts. Text encoders must override; image-text ones need not."""
+        from polyseek.errors import EncoderError
+
+        raise EncoderError(f"encoder {self.info.spec!r} does not embed documents as text")
+
+    def embed_images(self, images: Sequence[Image]) -> np.ndarray:
+        """Embed images. Only image-text encoders support this."""
+        from polyseek.errors import EncoderError
+
+        raise EncoderError(
+            f"encoder {self.info.spec!r} is a text encoder and cannot embed images",
+            hint="index with an image-text encoder too, e.g. --encoder clip:<hub name or dir>",
+        )
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
