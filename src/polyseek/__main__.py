@@ -1,0 +1,3 @@
+from polyseek.cli.app import main
+
+main()

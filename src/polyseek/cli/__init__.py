@@ -1,0 +1,1 @@
+"""Command-line interface: thin commands that call :class:`polyseek.Engine`."""

@@ -1,0 +1,212 @@
+"""`polyseek` commands: index, search, status, remove, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from polyseek.errors import PolyseekError
+
+err = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Turns polyseek errors into a clear message and exit code 2, for every command."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PolyseekError as exc:
+            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="polyseek",
+    help="Index folders of text, images and PDFs and search them by text or image, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+
+CollectionOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--collection",
+        "-c",
+        help="Collection folder (default: $POLYSEEK_COLLECTION or the nearest .polyseek above).",
+    ),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Index location (default: <collection>/.polyseek)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "transformers", "urllib3", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs.")] = 0,
+) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def index(
+    directory: Annotated[Path, typer.Argument(help="Folder of sources to index.")],
+    store: StoreOpt = None,
+    encoder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--encoder",
+            "-e",
+            help="Encoder spec, repeatable (default: minilm). e.g. clip:/models/clip-b32",
+        ),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Drop the index and re-embed everything (e.g. new encoders).")
+    ] = False,
+    ocr: Annotated[bool, typer.Option(help="OCR images and scanned PDF pages.")] = True,
+    as_json: JsonOpt = False,
+    batch_files: Annotated[
+        int, typer.Option(min=1, hidden=True, help="Files per atomic commit.")
+    ] = 256,
+) -> None:
+    """Index a folder: add new files, re-index changed ones, remove deleted ones."""
+    from polyseek.cli.progress import RichProgress
+    from polyseek.engine import Engine
+    from polyseek.ingest import IngestOptions
+
+    if not directory.is_dir():
+        raise PolyseekError(f"{directory}: not a folder")
+    engine = Engine.open(directory, store=store, encoders=encoder, create=True, rebuild=rebuild)
+    report = engine.index(
+        progress=RichProgress(err), options=IngestOptions(ocr=ocr), batch_files=batch_files
+    )
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        out.print(
+            f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
+            f"{report.unchanged} unchanged, {report.removed} removed, "
+            f"[bold red]{len(report.failed)}[/] failed; {report.items} items "
+            f"in {report.seconds:.1f} s"
+        )
+        for path, reason in report.failed:
+            out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Text query.")] = None,
+    image: Annotated[Path | None, typer.Option("--image", "-i", help="Query image.")] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Text modifier for an image query.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many results.")] = 10,
+    modality: Annotated[
+        list[str] | None,
+        typer.Option("--modality", "-m", help="Only these modalities: text, image, page."),
+    ] = None,
+    image_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
+    ] = 0.5,
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search by text, by image (--image), or both (--image FILE --text "in blue")."""
+    from polyseek.engine import Engine
+
+    words = query if query is not None else text
+    if query is not None and text is not None:
+        words = f"{query} {text}"
+    if words is None and image is None:
+        raise PolyseekError("give a text query, --image FILE, or both")
+    engine = Engine.open(collection, store=store)
+    result = engine.search(
+        words, image=image, top=top, modality=modality or None, image_weight=image_weight
+    )
+    if as_json:
+        print(result.to_json(indent=2))
+        return
+    if not result.hits:
+        out.print("no results")
+        return
+    for h in result.hits:
+        out.print(
+            f"[bold]{h.rank:>2}.[/] {h.score:.4f} [cyan]{h.modality:<5}[/] "
+            f"[green]{escape(h.source)}[/] [dim]{escape(str(h.locator))}[/]"
+        )
+        if h.snippet:
+            out.print(f"     {escape(h.snippet)}", highlight=False)
+
+
+@app.command()
+def status(collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what is indexed, with which encoders, and which files failed."""
+    from polyseek.engine import Engine
+
+    st = Engine.open(collection, store=store).status()
+    if as_json:
+        out.print_json(json.dumps(st.to_dict()))
+        return
+    out.print(f"collection  {escape(st.root)}\nindex       {escape(st.store)}")
+    out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
+    table = Table("encoder", "kind", "dim", "metric", "revision")
+    for e in st.encoders:
+        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"][:24])
+    out.print(table)
+    items = ", ".join(f"{n} {m}" for m, n in sorted(st.items.items())) or "none"
+    out.print(f"sources     {st.sources} indexed, {len(st.failed)} failed\nitems       {items}")
+    for path, reason in st.failed:
+        out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
+
+
+@app.command()
+def remove(
+    path: Annotated[Path, typer.Argument(help="File or folder to drop from the index.")],
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Remove a file, or everything under a folder, from the index (files stay on disk)."""
+    from polyseek.engine import Engine
+
+    engine = Engine.open(collection, store=store)
+    n = engine.remove(path)
+    out.print(f"removed {n} source{'s' if n != 1 else ''} from the index")
+
+
+@app.command()
+def models() -> None:
+    """List the encoder backends that can be named in --encoder."""
+    from polyseek.encoders import ENCODERS
+
+    for name in ENCODERS.names():
+        out.print(name)
+
+
+def main() -> None:
+    app()

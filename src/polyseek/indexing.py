@@ -1,0 +1,339 @@
+"""The indexing pipeline: scan -> load (threads) -> encode (batched) -> commit (atomic).
+
+Loading (parsing, OCR, rendering, previews) runs in a small thread pool ahead of the
+encoder, so decoding overlaps with encoding; a batch of finished files is encoded and
+committed as one unit (see :mod:`polyseek.store.base` for why that is crash-safe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from polyseek.encoders.base import Encoder
+from polyseek.errors import IngestError
+from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, load_file
+from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
+from polyseek.store.lancedb import LanceStore
+from polyseek.types import Item
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 512
+
+
+@dataclass
+class IndexReport:
+    """What an index run did. ``failed`` lists (path, reason) for every bad source."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    items: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "items": self.items,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Progress:
+    """Callbacks the pipeline reports to; the CLI turns them into a progress bar."""
+
+    def start(self, total_files: int) -> None: ...
+
+    def advance(self, files: int, items: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path
+    source: str
+    size: int
+    mtime_ns: int
+    previous: SourceRecord | None
+
+
+@dataclass
+class _Loaded:
+    record: SourceRecord
+    items: list[Item]
+    previews: dict[str, str]  # item id -> preview path relative to the store
+    reused: bool = False  # content unchanged (only the file's mtime moved)
+    was_known: bool = False  # the source was in the index before this run
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def relative_source(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
+    """Supported files under ``root``; hidden entries, the store and outside links skipped."""
+    skip_resolved = {p.resolve() for p in skip}
+    root_resolved = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and (here / d).resolve() not in skip_resolved
+        )
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+                continue
+            path = here / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root_resolved):
+                logger.warning("skipping %s: a link to outside the collection", path)
+                continue
+            yield path
+
+
+class Indexer:
+    """Brings a store up to date with the files of a collection."""
+
+    def __init__(
+        self,
+        root: Path,
+        store: LanceStore,
+        encoders: Sequence[Encoder],
+        options: IngestOptions | None = None,
+        *,
+        batch_items: int = 256,
+        batch_files: int = 256,
+        workers: int = 2,
+    ) -> None:
+        self.root = root
+        self.store = store
+        self.encoders = list(encoders)
+        self.options = options or IngestOptions()
+        self.batch_items = batch_items
+        self.batch_files = batch_files
+        self.workers = workers
+
+    # ------------------------------------------------------------------ plan
+    def plan(
+        self, paths: Sequence[Path] | None = None
+    ) -> tuple[list[_Candidate], list[str], int]:
+        """Files to (re)load, sources to remove, and the number left unchanged."""
+        known = self.store.sources()
+        files = list(paths) if paths is not None else list(scan(self.root, [self.store.path]))
+        seen: set[str] = set()
+        todo: list[_Candidate] = []
+        unchanged = 0
+        for path in files:
+            source = relative_source(self.root, path)
+            seen.add(source)
+            try:
+                st = path.stat()
+            except OSError as exc:
+                todo.append(_Candidate(path, source, -1, -1, known.get(source)))
+                logger.debug("cannot stat %s: %s", path, exc)
+                continue
+            prev = known.get(source)
+            if prev and prev.size == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+                unchanged += 1
+                continue
+            todo.append(_Candidate(path, source, st.st_size, st.st_mtime_ns, prev))
+        removed = [] if paths is not None else sorted(set(known) - seen)
+        return todo, removed, unchanged
+
+    # ------------------------------------------------------------------ run
+    def run(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IndexReport:
+        progress = progress or Progress()
+        report = IndexReport()
+        started = time.perf_counter()
+        with self.store.writing():
+            self.store.recover()
+            todo, removed, report.unchanged = self.plan(paths)
+            if removed:
+                report.removed = self.store.remove_sources(removed)
+            progress.start(len(todo))
+            try:
+                self._load_encode_commit(todo, report, progress)
+            finally:
+                progress.stop()
+            report.failed.sort()
+            if report.added + report.updated + report.removed > 0:
+                self.store.compact()
+        # Failures from earlier runs whose files did not change are still failures.
+        fresh = {p for p, _ in report.failed}
+        for rec in self.store.sources().values():
+            if rec.status == "failed" and rec.path not in fresh:
+                report.failed.append((rec.path, rec.error))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _load_encode_commit(
+        self, todo: list[_Candidate], report: IndexReport, progress: Progress
+    ) -> None:
+        pending: list[_Loaded] = []
+        n_items = 0
+        for loaded in self._load_all(todo):
+            pending.append(loaded)
+            n_items += len(loaded.items)
+            if n_items >= self.batch_items or len(pending) >= self.batch_files:
+                self._flush(pending, report, progress)
+                pending, n_items = [], 0
+        self._flush(pending, report, progress)
+
+    def _load_all(self, todo: list[_Candidate]) -> Iterator[_Loaded]:
+        """Load files in worker threads, in order, a bounded window ahead of the consumer."""
+        window = max(2, self.workers * 4)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="polyseek-load") as pool:
+            queue: deque[Future[_Loaded]] = deque()
+            it = iter(todo)
+            for cand in it:
+                queue.append(pool.submit(self._load_one, cand))
+                if len(queue) >= window:
+                    break
+            while queue:
+                loaded = queue.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    queue.append(pool.submit(self._load_one, nxt))
+                yield loaded
+
+    def _load_one(self, cand: _Candidate) -> _Loaded:
+        gen = uuid.uuid4().hex[:12]
+        prev = cand.previous
+        try:
+            if cand.size < 0:
+                raise IngestError(cand.source, "cannot read file metadata (missing or unreadable)")
+            digest = file_hash(cand.path)
+        except IngestError as exc:
+            return self._failed(cand, "", gen, exc.reason)
+        except OSError as exc:
+            return self._failed(cand, "", gen, _os_reason(exc))
+        if prev and prev.content_hash == digest:
+            # Same bytes, new mtime: keep the items, refresh the record.
+            rec = SourceRecord(
+                **{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns}
+            )
+            return _Loaded(rec, [], {}, reused=True, was_known=True)
+        try:
+            items = load_file(cand.path, cand.source, self.options)
+        except IngestError as exc:
+            return self._failed(cand, digest, gen, exc.reason)
+        previews = self._write_previews(items, gen)
+        rec = SourceRecord(
+            path=cand.source,
+            content_hash=digest,
+            size=cand.size,
+            mtime_ns=cand.mtime_ns,
+            gen=gen,
+            status="ok",
+            n_items=len(items),
+            indexed_at=time.time(),
+        )
+        return _Loaded(rec, items, previews, was_known=prev is not None)
+
+    def _failed(self, cand: _Candidate, digest: str, gen: str, reason: str) -> _Loaded:
+        logger.warning("cannot index %s: %s", cand.source, reason)
+        rec = SourceRecord(
+            path=cand.source,
+            content_hash=digest,
+            size=max(cand.size, 0),
+            mtime_ns=max(cand.mtime_ns, 0),
+            gen=gen,
+            status="failed",
+            error=reason,
+            indexed_at=time.time(),
+        )
+        return _Loaded(rec, [], {}, was_known=cand.previous is not None)
+
+    def _write_previews(self, items: list[Item], gen: str) -> dict[str, str]:
+        previews: dict[str, str] = {}
+        for item in items:
+            if item.image is None:
+                continue
+            path = self.store.media_path(item.source, item.id, gen)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            thumb = item.image.copy()
+            thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            thumb.convert("RGB").save(path, "JPEG", quality=85)
+            previews[item.id] = path.relative_to(self.store.path).as_posix()
+        return previews
+
+    # ------------------------------------------------------------------ encode + commit
+    def _flush(self, pending: list[_Loaded], report: IndexReport, progress: Progress) -> None:
+        if not pending:
+            return
+        batch = SourceBatch()
+        for loaded in pending:
+            batch.records.append(loaded.record)
+            gen = loaded.record.gen
+            batch.items.extend(
+                StoredItem.from_item(it, gen, loaded.previews.get(it.id)) for it in loaded.items
+            )
+        all_items = [it for loaded in pending for it in loaded.items]
+        for enc in self.encoders:
+            ids, vectors = self._encode(enc, all_items)
+            if ids:
+                batch.vectors[enc.info.key] = (ids, vectors)
+        self.store.commit(batch)
+        logger.info("committed %d sources, %d items", len(pending), len(batch.items))
+        for loaded in pending:
+            rec = loaded.record
+            if rec.status == "failed":
+                report.failed.append((rec.path, rec.error))
+            elif loaded.reused:
+                report.unchanged += 1
+            elif loaded.was_known:
+                report.updated += 1
+            else:
+                report.added += 1
+            report.items += len(loaded.items)
+        progress.advance(len(pending), sum(len(x.items) for x in pending))
+
+    @staticmethod
+    def _encode(enc: Encoder, items: list[Item]) -> tuple[list[str], np.ndarray]:
+        if enc.kind == "text":
+            chosen = [it for it in items if it.text.strip()]
+            if not chosen:
+                return [], np.zeros((0, enc.info.dim), np.float32)
+            return [it.id for it in chosen], enc.embed_documents([it.text for it in chosen])
+        chosen = [it for it in items if it.image is not None]
+        if not chosen:
+            return [], np.zeros((0, enc.info.dim), np.float32)
+        return [it.id for it in chosen], enc.embed_images([it.image for it in chosen])  # type: ignore[misc]
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file"
+    return exc.strerror or str(exc)

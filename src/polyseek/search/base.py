@@ -1,0 +1,54 @@
+"""Search protocol pieces: a query, ranked candidate lists, and a fuser that merges them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from polyseek.types import Modality
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search request. Give ``text``, ``image`` or both (a composed query)."""
+
+    text: str | None = None
+    image: Image | Path | str | None = None
+    top: int = 10
+    modalities: tuple[Modality, ...] = ()
+    image_weight: float = 0.5  # share of the image in a composed (image + text) query
+    encoders: tuple[str, ...] = ()  # restrict to these encoder specs (default: all that apply)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"top": self.top}
+        if self.text is not None:
+            out["text"] = self.text
+        if self.image is not None:
+            out["image"] = str(self.image) if isinstance(self.image, (str, Path)) else "<image>"
+        if self.modalities:
+            out["modalities"] = list(self.modalities)
+        if self.text is not None and self.image is not None:
+            out["image_weight"] = self.image_weight
+        return out
+
+
+Ranked = Sequence[tuple[str, float]]
+"""(item id, score) pairs, best first."""
+
+
+@dataclass(frozen=True)
+class Fused:
+    item_id: str
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+class Fuser(Protocol):
+    def fuse(self, lists: Mapping[str, Ranked], k: int) -> list[Fused]:
+        """Merge named ranked lists (signal name -> ranking) into one list of ``k``."""
+        ...

@@ -1,0 +1,166 @@
+"""The store protocol: items, their vectors per encoder, and the record of indexed sources.
+
+Crash safety rests on one rule: an item is visible only when the ``sources`` record of
+its file names the same ``gen`` (generation) as the item. Writers add items and vectors
+first, then commit by upserting the source records (one atomic write), then delete what
+the new generation replaced. A process killed at any point leaves at worst invisible
+rows, which :meth:`Store.recover` deletes.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from polyseek.encoders.base import EncoderInfo
+from polyseek.types import Item, Locator, Modality
+
+FORMAT_VERSION = 1
+
+SourceStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What the index knows about one source file."""
+
+    path: str  # collection-relative, '/'-separated
+    content_hash: str
+    size: int
+    mtime_ns: int
+    gen: str
+    status: SourceStatus
+    error: str = ""
+    n_items: int = 0
+    indexed_at: float = 0.0
+
+
+@dataclass
+class StoredItem:
+    """An item as stored: everything but the pixels (those live in the preview file)."""
+
+    id: str
+    source: str
+    gen: str
+    modality: Modality
+    locator: Locator
+    text: str
+    metadata: dict[str, Any]
+    preview: str | None = None  # path relative to the store directory
+
+    @classmethod
+    def from_item(cls, item: Item, gen: str, preview: str | None) -> StoredItem:
+        return cls(
+            id=item.id,
+            source=item.source,
+            gen=gen,
+            modality=item.modality,
+            locator=item.locator,
+            text=item.text,
+            metadata=item.metadata,
+            preview=preview,
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "gen": self.gen,
+            "modality": self.modality,
+            "locator": json.dumps(self.locator.to_dict()),
+            "text": self.text,
+            "metadata": json.dumps(self.metadata, default=str),
+            "preview": self.preview,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StoredItem:
+        return cls(
+            id=row["id"],
+            source=row["source"],
+            gen=row["gen"],
+            modality=row["modality"],
+            locator=Locator.from_dict(json.loads(row["locator"])),
+            text=row["text"],
+            metadata=json.loads(row["metadata"]),
+            preview=row["preview"],
+        )
+
+
+@dataclass
+class SourceBatch:
+    """One atomic unit of indexing: new source records, their items and vectors."""
+
+    records: list[SourceRecord] = field(default_factory=list)
+    items: list[StoredItem] = field(default_factory=list)
+    # encoder key -> (item ids, vectors) for the items that encoder embedded
+    vectors: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the index was built with; saved beside the tables."""
+
+    encoders: tuple[EncoderInfo, ...]
+    collection_root: str
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "collection_root": self.collection_root,
+            "encoders": [e.to_dict() for e in self.encoders],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            encoders=tuple(EncoderInfo.from_dict(e) for e in data["encoders"]),
+            collection_root=data["collection_root"],
+            format_version=data.get("format_version", FORMAT_VERSION),
+        )
+
+
+class Store(ABC):
+    """Persistent home of a collection's index."""
+
+    manifest: Manifest
+
+    @abstractmethod
+    def sources(self) -> dict[str, SourceRecord]:
+        """Every committed source record, by path."""
+
+    @abstractmethod
+    def commit(self, batch: SourceBatch) -> None:
+        """Write a batch atomically (see the module docstring)."""
+
+    @abstractmethod
+    def remove_sources(self, paths: Sequence[str]) -> int:
+        """Forget these sources and their items; return how many sources were removed."""
+
+    @abstractmethod
+    def recover(self) -> int:
+        """Delete rows left invisible by an interrupted write; return how many."""
+
+    @abstractmethod
+    def search_vectors(
+        self,
+        encoder_key: str,
+        queries: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Exact top-k (item id, cosine similarity) per query row, visible items only."""
+
+    @abstractmethod
+    def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        """Visible items by id."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Visible items per modality."""

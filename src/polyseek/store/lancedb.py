@@ -1,0 +1,438 @@
+"""The embedded store: LanceDB tables on local disk.
+
+Layout of a store directory::
+
+    manifest.json      encoders (spec, revision, dim, metric) and collection root
+    db/sources.lance   one row per source file: hash, status, error, gen
+    db/items.lance     one row per item: provenance, text, metadata, preview path
+    db/v_<key>.lance   one table per encoder: item id, gen, modality, vector
+    media/             previews (image thumbnails, page renders): <item id>.<gen>.jpg
+    lock               held (flock) by the one process writing
+
+Search is exact: vectors are read once into a float32 matrix and scored with numpy
+(a few ms at 100k x 384); LanceDB without an ANN index takes ~0.3 s per query here.
+The cache is rebuilt when a table's version moves.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+from polyseek.encoders.base import EncoderInfo
+from polyseek.errors import CollectionNotFoundError, StoreError
+from polyseek.store.base import Manifest, SourceBatch, SourceRecord, Store, StoredItem
+from polyseek.types import MODALITIES, Modality
+
+logger = logging.getLogger(__name__)
+
+SOURCES_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("content_hash", pa.string()),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("gen", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("n_items", pa.int32()),
+        ("indexed_at", pa.float64()),
+    ]
+)
+ITEMS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("gen", pa.string()),
+        ("modality", pa.string()),
+        ("locator", pa.string()),
+        ("text", pa.string()),
+        ("metadata", pa.string()),
+        ("preview", pa.string()),
+    ]
+)
+_MODALITY_CODE = {m: i for i, m in enumerate(MODALITIES)}
+
+
+def vector_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("gen", pa.string()),
+            ("modality", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass
+class _VectorCache:
+    version: int
+    sources_version: int
+    ids: np.ndarray  # object array of item ids, visible rows only
+    modality: np.ndarray  # int8 codes
+    matrix: np.ndarray  # float32 (n, dim), L2-normalised
+
+
+class LanceStore(Store):
+    """Items and vectors in LanceDB, exact search over an in-memory matrix."""
+
+    MANIFEST = "manifest.json"
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.media_dir = path / "media"
+        self._db = lancedb.connect(str(path / "db"), read_consistency_interval=timedelta(0))
+        self._caches: dict[str, _VectorCache] = {}
+        self._lock_fd: int | None = None
+        self._tables: dict[str, Any] = {}
+        self._ensure_tables()
+
+    # ----------------------------------------------------------------- open/create
+    @classmethod
+    def exists(cls, path: Path) -> bool:
+        return (path / cls.MANIFEST).is_file()
+
+    @classmethod
+    def open(cls, path: Path) -> LanceStore:
+        manifest_path = path / cls.MANIFEST
+        if not manifest_path.is_file():
+            raise CollectionNotFoundError(
+                f"no polyseek index at {path}",
+                hint="create one with `polyseek index DIR` (or pass --store PATH)",
+            )
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = Manifest.from_dict(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+        return cls(path, manifest)
+
+    @classmethod
+    def create(cls, path: Path, manifest: Manifest) -> LanceStore:
+        path.mkdir(parents=True, exist_ok=True)
+        cls._write_manifest(path, manifest)
+        return cls(path, manifest)
+
+    @classmethod
+    def _write_manifest(cls, path: Path, manifest: Manifest) -> None:
+        tmp = path / (cls.MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path / cls.MANIFEST)
+
+    def _table_names(self) -> set[str]:
+        names: set[str] = set()
+        token = None
+        while True:
+            resp = self._db.list_tables(page_token=token)
+            names.update(resp.tables)
+            token = resp.page_token
+            if not token:
+                return names
+
+    def _ensure_tables(self) -> None:
+        existing = self._table_names()
+        wanted: dict[str, pa.Schema] = {"sources": SOURCES_SCHEMA, "items": ITEMS_SCHEMA}
+        for enc in self.manifest.encoders:
+            wanted[enc.key] = vector_schema(enc.dim)
+        for name, schema in wanted.items():
+            if name in existing:
+                self._tables[name] = self._db.open_table(name)
+            else:
+                self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
+
+    def _table(self, name: str) -> Any:
+        return self._tables[name]
+
+    # ----------------------------------------------------------------- locking
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store's write lock (one writer at a time; released if killed)."""
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise StoreError(
+                f"another process is writing the index at {self.path}",
+                hint="wait for the other `polyseek index` to finish",
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ----------------------------------------------------------------- reads
+    def sources(self) -> dict[str, SourceRecord]:
+        rows = self._table("sources").to_arrow().to_pylist()
+        return {r["path"]: SourceRecord(**r) for r in rows}
+
+    def _committed(self) -> dict[str, str]:
+        """path -> gen of the items that are visible."""
+        t = self._table("sources").to_arrow().select(["path", "gen", "status"])
+        return {
+            p: g
+            for p, g, s in zip(
+                t.column("path").to_pylist(),
+                t.column("gen").to_pylist(),
+                t.column("status").to_pylist(),
+                strict=True,
+            )
+            if s == "ok"
+        }
+
+    @staticmethod
+    def _visible_mask(sources: list[str], gens: list[str], committed: dict[str, str]) -> np.ndarray:
+        return np.fromiter(
+            (committed.get(s) == g for s, g in zip(sources, gens, strict=True)),
+            dtype=bool,
+            count=len(sources),
+        )
+
+    def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        if not ids:
+            return {}
+        committed = self._committed()
+        out: dict[str, StoredItem] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = (
+                self._table("items")
+                .search()
+                .where(f"id IN ({_sql_list(chunk)})")
+                .limit(None)
+                .to_arrow()
+                .to_pylist()
+            )
+            for row in rows:
+                if committed.get(row["source"]) == row["gen"]:
+                    out[row["id"]] = StoredItem.from_row(row)
+        return out
+
+    def items_of(self, source: str) -> list[StoredItem]:
+        committed = self._committed()
+        gen = committed.get(source)
+        if gen is None:
+            return []
+        rows = (
+            self._table("items")
+            .search()
+            .where(f"source = {_sql_list([source])} AND gen = {_sql_list([gen])}")
+            .limit(None)
+            .to_arrow()
+            .to_pylist()
+        )
+        return [StoredItem.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        t = self._table("items").to_arrow().select(["source", "gen", "modality"])
+        mask = self._visible_mask(
+            t.column("source").to_pylist(), t.column("gen").to_pylist(), self._committed()
+        )
+        modalities = np.array(t.column("modality").to_pylist(), dtype=object)[mask]
+        values, counts = np.unique(modalities, return_counts=True) if len(modalities) else ([], [])
+        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+    def disk_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    # ----------------------------------------------------------------- search
+    def _cache(self, encoder_key: str) -> _VectorCache:
+        table = self._table(encoder_key)
+        version, sources_version = table.version, self._table("sources").version
+        cache = self._caches.get(encoder_key)
+        if cache and cache.version == version and cache.sources_version == sources_version:
+            return cache
+        data = table.to_arrow()
+        mask = self._visible_mask(
+            data.column("source").to_pylist(), data.column("gen").to_pylist(), self._committed()
+        )
+        dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
+        flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        matrix = np.asarray(flat, dtype=np.float32).reshape(-1, dim)[mask]
+        codes = np.array(
+            [_MODALITY_CODE[m] for m in data.column("modality").to_pylist()], dtype=np.int8
+        )[mask]
+        ids = np.array(data.column("id").to_pylist(), dtype=object)[mask]
+        cache = _VectorCache(version, sources_version, ids, codes, np.ascontiguousarray(matrix))
+        self._caches[encoder_key] = cache
+        logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
+        return cache
+
+    def search_vectors(
+        self,
+        encoder_key: str,
+        queries: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        cache = self._cache(encoder_key)
+        matrix, ids = cache.matrix, cache.ids
+        if modalities:
+            keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
+            matrix, ids = matrix[keep], ids[keep]
+        if len(ids) == 0:
+            return [[] for _ in range(len(queries))]
+        scores = np.asarray(queries, dtype=np.float32) @ matrix.T
+        k = min(k, len(ids))
+        results = []
+        for row in scores:
+            top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+            top = top[np.argsort(-row[top], kind="stable")]
+            results.append([(str(ids[i]), float(row[i])) for i in top])
+        return results
+
+    # ----------------------------------------------------------------- writes
+    def commit(self, batch: SourceBatch) -> None:
+        if not batch.records:
+            return
+        if batch.items:
+            self._table("items").add(
+                pa.Table.from_pylist([it.row() for it in batch.items], schema=ITEMS_SCHEMA)
+            )
+        by_id = {it.id: it for it in batch.items}
+        for enc in self.manifest.encoders:
+            ids, vectors = batch.vectors.get(enc.key, ([], np.zeros((0, enc.dim), np.float32)))
+            if ids:
+                self._add_vectors(enc, [by_id[i] for i in ids], vectors)
+        # The commit point: one atomic upsert of the source records.
+        records = pa.Table.from_pylist([r.__dict__ for r in batch.records], schema=SOURCES_SCHEMA)
+        (
+            self._table("sources")
+            .merge_insert("path")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(records)
+        )
+        self._delete_superseded(batch.records)
+
+    def _add_vectors(self, enc: EncoderInfo, items: list[StoredItem], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(items), enc.dim):
+            raise StoreError(f"{enc.spec}: got vectors of shape {vectors.shape}, want dim {enc.dim}")
+        table = pa.table(
+            {
+                "id": [it.id for it in items],
+                "source": [it.source for it in items],
+                "gen": [it.gen for it in items],
+                "modality": [it.modality for it in items],
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), enc.dim),
+            },
+            schema=vector_schema(enc.dim),
+        )
+        self._table(enc.key).add(table)
+
+    def _data_tables(self) -> list[str]:
+        return ["items", *(e.key for e in self.manifest.encoders)]
+
+    def _delete_superseded(self, records: Sequence[SourceRecord]) -> None:
+        paths = [r.path for r in records]
+        gens = [r.gen for r in records]
+        for name in self._data_tables():
+            for chunk in _chunks(paths):
+                self._table(name).delete(
+                    f"source IN ({_sql_list(chunk)}) AND gen NOT IN ({_sql_list(gens)})"
+                )
+        for record in records:
+            self._prune_media(record.path, keep_gen=record.gen)
+
+    def remove_sources(self, paths: Sequence[str]) -> int:
+        known = self.sources()
+        paths = [p for p in paths if p in known]
+        if not paths:
+            return 0
+        for chunk in _chunks(paths):
+            # Deleting the record first makes the items invisible at once.
+            self._table("sources").delete(f"path IN ({_sql_list(chunk)})")
+            for name in self._data_tables():
+                self._table(name).delete(f"source IN ({_sql_list(chunk)})")
+        for path in paths:
+            self._prune_media(path, keep_gen=None)
+        return len(paths)
+
+    def _prune_media(self, source: str, keep_gen: str | None) -> None:
+        """Delete a source's previews except those of generation ``keep_gen``."""
+        folder = self.media_dir / _media_dirname(source)
+        if not folder.is_dir():
+            return
+        for f in folder.iterdir():
+            if keep_gen is None or f.stem.partition(".")[2] != keep_gen:
+                f.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def media_path(self, source: str, item_id: str, gen: str) -> Path:
+        """Where the preview of an item goes (one folder per source, named by its hash)."""
+        return self.media_dir / _media_dirname(source) / f"{item_id}.{gen}.jpg"
+
+    def recover(self) -> int:
+        """Delete rows and previews whose source record does not name their generation."""
+        committed = self._committed()
+        removed = 0
+        for name in self._data_tables():
+            t = self._table(name).to_arrow().select(["source", "gen"])
+            sources, gens = t.column("source").to_pylist(), t.column("gen").to_pylist()
+            stale: dict[str, set[str]] = {}
+            for s, g in zip(sources, gens, strict=True):
+                if committed.get(s) != g:
+                    stale.setdefault(g, set()).add(s)
+            for gen, srcs in stale.items():
+                for chunk in _chunks(sorted(srcs)):
+                    before = self._table(name).count_rows()
+                    self._table(name).delete(
+                        f"gen = {_sql_list([gen])} AND source IN ({_sql_list(chunk)})"
+                    )
+                    removed += before - self._table(name).count_rows()
+        if self.media_dir.is_dir():
+            names = {_media_dirname(s): s for s in committed}
+            for source_dir in list(self.media_dir.iterdir()):
+                source = names.get(source_dir.name)
+                if source is None:
+                    shutil.rmtree(source_dir, ignore_errors=True)
+                    continue
+                for f in source_dir.iterdir():
+                    if f.stem.partition(".")[2] != committed[source]:
+                        f.unlink(missing_ok=True)
+        if removed:
+            logger.info("recovered the index: removed %d rows left by an interrupted run", removed)
+        return removed
+
+    def compact(self) -> None:
+        """Merge small fragments and drop old versions (after large runs)."""
+        for name in ["sources", *self._data_tables()]:
+            try:
+                self._table(name).optimize(cleanup_older_than=timedelta(minutes=10))
+            except Exception as exc:  # compaction is an optimisation, never fatal
+                logger.warning("could not compact table %s: %s", name, exc)
+
+
+def _media_dirname(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()[:16]
+

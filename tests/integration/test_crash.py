@@ -1,0 +1,91 @@
+"""SIGKILL the indexer mid-run, several times, then check nothing is duplicated, orphaned or lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from polyseek.engine import Engine
+from polyseek.store.lancedb import LanceStore
+from tests.conftest import copy_small_collection
+
+pytestmark = pytest.mark.slow
+
+
+def visible_items(store_path: Path) -> dict[str, tuple[str, str]]:
+    store = LanceStore.open(store_path)
+    ids = [r["id"] for r in store._table("items").to_arrow().select(["id"]).to_pylist()]
+    return {i: (it.source, it.text) for i, it in store.get_items(ids).items()}
+
+
+def kill_during_commits(root: Path, store: Path, commits_before_kill: int, delay: float) -> int:
+    """Start `polyseek index`, SIGKILL it ``delay`` s after its n-th commit; return its code."""
+    cmd = [sys.executable, "-m", "polyseek", "-v", "index", str(root), "--store", str(store)]
+    proc = subprocess.Popen(
+        [*cmd, "--batch-files", "4"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    seen = threading.Event()
+
+    def watch() -> None:
+        n = 0
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "committed" in line:
+                n += 1
+                if n >= commits_before_kill:
+                    seen.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    if seen.wait(timeout=240):
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    return proc.wait(timeout=60)
+
+
+def test_sigkill_mid_index_loses_and_duplicates_nothing(tmp_path):
+    root = copy_small_collection(tmp_path / "collection", n_papers=40)
+    reference_store = tmp_path / "reference"
+    Engine.open(root, store=reference_store, create=True).index()
+    expected = visible_items(reference_store)
+    assert len(expected) > 40
+
+    store = tmp_path / "crashed"
+    rng = random.Random(7)
+    killed = 0
+    for attempt in range(4):
+        code = kill_during_commits(root, store, commits_before_kill=1 + attempt, delay=rng.uniform(0, 0.3))
+        killed += code == -signal.SIGKILL
+        if attempt == 1:  # the collection changes between crashes, too
+            victim = sorted((root / "papers").iterdir())[-1]
+            victim.unlink()
+            expected = {k: v for k, v in expected.items() if v[0] != f"papers/{victim.name}"}
+    assert killed >= 3, "the indexer was not killed mid-run often enough to test anything"
+
+    report = Engine.open(root, store=store).index()
+    assert report.failed == []
+    got = visible_items(store)
+    assert got == expected  # nothing lost, nothing extra
+
+    st = LanceStore.open(store)
+    raw_ids = [r["id"] for r in st._table("items").to_arrow().select(["id"]).to_pylist()]
+    assert len(raw_ids) == len(set(raw_ids)) == len(expected)  # no duplicates, no orphans
+    for enc in st.manifest.encoders:
+        vec_ids = [r["id"] for r in st._table(enc.key).to_arrow().select(["id"]).to_pylist()]
+        assert len(vec_ids) == len(set(vec_ids))
+        assert set(vec_ids) <= set(raw_ids)
+    previews = {it.preview for it in st.get_items(raw_ids).values() if it.preview}
+    on_disk = {p.relative_to(store).as_posix() for p in (store / "media").rglob("*.jpg")}
+    assert on_disk == previews
+    assert st.recover() == 0
