@@ -30,8 +30,10 @@ trap 'rm -f "$constraints"' EXIT
 printf 'torch==%s\ntorchvision==%s\n' "$torch_version" "$torchvision_version" >"$constraints"
 
 pip_install() {
-    # pip, not uv: pip takes the big torch wheels from the local index on disk.
-    "$py" -m pip install --quiet --progress-bar off -c "$constraints" "$@"
+    # pip, not uv: pip takes the big torch wheels from the local index on disk. The local
+    # indexes each hold only some projects; pip warns about every other one: drop that noise.
+    "$py" -m pip install --quiet --progress-bar off -c "$constraints" "$@" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
 log "installing torch==$torch_version torchvision==$torchvision_version"

@@ -135,7 +135,9 @@ class Engine:
         return engine
 
     @staticmethod
-    def _locate(collection: str | Path | None, store: str | Path | None) -> tuple[Path | None, Path]:
+    def _locate(
+        collection: str | Path | None, store: str | Path | None
+    ) -> tuple[Path | None, Path]:
         root = Path(collection).expanduser().resolve() if collection is not None else None
         if store is not None:
             return root, Path(store).expanduser().resolve()
@@ -250,16 +252,21 @@ class Engine:
             raise QueryError("the query text is empty")
         if q.top < 1:
             raise QueryError(f"top must be at least 1, got {q.top}")
+        vectors = {info: self._query_vector(self.encoder(info), q) for info in self._applicable(q)}
+        return self.rank(q, vectors)
+
+    def rank(self, q: Query, vectors: dict[EncoderInfo, np.ndarray]) -> SearchResult:
+        """Rank items for query vectors already computed per encoder (no encoding here)."""
         depth = max(q.top * 5, 50)
-        lists = {}
-        for info in self._applicable(q):
-            vector = self._query_vector(self.encoder(info), q)
-            lists[info.spec] = self.store.search_vectors(
-                info.key, vector[None, :], depth, q.modalities or None
+        lists = {
+            info.spec: self.store.search_vectors(
+                info.key, vec[None, :], depth, q.modalities or None
             )[0]
+            for info, vec in vectors.items()
+        }
         fused = self.fuser.fuse(lists, q.top)
         items = self.store.get_items([f.item_id for f in fused])
-        hits = []
+        hits: list[Hit] = []
         for f in fused:
             item = items.get(f.item_id)
             if item is None:  # removed between the vector read and now

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.errors import IngestError
 from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, load_file
+from polyseek.ingest._errors import describe_os_error
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item
@@ -144,9 +145,7 @@ class Indexer:
         self.workers = workers
 
     # ------------------------------------------------------------------ plan
-    def plan(
-        self, paths: Sequence[Path] | None = None
-    ) -> tuple[list[_Candidate], list[str], int]:
+    def plan(self, paths: Sequence[Path] | None = None) -> tuple[list[_Candidate], list[str], int]:
         """Files to (re)load, sources to remove, and the number left unchanged."""
         known = self.store.sources()
         files = list(paths) if paths is not None else list(scan(self.root, [self.store.path]))
@@ -171,7 +170,9 @@ class Indexer:
         return todo, removed, unchanged
 
     # ------------------------------------------------------------------ run
-    def run(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IndexReport:
+    def run(
+        self, paths: Sequence[Path] | None = None, progress: Progress | None = None
+    ) -> IndexReport:
         progress = progress or Progress()
         report = IndexReport()
         started = time.perf_counter()
@@ -188,6 +189,7 @@ class Indexer:
             report.failed.sort()
             if report.added + report.updated + report.removed > 0:
                 self.store.compact()
+                self.store.maintain_indexes()
         # Failures from earlier runs whose files did not change are still failures.
         fresh = {p for p, _ in report.failed}
         for rec in self.store.sources().values():
@@ -230,18 +232,12 @@ class Indexer:
         gen = uuid.uuid4().hex[:12]
         prev = cand.previous
         try:
-            if cand.size < 0:
-                raise IngestError(cand.source, "cannot read file metadata (missing or unreadable)")
             digest = file_hash(cand.path)
-        except IngestError as exc:
-            return self._failed(cand, "", gen, exc.reason)
         except OSError as exc:
-            return self._failed(cand, "", gen, _os_reason(exc))
+            return self._failed(cand, "", gen, describe_os_error(exc))
         if prev and prev.content_hash == digest:
             # Same bytes, new mtime: keep the items, refresh the record.
-            rec = SourceRecord(
-                **{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns}
-            )
+            rec = SourceRecord(**{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns})
             return _Loaded(rec, [], {}, reused=True, was_known=True)
         try:
             items = load_file(cand.path, cand.source, self.options)
@@ -329,11 +325,3 @@ class Indexer:
         if not chosen:
             return [], np.zeros((0, enc.info.dim), np.float32)
         return [it.id for it in chosen], enc.embed_images([it.image for it in chosen])  # type: ignore[misc]
-
-
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "is a directory, not a file"
-    return exc.strerror or str(exc)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import zlib
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,9 @@ def png_bomb(width: int, height: int) -> bytes:
     """A valid 1-bit PNG header claiming huge dimensions, with a tiny compressed body."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     row = b"\x00" + b"\x00" * ((width + 7) // 8)
@@ -42,7 +44,9 @@ def make_bad_collection(root: Path) -> dict[str, str]:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), "blue").save(buf, "JPEG")
     jpeg = buf.getvalue()
-    (root / "good.txt").write_text("A perfectly fine note about lighthouse keepers.", encoding="utf-8")
+    (root / "good.txt").write_text(
+        "A perfectly fine note about lighthouse keepers.", encoding="utf-8"
+    )
     (root / "good.png").write_bytes(png)
     files = {
         "empty.png": b"",

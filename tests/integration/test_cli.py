@@ -73,7 +73,9 @@ def test_text_query_finds_words_inside_images_and_scans(indexed):
 
 
 def test_human_output_and_top(indexed):
-    code, out, _ = cli("search", "hallucination in vision language models", "-c", str(indexed), "-k", "2")
+    code, out, _ = cli(
+        "search", "hallucination in vision language models", "-c", str(indexed), "-k", "2"
+    )
     assert code == 0
     assert out.count("\n 1.") + out.startswith(" 1.") == 1 and " 2." in out and " 3." not in out
 
@@ -82,7 +84,9 @@ def test_status(indexed):
     code, out, _ = cli("status", "-c", str(indexed), "--json")
     assert code == 0
     st = json.loads(out)
-    assert st["sources"] == len([p for p in indexed.rglob("*") if p.is_file() and ".polyseek" not in p.parts])
+    assert st["sources"] == len(
+        [p for p in indexed.rglob("*") if p.is_file() and ".polyseek" not in p.parts]
+    )
     assert st["failed"] == []
     assert {"text", "image", "page"} <= set(st["items"])
     assert st["encoders"][0]["spec"] == "minilm" and st["encoders"][0]["dim"] == 384
@@ -106,7 +110,10 @@ def test_incremental_runs(tmp_path):
     assert (third["added"], third["updated"], third["removed"]) == (1, 1, 1)
     hits = search_json(root, "zebra migration")["hits"]
     assert hits[0]["source"] == f"papers/{papers[0].name}"
-    assert all(h["source"] != f"papers/{papers[1].name}" for h in search_json(root, title_of(papers[2]), "-k", "50")["hits"])
+    assert all(
+        h["source"] != f"papers/{papers[1].name}"
+        for h in search_json(root, title_of(papers[2]), "-k", "50")["hits"]
+    )
 
 
 def test_remove_file_and_folder(tmp_path):
@@ -150,7 +157,10 @@ def test_entry_point_in_a_real_process(indexed):
     env = {**os.environ, "POLYSEEK_COLLECTION": str(indexed)}
     proc = subprocess.run(
         [sys.executable, "-m", "polyseek", "search", "visual contrastive optimization", "--json"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["hits"]

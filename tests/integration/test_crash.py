@@ -1,4 +1,4 @@
-"""SIGKILL the indexer mid-run, several times, then check nothing is duplicated, orphaned or lost."""
+"""SIGKILL the indexer mid-run, several times: nothing may be duplicated, orphaned or lost."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ def test_sigkill_mid_index_loses_and_duplicates_nothing(tmp_path):
     rng = random.Random(7)
     killed = 0
     for attempt in range(4):
-        code = kill_during_commits(root, store, commits_before_kill=1 + attempt, delay=rng.uniform(0, 0.3))
+        code = kill_during_commits(
+            root, store, commits_before_kill=1 + attempt, delay=rng.uniform(0, 0.3)
+        )
         killed += code == -signal.SIGKILL
         if attempt == 1:  # the collection changes between crashes, too
             victim = sorted((root / "papers").iterdir())[-1]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from polyseek.errors import PolyseekError
+
+# Model loading draws its own progress bars; the CLI draws ours only.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 err = Console(stderr=True)
 
@@ -22,7 +26,7 @@ err = Console(stderr=True)
 class _Group(TyperGroup):
     """Turns polyseek errors into a clear message and exit code 2, for every command."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors its own click)
         try:
             return super().invoke(ctx)
         except PolyseekError as exc:
@@ -165,7 +169,9 @@ def search(
 
 
 @app.command()
-def status(collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False
+) -> None:
     """Show what is indexed, with which encoders, and which files failed."""
     from polyseek.engine import Engine
 

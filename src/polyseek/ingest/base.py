@@ -6,9 +6,12 @@ the indexer records it and goes on with the other files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from polyseek.ingest.options import IngestOptions
+from polyseek.registry import Registry
 from polyseek.types import Item
 
 
@@ -23,3 +26,10 @@ class Loader(Protocol):
         Raises IngestError with a reason a user understands when the file is bad.
         """
         ...
+
+
+LoaderFactory = Callable[[IngestOptions], Loader]
+"""Builds a loader from options; loader classes are their own factories."""
+
+LOADERS: Registry[LoaderFactory] = Registry("loader")
+"""Loaders by source kind (``"text"``, ``"image"``, ``"pdf"``): ``@LOADERS.register("pdf")``."""

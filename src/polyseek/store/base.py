@@ -154,8 +154,12 @@ class Store(ABC):
         queries: np.ndarray,
         k: int,
         modalities: Sequence[Modality] | None = None,
+        exact: bool | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """Exact top-k (item id, cosine similarity) per query row, visible items only."""
+        """Top-k (item id, cosine similarity) per query row, visible items only.
+
+        ``exact=True`` forces exhaustive search; ``None`` lets the store use an ANN index.
+        """
 
     @abstractmethod
     def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:

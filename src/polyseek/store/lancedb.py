@@ -109,6 +109,8 @@ class LanceStore(Store):
         self.media_dir = path / "media"
         self._db = lancedb.connect(str(path / "db"), read_consistency_interval=timedelta(0))
         self._caches: dict[str, _VectorCache] = {}
+        self._committed_cache: tuple[int, dict[str, str]] | None = None
+        self._ann: dict[str, bool] = {}
         self._lock_fd: int | None = None
         self._tables: dict[str, Any] = {}
         self._ensure_tables()
@@ -196,9 +198,12 @@ class LanceStore(Store):
         return {r["path"]: SourceRecord(**r) for r in rows}
 
     def _committed(self) -> dict[str, str]:
-        """path -> gen of the items that are visible."""
+        """path -> gen of the items that are visible (cached per sources-table version)."""
+        version = self._table("sources").version
+        if self._committed_cache is not None and self._committed_cache[0] == version:
+            return self._committed_cache[1]
         t = self._table("sources").to_arrow().select(["path", "gen", "status"])
-        return {
+        committed = {
             p: g
             for p, g, s in zip(
                 t.column("path").to_pylist(),
@@ -208,6 +213,8 @@ class LanceStore(Store):
             )
             if s == "ok"
         }
+        self._committed_cache = (version, committed)
+        return committed
 
     @staticmethod
     def _visible_mask(sources: list[str], gens: list[str], committed: dict[str, str]) -> np.ndarray:
@@ -256,9 +263,11 @@ class LanceStore(Store):
         mask = self._visible_mask(
             t.column("source").to_pylist(), t.column("gen").to_pylist(), self._committed()
         )
-        modalities = np.array(t.column("modality").to_pylist(), dtype=object)[mask]
-        values, counts = np.unique(modalities, return_counts=True) if len(modalities) else ([], [])
-        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+        out: dict[str, int] = {}
+        for modality, visible in zip(t.column("modality").to_pylist(), mask, strict=True):
+            if visible:
+                out[modality] = out.get(modality, 0) + 1
+        return dict(sorted(out.items()))
 
     def disk_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
@@ -287,6 +296,81 @@ class LanceStore(Store):
         return cache
 
     def search_vectors(
+        self,
+        encoder_key: str,
+        queries: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+        exact: bool | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k per query. ``exact=None`` uses the ANN index when the table has one."""
+        if exact is False or (exact is None and self.has_ann_index(encoder_key)):
+            return [self._search_ann(encoder_key, q, k, modalities) for q in queries]
+        return self._search_exact(encoder_key, queries, k, modalities)
+
+    # ANN: LanceDB IVF_HNSW_SQ with full-precision re-scoring of 5x the candidates; on
+    # 100k MiniLM vectors here: ~5 ms per query at recall@10 ~0.97 (benchmarks/).
+    ANN_MIN_ROWS = 50_000
+    ANN_REFINE = 5
+    ANN_NPROBES = 20
+
+    def has_ann_index(self, encoder_key: str) -> bool:
+        if encoder_key not in self._ann:
+            indices = self._table(encoder_key).list_indices()
+            self._ann[encoder_key] = any("vector" in ix.columns for ix in indices)
+        return self._ann[encoder_key]
+
+    def build_ann_index(self, encoder_key: str) -> None:
+        """(Re)build the ANN index of one vector table (minutes for millions of rows)."""
+        table = self._table(encoder_key)
+        logger.info("building the ANN index of %s (%d rows)", encoder_key, table.count_rows())
+        table.create_index(
+            vector_column_name="vector", index_type="IVF_HNSW_SQ", metric="cosine", replace=True
+        )
+        self._ann[encoder_key] = True
+
+    ID_INDEX_MIN_ROWS = 10_000
+
+    def maintain_indexes(self, min_rows: int | None = None) -> None:
+        """Index item ids for lookups and build ANN indexes for large vector tables.
+
+        Existing indexes take in new rows on :meth:`compact`; unindexed rows are still
+        searched (exhaustively) until then.
+        """
+        items = self._table("items")
+        if items.count_rows() >= self.ID_INDEX_MIN_ROWS and not any(
+            "id" in ix.columns for ix in items.list_indices()
+        ):
+            items.create_scalar_index("id", index_type="BTREE")
+        threshold = self.ANN_MIN_ROWS if min_rows is None else min_rows
+        for enc in self.manifest.encoders:
+            rows = self._table(enc.key).count_rows()
+            if rows >= threshold and not self.has_ann_index(enc.key):
+                self.build_ann_index(enc.key)
+
+    def _search_ann(
+        self, encoder_key: str, query: np.ndarray, k: int, modalities: Sequence[Modality] | None
+    ) -> list[tuple[str, float]]:
+        committed = self._committed()
+        search = (
+            self._table(encoder_key)
+            .search(np.asarray(query, dtype=np.float32))
+            .distance_type("cosine")
+            .nprobes(self.ANN_NPROBES)
+            .refine_factor(self.ANN_REFINE)
+            .limit(k)
+            .select(["id", "source", "gen", "_distance"])
+        )
+        if modalities:
+            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        rows = search.to_arrow().to_pylist()
+        return [
+            (r["id"], 1.0 - float(r["_distance"]))
+            for r in rows
+            if committed.get(r["source"]) == r["gen"]
+        ]
+
+    def _search_exact(
         self,
         encoder_key: str,
         queries: np.ndarray,
@@ -336,7 +420,9 @@ class LanceStore(Store):
     def _add_vectors(self, enc: EncoderInfo, items: list[StoredItem], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(items), enc.dim):
-            raise StoreError(f"{enc.spec}: got vectors of shape {vectors.shape}, want dim {enc.dim}")
+            raise StoreError(
+                f"{enc.spec}: got vectors of shape {vectors.shape}, want dim {enc.dim}"
+            )
         table = pa.table(
             {
                 "id": [it.id for it in items],
@@ -435,4 +521,3 @@ class LanceStore(Store):
 
 def _media_dirname(source: str) -> str:
     return hashlib.sha1(source.encode()).hexdigest()[:16]
-

@@ -25,7 +25,9 @@ def test_empty_lists():
 
 
 def test_snippet_picks_window_with_query_words():
-    text = "Intro sentence here. " * 20 + "The pump housing bolts need 25 Nm of torque. " + "x. " * 50
+    text = (
+        "Intro sentence here. " * 20 + "The pump housing bolts need 25 Nm of torque. " + "x. " * 50
+    )
     s = snippet(text, "torque for housing bolts", width=80)
     assert "torque" in s and len(s) <= 82
     assert snippet("short text", "q") == "short text"

@@ -1,0 +1,145 @@
+"""Query latency over 100k stored items, excluding the encoder.
+
+Three ways to answer the same top-10 query over the same vectors, in one run:
+  polyseek     Engine.rank(): exact search on the in-memory matrix + item lookup + hits
+  lancedb      a raw LanceDB vector query on the same table (no ANN index: exact scan)
+  numpy        exact search: one matrix product and argpartition, nothing else
+Vectors are mixtures of real MiniLM embeddings of the sample collection's chunks, plus
+small noise, up to N items (random vectors would make any ANN look broken, see ENVIRONMENT).
+
+    .venv/bin/python benchmarks/query_latency.py [--n 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from polyseek.encoders import load_encoder  # noqa: E402
+from polyseek.encoders.base import l2_normalize  # noqa: E402
+from polyseek.engine import Engine  # noqa: E402
+from polyseek.ingest import load_file  # noqa: E402
+from polyseek.search.base import Query  # noqa: E402
+from polyseek.store.base import SourceBatch, SourceRecord, StoredItem  # noqa: E402
+from polyseek.store.lancedb import LanceStore  # noqa: E402
+from polyseek.types import Locator, item_id  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-collection"
+
+
+def base_vectors(enc, limit: int = 1000) -> tuple[list[str], np.ndarray]:
+    texts = []
+    for p in sorted((SAMPLE / "papers").iterdir()):
+        texts += [it.text for it in load_file(p, p.name)]
+        if len(texts) >= limit:
+            break
+    return texts, enc.embed_documents(texts)
+
+
+def fill_store(store: LanceStore, key: str, texts: list[str], base: np.ndarray, n: int) -> None:
+    rng = np.random.default_rng(0)
+    per_file, batch_files = 10, 2000
+    for start in range(0, n, per_file * batch_files):
+        batch = SourceBatch()
+        ids, rows = [], []
+        for f in range(start // per_file, min(n, start + per_file * batch_files) // per_file):
+            src = f"docs/file{f:06d}.txt"
+            batch.records.append(SourceRecord(src, "h", 1, 1, "g", "ok", n_items=per_file))
+            for c in range(per_file):
+                j = f * per_file + c
+                loc = Locator(char_start=c * 800, char_end=c * 800 + 800)
+                it = StoredItem(item_id(src, loc), src, "g", "text", loc, texts[j % len(texts)], {})
+                batch.items.append(it)
+                ids.append(it.id)
+                rows.append(j % len(texts))
+        # Each vector mixes two real chunk embeddings plus a little noise: structured like
+        # a real collection, yet no two vectors are the same.
+        other = rng.integers(0, len(base), len(rows))
+        w = rng.uniform(0, 1, (len(rows), 1)).astype(np.float32)
+        noise = rng.normal(scale=0.02, size=(len(rows), base.shape[1])).astype(np.float32)
+        batch.vectors[key] = (ids, l2_normalize(w * base[rows] + (1 - w) * base[other] + noise))
+        store.commit(batch)
+
+
+def timed(fn, queries) -> list[float]:
+    out = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    args = ap.parse_args()
+    enc = load_encoder("minilm")
+    texts, base = base_vectors(enc)
+    queries = enc.embed_queries([f"{t.split('.')[0]}" for t in texts[: args.queries]])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "c"
+        root.mkdir()
+        engine = Engine.open(root, create=True)
+        info = engine.encoder_infos[0]
+        t0 = time.perf_counter()
+        fill_store(engine.store, info.key, texts, base, args.n)
+        print(f"stored {args.n} items in {time.perf_counter() - t0:.1f} s")
+        table = engine.store._table(info.key)
+        t0 = time.perf_counter()
+        engine.store.maintain_indexes(min_rows=0)
+        print(f"built the id and ANN indexes in {time.perf_counter() - t0:.1f} s")
+        matrix = engine.store._cache(info.key).matrix.copy()  # warm the cache, as a server would
+        engine.rank(Query(text="warm-up"), {info: queries[0]})
+
+        exact_top = [
+            [i for i, _ in engine.store.search_vectors(info.key, v[None], 10, exact=True)[0]]
+            for v in queries
+        ]
+        ann_top = [
+            [i for i, _ in engine.store.search_vectors(info.key, v[None], 10)[0]] for v in queries
+        ]
+        pairs = zip(ann_top, exact_top, strict=True)
+        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
+        results = {
+            "polyseek (Engine.rank, ANN default)": timed(
+                lambda v: engine.rank(Query(text="q", top=10), {info: v}), queries
+            ),
+            "polyseek store, exact": timed(
+                lambda v: engine.store.search_vectors(info.key, v[None], 10, exact=True), queries
+            ),
+            "lancedb raw query (no index)": timed(
+                lambda v: (
+                    table.search(v)
+                    .distance_type("cosine")
+                    .limit(10)
+                    .select(["id", "_distance"])
+                    .to_arrow()
+                ),
+                queries[: max(20, args.queries // 10)],
+            ),
+            "numpy exact (matmul+argpartition)": timed(
+                lambda v: np.argpartition(-(matrix @ v), 10)[:10], queries
+            ),
+        }
+    print(f"recall@10 of the ANN path against exact search: {recall:.3f}")
+    base_ms = statistics.median(results["numpy exact (matmul+argpartition)"])
+    print(f"\nquery latency, top-10 over {args.n} x {base.shape[1]} vectors, encoder excluded")
+    print(f"{'method':<36} {'median ms':>10} {'p95 ms':>8} {'x numpy':>8}")
+    for name, ms in results.items():
+        med = statistics.median(ms)
+        p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
+        print(f"{name:<36} {med:>10.2f} {p95:>8.2f} {med / base_ms:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Encoders: turn texts and images into vectors. One module per backend, loaded by spec.
+
+A spec is ``backend`` or ``backend:model_ref`` (split on the first colon)::
+
+    minilm                                   # default text encoder, offline (PyPI package)
+    st:/models/bge-small | st:BAAI/bge-small-en-v1.5
+    clip:openai/clip-vit-base-patch32 | siglip:/models/siglip | hf:/models/any-two-tower
+    open_clip:ViT-B-32/laion2b_s34b_b79k     # optional extra: pip install 'polyseek[open-clip]'
+    mypackage.encoders.MyEncoder:my-model    # dotted path to an Encoder subclass
+
+Backends are imported when first used, so ``import polyseek.encoders`` stays light (no
+torch). Add your own with ``@ENCODERS.register("name")`` on an :class:`Encoder` subclass
+whose constructor takes ``model_ref: str | None``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind
+from polyseek.errors import ConfigError
+from polyseek.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+EncoderFactory = Callable[[str | None], Encoder]
+"""What the registry holds: an Encoder subclass, or any callable ``(model_ref) -> Encoder``."""
+
+ENCODERS: Registry[EncoderFactory] = Registry("encoder")
+
+DEFAULT_TEXT_ENCODER = "minilm"
+
+
+@dataclass(frozen=True)
+class LazyBackend:
+    """A registry entry that imports its backend module only when an encoder is loaded."""
+
+    module: str
+    attr: str
+
+    def load(self) -> type[Encoder]:
+        cls = getattr(importlib.import_module(self.module), self.attr)
+        if not (isinstance(cls, type) and issubclass(cls, Encoder)):  # pragma: no cover
+            raise ConfigError(f"{self.module}.{self.attr} is not an Encoder subclass")
+        return cls
+
+    def __call__(self, model_ref: str | None) -> Encoder:
+        return self.load()(model_ref)  # type: ignore[call-arg]
+
+
+ENCODERS.register("minilm")(LazyBackend("polyseek.encoders.minilm", "MiniLMEncoder"))
+ENCODERS.register("st", "sentence-transformers")(
+    LazyBackend("polyseek.encoders.minilm", "SentenceTransformerEncoder")
+)
+ENCODERS.register("clip", "siglip", "hf")(
+    LazyBackend("polyseek.encoders.transformers_clip", "TransformersImageTextEncoder")
+)
+ENCODERS.register("open_clip", "open-clip")(
+    LazyBackend("polyseek.encoders.open_clip", "OpenClipEncoder")
+)
+
+
+def parse_encoder_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``backend[:model_ref]`` on the first colon: ``("clip", "/models/x")``."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(
+            f"empty encoder spec {spec!r}",
+            hint=f"e.g. {DEFAULT_TEXT_ENCODER!r} or 'clip:/path/to/model'; "
+            f"registered encoders: {', '.join(ENCODERS.names())}",
+        )
+    backend, _, model_ref = spec.strip().partition(":")
+    return backend.strip(), (model_ref.strip() or None)
+
+
+def _factory(backend: str) -> EncoderFactory:
+    factory = ENCODERS.resolve(backend)
+    if backend not in ENCODERS and not (isinstance(factory, type) and issubclass(factory, Encoder)):
+        raise ConfigError(
+            f"{backend!r} is not an Encoder subclass ({type(factory).__name__})",
+            hint="a dotted path must name a subclass of polyseek.encoders.Encoder; "
+            f"registered encoders: {', '.join(ENCODERS.names())}",
+        )
+    return factory
+
+
+_cache: dict[str, Encoder] = {}
+_cache_lock = threading.RLock()
+
+
+def load_encoder(spec: str) -> Encoder:
+    """Load (once per process and spec) the encoder that ``spec`` names.
+
+    Raises :class:`ConfigError` for unknown backends (listing the registered ones),
+    :class:`~polyseek.errors.MissingDependencyError` for a missing optional extra, and
+    :class:`~polyseek.errors.EncoderError` for a model that cannot be found or loaded.
+    """
+    backend, model_ref = parse_encoder_spec(spec)
+    key = f"{backend}:{model_ref}" if model_ref else backend
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        factory = _factory(backend)
+        start = time.perf_counter()
+        encoder = factory(model_ref)
+        if not isinstance(encoder, Encoder):
+            raise ConfigError(f"encoder {backend!r} returned {type(encoder).__name__}, not Encoder")
+        info = getattr(encoder, "info", None)
+        if not isinstance(info, EncoderInfo):
+            raise ConfigError(f"encoder {backend!r} did not set its EncoderInfo (self.info)")
+        if info.spec != key:
+            # Aliases share a class: record the spec as the user wrote it (normalised).
+            encoder.info = replace(info, spec=key)
+        logger.info(
+            "loaded encoder %s (%s, dim %d) in %.1f s",
+            key,
+            encoder.info.kind,
+            encoder.info.dim,
+            time.perf_counter() - start,
+        )
+        _cache[key] = encoder
+        return encoder
+
+
+def clear_encoder_cache() -> None:
+    """Forget the encoders loaded so far (their memory is freed once unreferenced)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+__all__ = [
+    "DEFAULT_TEXT_ENCODER",
+    "ENCODERS",
+    "Encoder",
+    "EncoderFactory",
+    "EncoderInfo",
+    "EncoderKind",
+    "LazyBackend",
+    "clear_encoder_cache",
+    "load_encoder",
+    "parse_encoder_spec",
+]

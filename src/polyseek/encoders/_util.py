@@ -1,0 +1,78 @@
+"""Small helpers shared by the encoder backends."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from polyseek.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+T = TypeVar("T")
+
+
+def require(module: str, *, hint: str, feature: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{feature} needs the Python package {module!r}, which is not installed ({exc})",
+            hint=hint,
+        ) from exc
+
+
+def as_texts(texts: Sequence[str]) -> list[str]:
+    """Check a batch of texts; a bare string is rejected (it would be embedded per character)."""
+    if isinstance(texts, str):
+        raise ConfigError(
+            "expected a sequence of texts, got a single string",
+            hint="wrap it in a list: embed_queries([text])",
+        )
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise ConfigError(f"text #{i} is {type(text).__name__}, not str")
+    return out
+
+
+def as_rgb_images(images: Sequence[Image]) -> list[Image]:
+    """Check a batch of PIL images and convert each to RGB (palette, RGBA, L, CMYK ...)."""
+    from PIL import Image as PILImage
+
+    out = []
+    for i, image in enumerate(images):
+        if not isinstance(image, PILImage.Image):
+            raise ConfigError(
+                f"image #{i} is {type(image).__name__}, not a PIL image",
+                hint="open files with PIL.Image.open(path)",
+            )
+        out.append(image if image.mode == "RGB" else image.convert("RGB"))
+    return out
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[tuple[list[int], list[T]]]:
+    """Yield ``(positions, items)`` batches of at most ``size``, in the given order."""
+    for start in range(0, len(items), size):
+        idx = list(range(start, min(start + size, len(items))))
+        yield idx, [items[i] for i in idx]
+
+
+def empty(dim: int) -> np.ndarray:
+    return np.zeros((0, dim), dtype=np.float32)
+
+
+def as_float32_rows(x: Any) -> np.ndarray:
+    """A 2-D C-contiguous float32 array (from a tensor or an array)."""
+    if hasattr(x, "detach"):
+        x = x.detach().to("cpu").float().numpy()
+    arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    if arr.ndim != 2:
+        raise ValueError(f"expected a 2-D array of embeddings, got shape {arr.shape}")
+    return arr

@@ -1,0 +1,90 @@
+"""Loaders: source files in, items with provenance out.
+
+``load_file(path, source)`` is the one entry point the indexer needs: it picks the
+loader for the file's kind (:func:`detect_kind`) and turns every failure into an
+:class:`~polyseek.errors.IngestError` carrying the path and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from polyseek.errors import IngestError
+from polyseek.ingest._errors import ingest_errors
+from polyseek.ingest.base import LOADERS, Loader, LoaderFactory
+from polyseek.ingest.detect import (
+    EXTENSION_KINDS,
+    SUPPORTED_EXTENSIONS,
+    Kind,
+    detect_kind,
+)
+from polyseek.ingest.image import ImageLoader
+from polyseek.ingest.ocr import OcrEngine, find_tessdata, ocr_available, ocr_image
+from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
+from polyseek.ingest.pdf import PdfLoader
+from polyseek.ingest.text import TextLoader, chunk_text, html_to_text
+from polyseek.types import Item
+
+logger = logging.getLogger(__name__)
+
+
+def loader_for(path: str | os.PathLike[str], options: IngestOptions | None = None) -> Loader | None:
+    """The loader for ``path``, or ``None`` when its extension is not supported.
+
+    Reads the first bytes of the file: raises :class:`IngestError` when the file is
+    empty, unreadable, or its content contradicts its extension.
+    """
+    kind = detect_kind(path)
+    if kind is None:
+        return None
+    return LOADERS.resolve(kind)(options or DEFAULT_OPTIONS)
+
+
+def load_file(
+    path: str | os.PathLike[str], source: str | None = None, options: IngestOptions | None = None
+) -> list[Item]:
+    """Load ``path`` into items; ``source`` (default: the file name) is its name in the collection.
+
+    Raises :class:`IngestError` (path + reason) for every problem with the file,
+    including an unsupported extension; configuration problems (OCR language data
+    missing) raise :class:`~polyseek.errors.ConfigError`.
+    """
+    path = Path(path)
+    with ingest_errors(path):
+        loader = loader_for(path, options)
+        if loader is None:
+            supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+            raise IngestError(
+                str(path),
+                f"unsupported file type {path.suffix or '(no extension)'!r}",
+                hint=f"supported extensions: {supported}",
+            )
+        items = loader.load(path, source if source is not None else path.name)
+    logger.debug("loaded %s: %d items", path, len(items))
+    return items
+
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "EXTENSION_KINDS",
+    "LOADERS",
+    "SUPPORTED_EXTENSIONS",
+    "ImageLoader",
+    "IngestOptions",
+    "Kind",
+    "Loader",
+    "LoaderFactory",
+    "OcrEngine",
+    "PdfLoader",
+    "TextLoader",
+    "chunk_text",
+    "detect_kind",
+    "find_tessdata",
+    "html_to_text",
+    "load_file",
+    "loader_for",
+    "ocr_available",
+    "ocr_image",
+]

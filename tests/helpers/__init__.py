@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (tiny models, sample data)."""
