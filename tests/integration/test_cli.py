@@ -29,6 +29,10 @@ def index_json(collection: Path, *extra: str) -> dict:
     return json.loads(out)
 
 
+def source_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and ".polyseek" not in p.parts]
+
+
 def title_of(paper: Path) -> str:
     return paper.read_text(encoding="utf-8").strip().splitlines()[0].lstrip("# ").strip()
 
@@ -40,7 +44,7 @@ def indexed(tmp_path_factory) -> Path:
     root = copy_small_collection(tmp_path_factory.mktemp("cli") / "collection")
     report = index_json(root)
     assert report["failed"] == [], report
-    assert report["added"] == len([p for p in root.rglob("*") if p.is_file()])
+    assert report["added"] == len(source_files(root))
     return root
 
 
@@ -84,9 +88,7 @@ def test_status(indexed):
     code, out, _ = cli("status", "-c", str(indexed), "--json")
     assert code == 0
     st = json.loads(out)
-    assert st["sources"] == len(
-        [p for p in indexed.rglob("*") if p.is_file() and ".polyseek" not in p.parts]
-    )
+    assert st["sources"] == len(source_files(indexed))
     assert st["failed"] == []
     assert {"text", "image", "page"} <= set(st["items"])
     assert st["encoders"][0]["spec"] == "minilm" and st["encoders"][0]["dim"] == 384

@@ -47,11 +47,16 @@ def kill_during_commits(root: Path, store: Path, commits_before_kill: int, delay
                 if n >= commits_before_kill:
                     seen.set()
 
-    threading.Thread(target=watch, daemon=True).start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     if seen.wait(timeout=240):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
-    return proc.wait(timeout=60)
+    code = proc.wait(timeout=60)
+    watcher.join(timeout=10)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    return code
 
 
 def test_sigkill_mid_index_loses_and_duplicates_nothing(tmp_path):

@@ -20,7 +20,7 @@ from polyseek.errors import PolyseekError
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _Group(TyperGroup):
