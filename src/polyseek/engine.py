@@ -103,11 +103,15 @@ class Engine:
         ``rebuild=True`` replaces an index built with other encoders.
         """
         root, store_path = cls._locate(collection, store)
+        loaded: list[Encoder] | None = None
         if rebuild and store_path.exists():
-            if LanceStore.exists(store_path) or not any(store_path.iterdir()):
-                shutil.rmtree(store_path)
-            else:
+            if not (LanceStore.exists(store_path) or not any(store_path.iterdir())):
                 raise ConfigError(f"refusing to delete {store_path}: it is not a polyseek index")
+            specs = encoders or [e.spec for e in LanceStore.open(store_path).manifest.encoders]
+            # Load the new encoders before dropping the old index, so a typo loses nothing.
+            loaded = [load_encoder(s) for s in specs]
+            encoders = specs
+            shutil.rmtree(store_path)
         if LanceStore.exists(store_path):
             st = LanceStore.open(store_path)
             if encoders and sorted(encoders) != sorted(e.spec for e in st.manifest.encoders):
@@ -127,8 +131,8 @@ class Engine:
             raise ConfigError("give the collection folder to create an index for")
         if not root.is_dir():
             raise ConfigError(f"{root} is not a folder")
-        specs = list(encoders or [DEFAULT_TEXT_ENCODER])
-        loaded = [load_encoder(s) for s in specs]
+        if loaded is None:
+            loaded = [load_encoder(s) for s in (encoders or [DEFAULT_TEXT_ENCODER])]
         manifest = Manifest(tuple(e.info for e in loaded), collection_root=str(root))
         engine = cls(root, LanceStore.create(store_path, manifest))
         engine._encoders = {e.info.spec: e for e in loaded}
@@ -257,10 +261,11 @@ class Engine:
 
     def rank(self, q: Query, vectors: dict[EncoderInfo, np.ndarray]) -> SearchResult:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
-        depth = max(q.top * 5, 50)
+        # Fusion needs candidates beyond the top of each list; a single list does not.
+        depth = q.top if len(vectors) == 1 else max(q.top * 5, 50)
         lists = {
             info.spec: self.store.search_vectors(
-                info.key, vec[None, :], depth, q.modalities or None
+                info.key, vec[None, :], depth, q.modalities or None, exact=q.exact
             )[0]
             for info, vec in vectors.items()
         }

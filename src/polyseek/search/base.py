@@ -23,6 +23,7 @@ class Query:
     modalities: tuple[Modality, ...] = ()
     image_weight: float = 0.5  # share of the image in a composed (image + text) query
     encoders: tuple[str, ...] = ()  # restrict to these encoder specs (default: all that apply)
+    exact: bool | None = None  # True: exhaustive search; None: ANN index when the store has one
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"top": self.top}

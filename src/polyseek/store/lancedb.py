@@ -358,17 +358,14 @@ class LanceStore(Store):
             .distance_type("cosine")
             .nprobes(self.ANN_NPROBES)
             .refine_factor(self.ANN_REFINE)
-            .limit(k)
+            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
             .select(["id", "source", "gen", "_distance"])
         )
         if modalities:
             search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
         rows = search.to_arrow().to_pylist()
-        return [
-            (r["id"], 1.0 - float(r["_distance"]))
-            for r in rows
-            if committed.get(r["source"]) == r["gen"]
-        ]
+        visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        return [(r["id"], 1.0 - float(r["_distance"])) for r in visible[:k]]
 
     def _search_exact(
         self,
