@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from polyseek.errors import ConfigError, MissingDependencyError
+from polyseek.encoders.base import Encoder, l2_normalize
+from polyseek.errors import ConfigError, EncoderError, MissingDependencyError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -76,3 +78,48 @@ def as_float32_rows(x: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array of embeddings, got shape {arr.shape}")
     return arr
+
+
+class TwoTowerEncoder(Encoder):
+    """An image-text encoder (CLIP-like): subclasses embed one batch per tower.
+
+    Batching, input checks and normalisation live here once; text batches are sorted
+    by length so each pads little, and rows come back in input order.
+    """
+
+    text_batch_size = 64
+    image_batch_size = 16
+
+    @abstractmethod
+    def _text_features(self, texts: list[str]) -> np.ndarray: ...
+
+    @abstractmethod
+    def _image_features(self, images: list[Image]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        batch = as_texts(texts)
+        if not batch:
+            return empty(self.info.dim)
+        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+        out = np.empty((len(batch), self.info.dim), dtype=np.float32)
+        for start in range(0, len(order), self.text_batch_size):
+            idx = order[start : start + self.text_batch_size]
+            out[idx] = self._text_features([batch[i] for i in idx])
+        return l2_normalize(out)
+
+    def embed_images(self, images: Sequence[Image]) -> np.ndarray:
+        rgb = as_rgb_images(images)
+        if not rgb:
+            return empty(self.info.dim)
+        parts = [
+            self._image_features(rgb[start : start + self.image_batch_size])
+            for start in range(0, len(rgb), self.image_batch_size)
+        ]
+        return l2_normalize(np.concatenate(parts, axis=0))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        raise EncoderError(
+            f"encoder {self.info.spec!r} is an image-text encoder: it embeds images and text "
+            "queries, not item texts",
+            hint="item texts are embedded by the text encoder (e.g. 'minilm')",
+        )

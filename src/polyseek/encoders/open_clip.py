@@ -21,7 +21,6 @@ import contextlib
 import difflib
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,8 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyseek.encoders import _hub
-from polyseek.encoders._util import as_float32_rows, as_rgb_images, as_texts, empty, require
-from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
+from polyseek.encoders._util import (
+    TwoTowerEncoder,
+    as_float32_rows,
+    require,
+)
+from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import ConfigError, EncoderError, PolyseekError
 
 if TYPE_CHECKING:
@@ -41,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'polyseek[open-clip]'"
 DEFAULT_MODEL = "ViT-B-32/laion2b_s34b_b79k"
-TEXT_BATCH_SIZE = 64
-IMAGE_BATCH_SIZE = 16
 CONFIG_NAME = "open_clip_config.json"
 HF_HUB_PREFIX = "hf-hub:"
 LOCAL_DIR_PREFIX = "local-dir:"
@@ -245,7 +246,7 @@ def plan(open_clip: ModuleType, ref: str) -> _Plan:
     raise _unknown_arch(open_clip, ref, ref)
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(TwoTowerEncoder):
     """An open_clip two-tower model: embeds images and text queries into one space."""
 
     backend = "open_clip"
@@ -318,30 +319,3 @@ class OpenClipEncoder(Encoder):
         pixels = self._torch.stack([self._preprocess(image) for image in images])
         with self._torch.inference_mode():
             return as_float32_rows(self._model.encode_image(pixels))
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        batch = as_texts(texts)
-        if not batch:
-            return empty(self.info.dim)
-        parts = [
-            self._text_features(batch[start : start + TEXT_BATCH_SIZE])
-            for start in range(0, len(batch), TEXT_BATCH_SIZE)
-        ]
-        return l2_normalize(np.concatenate(parts, axis=0))
-
-    def embed_images(self, images: Sequence[Image]) -> np.ndarray:
-        rgb = as_rgb_images(images)
-        if not rgb:
-            return empty(self.info.dim)
-        parts = [
-            self._image_features(rgb[start : start + IMAGE_BATCH_SIZE])
-            for start in range(0, len(rgb), IMAGE_BATCH_SIZE)
-        ]
-        return l2_normalize(np.concatenate(parts, axis=0))
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        raise EncoderError(
-            f"encoder {self.info.spec!r} is an image-text encoder: it embeds images and text "
-            "queries, not item texts",
-            hint="item texts are embedded by the text encoder (e.g. 'minilm')",
-        )

@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from polyseek.encoders import _hub
-from polyseek.encoders._util import as_float32_rows, as_rgb_images, as_texts, empty, require
-from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
+from polyseek.encoders._util import (
+    TwoTowerEncoder,
+    as_float32_rows,
+    require,
+)
+from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import ConfigError, EncoderError, MissingDependencyError, PolyseekError
 
 if TYPE_CHECKING:
@@ -28,8 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TEXT_BATCH_SIZE = 64
-IMAGE_BATCH_SIZE = 16
 # A tokenizer this small is a broken stand-in (transformers can hand one out offline).
 MIN_VOCAB_SIZE = 64
 # Architectures trained with texts padded to the full context length.
@@ -88,7 +90,7 @@ def _load_error(what: str, location: str, exc: Exception) -> PolyseekError:
     )
 
 
-class TransformersImageTextEncoder(Encoder):
+class TransformersImageTextEncoder(TwoTowerEncoder):
     """CLIP / SigLIP / any transformers model with ``get_text_features`` and ``get_image_features``.
 
     Embeds images (``embed_images``) and text queries (``embed_queries``) into one space;
@@ -217,32 +219,3 @@ class TransformersImageTextEncoder(Encoder):
         with torch.inference_mode():
             out = fn(**_accepted(fn, inputs))
         return as_float32_rows(_features(out))
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        batch = as_texts(texts)
-        if not batch:
-            return empty(self.info.dim)
-        # Sort by length so that each batch pads little; put rows back in input order.
-        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
-        out = np.empty((len(batch), self.info.dim), dtype=np.float32)
-        for start in range(0, len(order), TEXT_BATCH_SIZE):
-            idx = order[start : start + TEXT_BATCH_SIZE]
-            out[idx] = self._text_features([batch[i] for i in idx])
-        return l2_normalize(out)
-
-    def embed_images(self, images: Sequence[Image]) -> np.ndarray:
-        rgb = as_rgb_images(images)
-        if not rgb:
-            return empty(self.info.dim)
-        parts = [
-            self._image_features(rgb[start : start + IMAGE_BATCH_SIZE])
-            for start in range(0, len(rgb), IMAGE_BATCH_SIZE)
-        ]
-        return l2_normalize(np.concatenate(parts, axis=0))
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        raise EncoderError(
-            f"encoder {self.info.spec!r} is an image-text encoder: it embeds images and text "
-            "queries, not item texts",
-            hint="item texts are embedded by the text encoder (e.g. 'minilm')",
-        )
