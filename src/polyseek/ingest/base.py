@@ -6,7 +6,8 @@ the indexer records it and goes on with the other files.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -33,3 +34,22 @@ LoaderFactory = Callable[[IngestOptions], Loader]
 
 LOADERS: Registry[LoaderFactory] = Registry("loader")
 """Loaders by source kind (``"text"``, ``"image"``, ``"pdf"``): ``@LOADERS.register("pdf")``."""
+
+
+class BaseLoader(ABC):
+    """Shared plumbing of the built-in loaders: options, and ``load`` over ``iter_load``."""
+
+    name: str
+    extensions: frozenset[str]
+
+    def __init__(self, options: IngestOptions | None = None) -> None:
+        from polyseek.ingest.options import DEFAULT_OPTIONS
+
+        self.options = options or DEFAULT_OPTIONS
+
+    def load(self, path: Path, source: str) -> list[Item]:
+        return list(self.iter_load(path, source))
+
+    @abstractmethod
+    def iter_load(self, path: Path, source: str) -> Iterator[Item]:
+        """Yield items one by one (long documents need not be held in memory at once)."""

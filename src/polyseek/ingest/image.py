@@ -17,10 +17,9 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from polyseek.errors import IngestError
 from polyseek.ingest._errors import ingest_errors
-from polyseek.ingest.base import LOADERS
+from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import IMAGE_EXTENSIONS
 from polyseek.ingest.ocr import fit_for_ocr, get_ocr_engine
-from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 @LOADERS.register("image")
-class ImageLoader:
+class ImageLoader(BaseLoader):
     """One ``Item(modality="image")`` per file: RGB pixels (downscaled), metadata, OCR text.
 
     Refuses images above ``IngestOptions.max_image_pixels`` before decoding them
@@ -139,12 +138,6 @@ class ImageLoader:
 
     name = "image"
     extensions = IMAGE_EXTENSIONS
-
-    def __init__(self, options: IngestOptions | None = None) -> None:
-        self.options = options or DEFAULT_OPTIONS
-
-    def load(self, path: Path, source: str) -> list[Item]:
-        return list(self.iter_load(path, source))
 
     def iter_load(self, path: Path, source: str) -> Iterator[Item]:
         with ingest_errors(path):

@@ -14,10 +14,9 @@ from PIL import Image
 
 from polyseek.errors import IngestError
 from polyseek.ingest._errors import ingest_errors
-from polyseek.ingest.base import LOADERS
+from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import PDF_EXTENSIONS
 from polyseek.ingest.ocr import get_ocr_engine
-from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def _doc_metadata(doc: pymupdf.Document) -> dict[str, Any]:
 
 
 @LOADERS.register("pdf")
-class PdfLoader:
+class PdfLoader(BaseLoader):
     """One ``Item(modality="page", locator=Locator(page=n))`` per page (1-based).
 
     ``text`` is the page's text layer; pages with (almost) none are rendered at
@@ -81,12 +80,6 @@ class PdfLoader:
 
     name = "pdf"
     extensions = PDF_EXTENSIONS
-
-    def __init__(self, options: IngestOptions | None = None) -> None:
-        self.options = options or DEFAULT_OPTIONS
-
-    def load(self, path: Path, source: str) -> list[Item]:
-        return list(self.iter_load(path, source))
 
     def iter_load(self, path: Path, source: str) -> Iterator[Item]:
         name = str(path)

@@ -13,9 +13,8 @@ from typing import Any
 
 from polyseek.errors import ConfigError, IngestError
 from polyseek.ingest._errors import ingest_errors
-from polyseek.ingest.base import LOADERS
+from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import TEXT_EXTENSIONS
-from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
@@ -225,7 +224,7 @@ _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
 @LOADERS.register("text")
-class TextLoader:
+class TextLoader(BaseLoader):
     """UTF-8 ``.txt``/``.md``/``.html`` files -> text chunks with character offsets.
 
     Offsets index the decoded text (the visible text, for HTML):
@@ -234,12 +233,6 @@ class TextLoader:
 
     name = "text"
     extensions = TEXT_EXTENSIONS
-
-    def __init__(self, options: IngestOptions | None = None) -> None:
-        self.options = options or DEFAULT_OPTIONS
-
-    def load(self, path: Path, source: str) -> list[Item]:
-        return list(self.iter_load(path, source))
 
     def iter_load(self, path: Path, source: str) -> Iterator[Item]:
         name = str(path)
