@@ -29,6 +29,7 @@ from polyseek.indexing import Indexer, IndexReport, Progress
 from polyseek.ingest import IngestOptions
 from polyseek.search.base import Fuser, Query
 from polyseek.search.fusion import ReciprocalRankFusion
+from polyseek.search.moments import embed_clip, is_video_path, merge_adjacent
 from polyseek.search.snippets import snippet
 from polyseek.store.base import Manifest
 from polyseek.store.lancedb import LanceStore
@@ -290,6 +291,7 @@ class Engine:
                     preview=str(self.store.path / item.preview) if item.preview else None,
                 )
             )
+        hits = merge_adjacent(hits)  # neighbouring video/audio moments -> one span
         return SearchResult(query=q.describe(), hits=hits)
 
     def _applicable(self, q: Query) -> list[EncoderInfo]:
@@ -308,7 +310,10 @@ class Engine:
     def _query_vector(self, enc: Encoder, q: Query) -> np.ndarray:
         if q.image is None:
             return enc.embed_queries([q.text or ""])[0]
-        img_vec = enc.embed_images([_open_query_image(q.image)])[0]
+        if is_video_path(q.image):  # a clip as the query: its keyframes, pooled
+            img_vec = embed_clip(enc, q.image)  # type: ignore[arg-type]
+        else:
+            img_vec = enc.embed_images([_open_query_image(q.image)])[0]
         if not q.text:
             return img_vec
         txt_vec = enc.embed_queries([q.text])[0]

@@ -296,7 +296,7 @@ class Indexer:
             )
         all_items = [it for loaded in pending for it in loaded.items]
         for enc in self.encoders:
-            ids, vectors = self._encode(enc, all_items)
+            ids, vectors = self._encode(enc, all_items, self.options.keyframe_pooling)
             if ids:
                 batch.vectors[enc.info.key] = (ids, vectors)
         self.store.commit(batch)
@@ -315,7 +315,9 @@ class Indexer:
         progress.advance(len(pending), sum(len(x.items) for x in pending))
 
     @staticmethod
-    def _encode(enc: Encoder, items: list[Item]) -> tuple[list[str], np.ndarray]:
+    def _encode(
+        enc: Encoder, items: list[Item], pooling: str = "mean"
+    ) -> tuple[list[str], np.ndarray]:
         if enc.kind == "text":
             chosen = [it for it in items if it.text.strip()]
             if not chosen:
@@ -324,4 +326,8 @@ class Indexer:
         chosen = [it for it in items if it.image is not None]
         if not chosen:
             return [], np.zeros((0, enc.info.dim), np.float32)
+        if any(it.keyframes for it in chosen):  # video moments: pooled keyframe embeddings
+            from polyseek.encoders.pooling import embed_item_images
+
+            return [it.id for it in chosen], embed_item_images(enc, chosen, pooling)
         return [it.id for it in chosen], enc.embed_images([it.image for it in chosen])  # type: ignore[misc]

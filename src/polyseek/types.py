@@ -83,6 +83,9 @@ class Item:
     text: str = ""  # body, OCR text or page text layer
     image: Image | None = None  # pixels for image encoders and previews (not persisted)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # More pictures of the same item (a video moment's keyframes, ``image`` first), embedded
+    # and pooled into one vector by image-text encoders (not persisted).
+    keyframes: list[Image] = field(default_factory=list)
 
     @property
     def id(self) -> str:

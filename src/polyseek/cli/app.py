@@ -91,6 +91,13 @@ def index(
         bool, typer.Option(help="Drop the index and re-embed everything (e.g. new encoders).")
     ] = False,
     ocr: Annotated[bool, typer.Option(help="OCR images and scanned PDF pages.")] = True,
+    asr: Annotated[
+        str,
+        typer.Option(
+            help="Speech to text for audio and video: pocketsphinx (offline, rough), "
+            "whisper:/path/to/model (accurate), or none."
+        ),
+    ] = "pocketsphinx",
     as_json: JsonOpt = False,
     batch_files: Annotated[
         int, typer.Option(min=1, hidden=True, help="Files per atomic commit.")
@@ -105,7 +112,7 @@ def index(
         raise PolyseekError(f"{directory}: not a folder")
     engine = Engine.open(directory, store=store, encoders=encoder, create=True, rebuild=rebuild)
     report = engine.index(
-        progress=RichProgress(err), options=IngestOptions(ocr=ocr), batch_files=batch_files
+        progress=RichProgress(err), options=IngestOptions(ocr=ocr, asr=asr), batch_files=batch_files
     )
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
@@ -126,13 +133,18 @@ def index(
 def search(
     query: Annotated[str | None, typer.Argument(help="Text query.")] = None,
     image: Annotated[Path | None, typer.Option("--image", "-i", help="Query image.")] = None,
+    video: Annotated[
+        Path | None, typer.Option("--video", help="Query video clip (matched by its keyframes).")
+    ] = None,
     text: Annotated[
         str | None, typer.Option("--text", help="Text modifier for an image query.")
     ] = None,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many results.")] = 10,
     modality: Annotated[
         list[str] | None,
-        typer.Option("--modality", "-m", help="Only these modalities: text, image, page."),
+        typer.Option(
+            "--modality", "-m", help="Only these modalities: text, image, page, video, audio."
+        ),
     ] = None,
     image_weight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
@@ -147,6 +159,9 @@ def search(
     words = query if query is not None else text
     if query is not None and text is not None:
         words = f"{query} {text}"
+    if image is not None and video is not None:
+        raise PolyseekError("give --image or --video, not both")
+    image = image if image is not None else video
     if words is None and image is None:
         raise PolyseekError("give a text query, --image FILE, or both")
     engine = Engine.open(collection, store=store)

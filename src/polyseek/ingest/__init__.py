@@ -13,6 +13,7 @@ from pathlib import Path
 
 from polyseek.errors import IngestError
 from polyseek.ingest._errors import ingest_errors
+from polyseek.ingest.audio import AudioLoader
 from polyseek.ingest.base import LOADERS, Loader, LoaderFactory
 from polyseek.ingest.detect import (
     EXTENSION_KINDS,
@@ -25,6 +26,7 @@ from polyseek.ingest.ocr import OcrEngine, find_tessdata, ocr_available, ocr_ima
 from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 from polyseek.ingest.pdf import PdfLoader
 from polyseek.ingest.text import TextLoader, chunk_text, html_to_text
+from polyseek.ingest.video import VideoLoader
 from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ __all__ = [
     "EXTENSION_KINDS",
     "LOADERS",
     "SUPPORTED_EXTENSIONS",
+    "AudioLoader",
     "ImageLoader",
     "IngestOptions",
     "Kind",
@@ -79,6 +82,7 @@ __all__ = [
     "OcrEngine",
     "PdfLoader",
     "TextLoader",
+    "VideoLoader",
     "chunk_text",
     "detect_kind",
     "find_tessdata",

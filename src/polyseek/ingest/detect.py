@@ -18,7 +18,7 @@ from polyseek.errors import IngestError
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["text", "image", "pdf"]
+Kind = Literal["text", "image", "pdf", "video", "audio"]
 """A source kind; each has one loader registered under the same name."""
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -26,12 +26,19 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".html", ".htm"})
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 PDF_EXTENSIONS = frozenset({".pdf"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a"})
 
 EXTENSION_KINDS: dict[str, Kind] = {
     **dict.fromkeys(TEXT_EXTENSIONS, "text"),
     **dict.fromkeys(IMAGE_EXTENSIONS, "image"),
     **dict.fromkeys(PDF_EXTENSIONS, "pdf"),
+    **dict.fromkeys(VIDEO_EXTENSIONS, "video"),
+    **dict.fromkeys(AUDIO_EXTENSIONS, "audio"),
 }
+# Media containers are shared (an .mp4 may hold only sound, an .m4a is an MP4): within these
+# kinds the extension decides, the content only has to be some media container.
+_MEDIA_KINDS = ("video", "audio")
 SUPPORTED_EXTENSIONS = frozenset(EXTENSION_KINDS)
 
 # A PDF header may follow some leading junk; readers look in the first 1 KiB too.
@@ -48,6 +55,10 @@ _MAGIC: tuple[tuple[bytes, str, Kind], ...] = (
     (b"MM\x00*", "TIFF image", "image"),
     (b"II+\x00", "TIFF image", "image"),  # BigTIFF
     (b"MM\x00+", "TIFF image", "image"),
+    (b"\x1a\x45\xdf\xa3", "Matroska/WebM media", "video"),
+    (b"OggS", "Ogg media", "audio"),
+    (b"ID3", "MP3 audio", "audio"),
+    (b"fLaC", "FLAC audio", "audio"),
 )
 _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "ZIP archive (e.g. DOCX, XLSX, EPUB)"),
@@ -80,10 +91,14 @@ def _sniff(head: bytes) -> tuple[str, Kind | None]:
     for prefix, label in _OTHER_MAGIC:
         if head.startswith(prefix):
             return label, None
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "WAV audio", "audio"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "AVI video", "video"
     if head.startswith(b"RIFF"):
         return "RIFF media (e.g. WAV, AVI)", None
-    if head[4:8] == b"ftyp":
-        return "MP4/QuickTime media", None
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
+        return "MP4/QuickTime media", "video"
     if b"\x00" in head:
         return "binary data", None
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -148,6 +163,10 @@ def detect_kind(path: str | os.PathLike[str]) -> Kind | None:
                 "%s: extension %s but content is %s; decoding by content", path, ext, label
             )
         return expected
+    if expected in _MEDIA_KINDS and actual in _MEDIA_KINDS:
+        return expected
+    if expected == "audio" and len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return expected  # an MPEG audio frame (an MP3 without ID3 tag); too short to sniff alone
     if expected == "text" and label == "binary data":
         # The text loader reports binary content with a precise reason (NUL byte offset),
         # and decodes UTF-16 files (which contain NUL bytes) when they carry a BOM.
@@ -176,10 +195,12 @@ _EXT_FORMAT = {
 __all__ = [
     "EXTENSION_KINDS",
     "IMAGE_EXTENSIONS",
+    "AUDIO_EXTENSIONS",
     "KINDS",
     "Kind",
     "PDF_EXTENSIONS",
     "SUPPORTED_EXTENSIONS",
     "TEXT_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "detect_kind",
 ]

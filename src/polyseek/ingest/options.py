@@ -35,6 +35,23 @@ class IngestOptions:
     """Resolution of the page image kept in ``Item.image``."""
     pdf_min_text_chars: int = 20
     """A page whose text layer has fewer non-blank characters is treated as a scan."""
+    asr: str = "pocketsphinx"
+    """Speech-to-text backend for audio and video soundtracks (:mod:`polyseek.asr`):
+    ``pocketsphinx`` (offline, poor accuracy), ``whisper:/path/to/model`` or ``none``."""
+    subtitles: bool = True
+    """Use a sidecar subtitle file (``video.srt``, ``video.en.vtt``) instead of speech to text."""
+    moment_max_s: float = 30.0
+    """Longest video moment or audio segment, in seconds; longer shots are split."""
+    scene_threshold: float = 0.25
+    """Frame difference (0-1) that starts a new video moment (a shot cut)."""
+    scene_fps: float = 5.0
+    """Video frames compared per second for cut detection (cuts are found to 1/scene_fps s)."""
+    keyframes: int = 3
+    """Keyframes kept per video moment (the first is its thumbnail)."""
+    keyframe_side: int = 384
+    """Longest side of a keyframe, in pixels."""
+    keyframe_pooling: str = "mean"
+    """How a moment's keyframe embeddings become one vector: ``mean`` or ``first``."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -58,6 +75,9 @@ class IngestOptions:
             )
         if not self.ocr_lang or not all(part.strip() for part in self.ocr_lang.split("+")):
             raise ConfigError(f"IngestOptions.ocr_lang {self.ocr_lang!r} is not a language list")
+        from polyseek.ingest.media_options import check_media_options
+
+        check_media_options(self)
 
 
 DEFAULT_OPTIONS = IngestOptions()

@@ -29,7 +29,7 @@ def test_all_is_importable() -> None:
 
 
 def test_registry() -> None:
-    assert LOADERS.names() == ["image", "pdf", "text"]
+    assert LOADERS.names() == ["audio", "image", "pdf", "text", "video"]
     loaders = [LOADERS.resolve(name)(IngestOptions()) for name in LOADERS.names()]
     for loader in loaders:
         assert isinstance(loader, Loader)
@@ -37,8 +37,8 @@ def test_registry() -> None:
 
 
 def test_unknown_loader_lists_the_names() -> None:
-    with pytest.raises(ConfigError, match="image, pdf, text"):
-        LOADERS.resolve("video")
+    with pytest.raises(ConfigError, match="audio, image, pdf, text, video"):
+        LOADERS.resolve("midi")
 
 
 def test_loader_for(sample_dir: Path) -> None:

@@ -1,0 +1,57 @@
+"""Speech to text: timed transcripts for audio files and video soundtracks.
+
+A backend is named by a spec ``name`` or ``name:model`` (split on the first colon)::
+
+    pocketsphinx                     # offline default, model in the wheel; poor accuracy
+    whisper:/models/whisper-small    # transformers Whisper: the quality path
+    none                             # no speech recognition (subtitles only)
+
+:func:`load_transcriber` caches one instance per spec.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+from polyseek.asr.base import (
+    MAX_CHUNK_S,
+    SAMPLE_RATE,
+    TRANSCRIBERS,
+    Segment,
+    Transcriber,
+    Word,
+)
+from polyseek.asr.vad import VadOptions, speech_spans
+
+_BACKEND_MODULES = {"pocketsphinx": "polyseek.asr.pocketsphinx", "whisper": "polyseek.asr.whisper"}
+_CACHE: dict[str, Transcriber] = {}
+_LOCK = threading.Lock()
+
+
+def load_transcriber(spec: str) -> Transcriber:
+    """The transcriber for ``spec`` (``pocketsphinx``, ``whisper:/path``, a dotted class path)."""
+    with _LOCK:
+        cached = _CACHE.get(spec)
+        if cached is not None:
+            return cached
+        name, _, model_ref = spec.partition(":")
+        for module in _BACKEND_MODULES.values():  # light: backends import their models lazily
+            importlib.import_module(module)
+        factory = TRANSCRIBERS.resolve(name)
+        transcriber = factory(model_ref or None)
+        _CACHE[spec] = transcriber
+        return transcriber
+
+
+__all__ = [
+    "MAX_CHUNK_S",
+    "SAMPLE_RATE",
+    "TRANSCRIBERS",
+    "Segment",
+    "Transcriber",
+    "VadOptions",
+    "Word",
+    "load_transcriber",
+    "speech_spans",
+]

@@ -1,0 +1,271 @@
+"""Streaming decode of video and audio files with PyAV (FFmpeg libraries from the wheel).
+
+One pass over the file: video frames are handed to the caller a few per second (the
+caller keeps what it needs: a tiny copy for scene detection, a thumbnail now and then),
+the soundtrack is resampled to 16 kHz mono on the fly. Nothing but the current frame is
+held, so memory does not grow with the video's resolution or length; the 16 kHz
+soundtrack is kept (about 1.9 MB per minute) for speech recognition.
+
+Corrupt and truncated files raise :class:`IngestError` naming the media time where
+decoding stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyseek.asr.base import SAMPLE_RATE
+from polyseek.encoders._util import require
+from polyseek.errors import IngestError
+
+logger = logging.getLogger(__name__)
+
+_HINT = "pip install av"
+PROGRESS_EVERY_S = 60.0
+"""Media seconds between two progress reports (log line and callback)."""
+
+ProgressCallback = Callable[[float, float | None], None]
+"""Called with (media seconds decoded so far, total duration or None)."""
+
+
+@dataclass
+class MediaInfo:
+    duration_s: float | None
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float | None = None
+    video_codec: str = ""
+    audio_codec: str = ""
+    container: str = ""
+
+    def to_metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"container": self.container}
+        if self.duration_s is not None:
+            out["duration_s"] = round(self.duration_s, 3)
+        if self.has_video:
+            out.update(width=self.width, height=self.height, video_codec=self.video_codec)
+            if self.fps:
+                out["fps"] = round(self.fps, 3)
+        if self.has_audio:
+            out["audio_codec"] = self.audio_codec
+        return out
+
+
+@dataclass
+class DecodeStats:
+    """Where decoding time went (seconds of wall time), for benchmarks and logs."""
+
+    decode_s: float = 0.0
+    frames_decoded: int = 0
+    frames_sampled: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _av() -> Any:
+    return require("av", hint=_HINT, feature="video and audio files")
+
+
+def _fmt_time(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.split("; last error log:")[0]
+
+
+class MediaReader:
+    """Open ``path`` with PyAV; iterate :meth:`frames`, then read :attr:`audio`.
+
+    ``frame_fps``: at most this many video frames per second are yielded (all are
+    decoded; codecs cannot skip). ``audio``: whether to keep the 16 kHz soundtrack.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        frame_fps: float = 5.0,
+        audio: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        av = _av()
+        self.path = path
+        self.frame_fps = frame_fps
+        self.on_progress = on_progress
+        self.stats = DecodeStats()
+        self._want_audio = audio
+        self._pcm: list[np.ndarray] = []
+        self._last_t = 0.0
+        try:
+            self._container = av.open(str(path), metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise IngestError(
+                str(path), f"not a readable media file (corrupt or truncated?): {_reason(exc)}"
+            ) from None
+        c = self._container
+        self.video = c.streams.video[0] if c.streams.video else None
+        self.audio_stream = c.streams.audio[0] if c.streams.audio else None
+        if self.video is None and self.audio_stream is None:
+            c.close()
+            raise IngestError(str(path), "no video or audio stream in the file")
+        self.info = self._describe()
+
+    def _describe(self) -> MediaInfo:
+        c = self._container
+        duration = c.duration / 1_000_000 if c.duration else None
+        for stream in (self.video, self.audio_stream):
+            if duration is None and stream is not None and stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+        info = MediaInfo(
+            duration_s=duration,
+            has_video=self.video is not None,
+            has_audio=self.audio_stream is not None,
+            container=str(c.format.name),
+        )
+        if self.video is not None:
+            cc = self.video.codec_context
+            info.width, info.height = int(cc.width), int(cc.height)
+            rate = self.video.average_rate or self.video.guessed_rate
+            info.fps = float(rate) if rate else None
+            info.video_codec = str(cc.name)
+        if self.audio_stream is not None:
+            info.audio_codec = str(self.audio_stream.codec_context.name)
+        return info
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> MediaReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def audio(self) -> np.ndarray:
+        """The soundtrack decoded so far: float32 mono at 16 kHz (empty without audio)."""
+        if not self._pcm:
+            return np.zeros(0, np.float32)
+        pcm = np.concatenate(self._pcm)
+        self._pcm = [pcm]
+        return pcm.astype(np.float32) / 32768.0
+
+    def frames(self) -> Iterator[tuple[float, Any]]:
+        """Yield ``(seconds, av.VideoFrame)`` at most ``frame_fps`` times per second.
+
+        Decodes the audio alongside. Raises IngestError for corrupt or truncated data.
+        """
+        av = _av()
+        streams = [s for s in (self.video, self.audio_stream) if s is not None]
+        if not self._want_audio and self.video is not None:
+            streams = [self.video]
+        if self.video is not None:
+            self.video.thread_type = "AUTO"
+        resampler = (
+            av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            if self.audio_stream is not None and self._want_audio
+            else None
+        )
+        step = 1.0 / self.frame_fps if self.frame_fps > 0 else 0.0
+        next_t = 0.0
+        next_report = PROGRESS_EVERY_S
+        started = time.perf_counter()
+        busy = 0.0  # wall time spent in the caller, not decoding
+        try:
+            for packet in self._container.demux(*streams):
+                for frame in packet.decode():
+                    t = _frame_time(frame)
+                    if t is not None:
+                        self._last_t = max(self._last_t, t)
+                    if isinstance(frame, av.AudioFrame):
+                        if resampler is not None:
+                            for out in resampler.resample(frame):
+                                self._pcm.append(out.to_ndarray().reshape(-1).copy())
+                        continue
+                    self.stats.frames_decoded += 1
+                    if t is None or t + 1e-6 < next_t:
+                        continue
+                    next_t = t + step
+                    self.stats.frames_sampled += 1
+                    mark = time.perf_counter()
+                    yield t, frame
+                    busy += time.perf_counter() - mark
+                if self._last_t >= next_report:
+                    self._report(started)
+                    next_report = self._last_t + PROGRESS_EVERY_S
+            if resampler is not None:
+                for out in resampler.resample(None):
+                    self._pcm.append(out.to_ndarray().reshape(-1).copy())
+        except av.error.FFmpegError as exc:
+            raise IngestError(
+                str(self.path),
+                f"corrupt or truncated media: decoding failed at {_fmt_time(self._last_t)} "
+                f"({_reason(exc)})",
+            ) from None
+        finally:
+            self.stats.decode_s += time.perf_counter() - started - busy
+        self._check_complete()
+        if self.on_progress is not None:
+            self.on_progress(self._last_t, self.info.duration_s)
+
+    def _report(self, started: float) -> None:
+        total = self.info.duration_s
+        speed = self._last_t / max(time.perf_counter() - started, 1e-9)
+        of = f" of {_fmt_time(total)}" if total else ""
+        logger.info(
+            "%s: decoded %s%s (%.1fx real time)", self.path.name, _fmt_time(self._last_t), of, speed
+        )
+        if self.on_progress is not None:
+            self.on_progress(self._last_t, total)
+
+    def _check_complete(self) -> None:
+        """A file whose streams end well before its announced duration was cut short."""
+        total = self.info.duration_s
+        end = self._last_t
+        if self._pcm and self.video is None:
+            end = max(end, sum(len(p) for p in self._pcm) / SAMPLE_RATE)
+        if total is None:
+            return
+        tolerance = max(1.5, 0.02 * total)
+        if end + tolerance < total:
+            raise IngestError(
+                str(self.path),
+                f"truncated media: data ends at {_fmt_time(end)} but the file announces "
+                f"{_fmt_time(total)}",
+            )
+
+    @property
+    def decoded_until(self) -> float:
+        return self._last_t
+
+
+def _frame_time(frame: Any) -> float | None:
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * Fraction(frame.time_base))
+
+
+def decode_audio(
+    path: Path, on_progress: ProgressCallback | None = None
+) -> tuple[MediaInfo, np.ndarray]:
+    """Decode the soundtrack of ``path`` to 16 kHz mono float32 (one streaming pass)."""
+    with MediaReader(path, frame_fps=0.0, audio=True, on_progress=on_progress) as reader:
+        if reader.audio_stream is None:
+            raise IngestError(str(path), "no audio stream in the file")
+        if reader.video is not None:
+            reader.video = None  # an audio file with cover art: ignore the picture
+        for _ in reader.frames():
+            pass
+        return reader.info, reader.audio
