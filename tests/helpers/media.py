@@ -66,7 +66,9 @@ def draw(scene: Scene, size: tuple[int, int], t: float = 0.0) -> np.ndarray:
     return img
 
 
-def soundtrack(duration: float, speech: Sequence[tuple[float, str]], speed: int = 130) -> np.ndarray:
+def soundtrack(
+    duration: float, speech: Sequence[tuple[float, str]], speed: int = 130
+) -> np.ndarray:
     """Silence of ``duration`` s with each text spoken from its start time (float32, 16 kHz)."""
     track = np.zeros(int(duration * RATE), np.float32)
     rng = np.random.default_rng(0)
