@@ -1,0 +1,48 @@
+"""Rerankers: re-score a short list of candidates with a stronger (slower) model.
+
+``load_reranker(spec)`` resolves a spec string:
+
+* ``cross-encoder:NAME_OR_DIR`` -- a sentence-transformers ``CrossEncoder``
+* ``mllm-endpoint:MODEL@URL`` -- a vision-language model behind an OpenAI-compatible API
+* ``mllm:NAME_OR_DIR`` -- a transformers vision-language model, prompt-and-rerank
+"""
+
+from __future__ import annotations
+
+from polyseek.errors import ConfigError
+from polyseek.rerank.base import Candidate, Reranker
+
+RERANKER_BACKENDS = ("cross-encoder", "mllm", "mllm-endpoint")
+
+
+def load_reranker(spec: str) -> Reranker:
+    backend, sep, model = spec.partition(":")
+    if not sep or not model:
+        raise ConfigError(
+            f"bad reranker spec {spec!r}",
+            hint=f"write BACKEND:MODEL with BACKEND one of {', '.join(RERANKER_BACKENDS)}",
+        )
+    if backend == "cross-encoder":
+        from polyseek.rerank.cross_encoder import CrossEncoderReranker
+
+        return CrossEncoderReranker(model)
+    if backend == "mllm-endpoint":
+        from polyseek.rerank.mllm import EndpointReranker
+
+        name, at, url = model.partition("@")
+        if not at or not url:
+            raise ConfigError(
+                f"bad reranker spec {spec!r}", hint="write mllm-endpoint:MODEL@http://host:port/v1"
+            )
+        return EndpointReranker(url, name)
+    if backend == "mllm":
+        from polyseek.rerank.mllm import TransformersVLMReranker
+
+        return TransformersVLMReranker(model)
+    raise ConfigError(
+        f"unknown reranker backend {backend!r}",
+        hint=f"valid backends: {', '.join(RERANKER_BACKENDS)}",
+    )
+
+
+__all__ = ["RERANKER_BACKENDS", "Candidate", "Reranker", "load_reranker"]
