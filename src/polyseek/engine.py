@@ -30,6 +30,8 @@ from polyseek.ingest import IngestOptions
 from polyseek.search.base import Fuser, Query
 from polyseek.search.fusion import ReciprocalRankFusion
 from polyseek.search.moments import embed_clip, is_video_path, merge_adjacent
+from polyseek.search.ranking import after_index, candidate_lists, cut, fused_depth, list_depth
+from polyseek.search.ranking import rerank as rerank_fused
 from polyseek.search.snippets import snippet
 from polyseek.store.base import Manifest
 from polyseek.store.lancedb import LanceStore
@@ -200,7 +202,11 @@ class Engine:
         if paths is not None:
             files = [self._resolve_in_collection(p) for p in paths]
         indexer = Indexer(self.root, self.store, encoders, options, batch_files=batch_files)
-        return indexer.run(files, progress)
+        report = indexer.run(files, progress)
+        # Full-text index and calibration statistics follow the items (search/ranking.py).
+        changed = report.added + report.updated + report.removed > 0
+        after_index(self.store, encoders, changed=changed)
+        return report
 
     def remove(self, path: str | Path) -> int:
         """Forget a source file, or every source under a folder; return how many."""
@@ -235,8 +241,13 @@ class Engine:
         top: int = 10,
         modality: str | Sequence[str] | None = None,
         image_weight: float = 0.5,
+        **options: Any,
     ) -> SearchResult:
-        """Search by text, by image, or by both (a composed query)."""
+        """Search by text, by image, or by both (a composed query).
+
+        ``options`` are further :class:`~polyseek.search.base.Query` fields: ``lexical``,
+        ``dense``, ``calibrate``, ``rerank``, ``rerank_depth``, ``cutoff``, ``exact``.
+        """
         mods: tuple[Modality, ...]
         if modality is None:
             mods = ()
@@ -244,7 +255,9 @@ class Engine:
             mods = (check_modality(modality),)
         else:
             mods = tuple(check_modality(m) for m in modality)
-        query = Query(text=text, image=image, top=top, modalities=mods, image_weight=image_weight)
+        query = Query(
+            text=text, image=image, top=top, modalities=mods, image_weight=image_weight, **options
+        )
         return self.search_batch([query])[0]
 
     def search_batch(self, queries: Sequence[Query]) -> list[SearchResult]:
@@ -257,21 +270,22 @@ class Engine:
             raise QueryError("the query text is empty")
         if q.top < 1:
             raise QueryError(f"top must be at least 1, got {q.top}")
-        vectors = {info: self._query_vector(self.encoder(info), q) for info in self._applicable(q)}
+        if not q.dense and not q.lexical:
+            raise QueryError("a query needs dense or lexical search (or both)")
+        if not q.dense and not (q.text and q.text.strip()):
+            raise QueryError("lexical-only search needs query text")
+        infos = self._applicable(q) if q.dense else []
+        vectors = {info: self._query_vector(self.encoder(info), q) for info in infos}
         return self.rank(q, vectors)
 
     def rank(self, q: Query, vectors: dict[EncoderInfo, np.ndarray]) -> SearchResult:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
         # Fusion needs candidates beyond the top of each list; a single list does not.
-        depth = q.top if len(vectors) == 1 else max(q.top * 5, 50)
-        lists = {
-            info.spec: self.store.search_vectors(
-                info.key, vec[None, :], depth, q.modalities or None, exact=q.exact
-            )[0]
-            for info, vec in vectors.items()
-        }
-        fused = self.fuser.fuse(lists, q.top)
+        depth = list_depth(q, len(vectors) + int(q.lexical and bool(q.text)))
+        lists = candidate_lists(self.store, q, vectors, depth)
+        fused = self.fuser.fuse(lists, fused_depth(q))
         items = self.store.get_items([f.item_id for f in fused])
+        fused = cut(q, rerank_fused(q, fused, items, self.store.path))
         hits: list[Hit] = []
         for f in fused:
             item = items.get(f.item_id)

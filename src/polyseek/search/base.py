@@ -12,6 +12,9 @@ from polyseek.types import Modality
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from polyseek.rerank.base import Reranker
+    from polyseek.search.cutoff import Cutoff
+
 
 @dataclass(frozen=True)
 class Query:
@@ -24,6 +27,13 @@ class Query:
     image_weight: float = 0.5  # share of the image in a composed (image + text) query
     encoders: tuple[str, ...] = ()  # restrict to these encoder specs (default: all that apply)
     exact: bool | None = None  # True: exhaustive search; None: ANN index when the store has one
+    # Ranking options (see polyseek.search.lexical / calibration / cutoff, polyseek.rerank):
+    dense: bool = True  # embedding search (False with lexical=True: lexical only)
+    lexical: bool = False  # BM25 over item text, fused with the dense lists
+    calibrate: bool = False  # standardise scores per encoder and item modality
+    rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
+    rerank_depth: int = 30
+    cutoff: Cutoff | None = None  # return fewer hits when scores fall off
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"top": self.top}
@@ -35,6 +45,16 @@ class Query:
             out["modalities"] = list(self.modalities)
         if self.text is not None and self.image is not None:
             out["image_weight"] = self.image_weight
+        if not self.dense:
+            out["dense"] = False
+        if self.lexical:
+            out["lexical"] = True
+        if self.calibrate:
+            out["calibrate"] = True
+        if self.rerank is not None:
+            out["rerank"] = self.rerank.name
+        if self.cutoff is not None:
+            out["cutoff"] = self.cutoff.describe()
         return out
 
 
