@@ -229,5 +229,10 @@ def models() -> None:
         out.print(name)
 
 
+from polyseek.cli.eval import eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
+
+
 def main() -> None:
     app()

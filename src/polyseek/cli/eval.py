@@ -1,0 +1,114 @@
+"""`polyseek eval`: run the evaluation harness on a BEIR or M-BEIR folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from polyseek.errors import ConfigError
+
+out = Console(soft_wrap=True)
+
+
+def eval_command(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="Dataset format: beir or mbeir.")],
+    path: Annotated[Path, typer.Argument(help="Dataset folder.")],
+    encoder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--encoder", "--model", "-e", help="Encoder spec (repeatable; default minilm)."
+        ),
+    ] = None,
+    lexical: Annotated[bool, typer.Option(help="Fuse BM25 full-text search with dense.")] = False,
+    dense: Annotated[
+        bool, typer.Option(help="Embedding search (--no-dense: lexical only).")
+    ] = True,
+    calibrate: Annotated[
+        bool, typer.Option(help="Standardise scores per encoder and item modality.")
+    ] = False,
+    rerank: Annotated[
+        str | None, typer.Option(help="Reranker spec, e.g. cross-encoder:DIR.")
+    ] = None,
+    rerank_depth: Annotated[int, typer.Option(help="Candidates the reranker sees.")] = 30,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Adaptive cut-off, e.g. relative:0.6 or gap:0.3.")
+    ] = None,
+    image_weight: Annotated[float, typer.Option(help="Image share in image+text queries.")] = 0.5,
+    instruction: Annotated[
+        list[str] | None,
+        typer.Option(help="Query prefix per task: TASK=TEXT or *=TEXT (repeatable)."),
+    ] = None,
+    ann: Annotated[
+        bool, typer.Option("--ann", help="Use the ANN path; report its recall vs exact.")
+    ] = False,
+    depth: Annotated[int, typer.Option(help="Results scored per query.")] = 100,
+    pool: Annotated[
+        list[str] | None, typer.Option(help="Pools to evaluate: local, union (default both).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for result.json, index.html and PNG plots.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON here.")] = None,
+) -> None:
+    """Measure retrieval quality on a BEIR or M-BEIR dataset (metrics, modality bias)."""
+    from polyseek.eval import EvalConfig, evaluate, load_dataset, write_json, write_report
+
+    pairs = []
+    for item in instruction or []:
+        task, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"bad --instruction {item!r}", hint="write TASK=TEXT or *=TEXT")
+        pairs.append((task, text))
+    config = EvalConfig(
+        encoders=tuple(encoder or ["minilm"]),
+        dense=dense,
+        lexical=lexical,
+        calibrate=calibrate,
+        rerank=rerank,
+        rerank_depth=rerank_depth,
+        cutoff=cutoff,
+        image_weight=image_weight,
+        instructions=tuple(pairs),
+        exact=not ann,
+        depth=depth,
+        pools=tuple(pool or ["local", "union"]),
+    )
+    dataset = load_dataset(fmt, path, split=split)
+    result = evaluate(dataset, config)
+    share_key = f"target_share@{config.share_k}"
+    for pool_name, data in sorted(result["pools"].items()):
+        table = Table(title=f"{dataset.name}: {pool_name} pool")
+        for col in ("task", "queries", "hit@1", "hit@10", "recall@10", "ndcg@10", "mrr@10", "map"):
+            table.add_column(col, justify="left" if col == "task" else "right")
+        table.add_column("target share", justify="right")
+        skipped = []
+        for task, v in sorted(data["tasks"].items()):
+            if "metrics" not in v:
+                table.add_row(f"{task} {v['name']}", "-", "[red]skipped[/]")
+                skipped.append(f"task {task} {v['name']} skipped: {v['error']}")
+                continue
+            m = v["metrics"]
+            table.add_row(
+                f"{task} {v['name']}",
+                str(v["queries"]),
+                *(f"{m[k]:.4f}" for k in ("hit@1", "hit@10", "recall@10", "ndcg@10", "mrr@10")),
+                f"{m['map']:.4f}",
+                f"{v[share_key]:.3f}",
+            )
+        out.print(table)
+        for line in skipped:
+            out.print(f"[yellow]{escape(line)}[/]")
+    if "ann" in result:
+        out.print(f"ANN recall@10 against exact search: {result['ann']['recall@10_vs_exact']}")
+    if json_out is not None:
+        write_json(result, json_out)
+        out.print(f"JSON: {json_out}")
+    if report is not None:
+        page = write_report(result, report)
+        out.print(f"report: {page}")
