@@ -347,6 +347,13 @@ class Engine:
             disk_bytes=self.store.disk_bytes(),
         )
 
+    # ------------------------------------------------------------------ answers
+    def ask(self, question: str, **kwargs: Any) -> Any:
+        """Answer from the collection with citations; see :func:`polyseek.rag.ask`."""
+        from polyseek.rag import ask
+
+        return ask(self, question, **kwargs)
+
 
 def _open_query_image(image: Image | Path | str) -> Image:
     from PIL import Image as PILImage

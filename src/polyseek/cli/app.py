@@ -229,6 +229,12 @@ def models() -> None:
         out.print(name)
 
 
+from polyseek.cli.ask import ask_command  # noqa: E402  (registered commands, own modules)
+from polyseek.cli.serve import serve  # noqa: E402
+
+app.command("ask")(ask_command)
+app.command("serve")(serve)
+
 from polyseek.cli.eval import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,6 +114,8 @@ class LanceStore(Store):
         self._ann: dict[str, bool] = {}
         self._lock_fd: int | None = None
         self._tables: dict[str, Any] = {}
+        # Readers on several threads (the server) share the caches: one rebuilds them.
+        self._cache_lock = threading.RLock()
         self._ensure_tables()
 
     # ----------------------------------------------------------------- open/create
@@ -199,6 +202,10 @@ class LanceStore(Store):
 
     def _committed(self) -> dict[str, str]:
         """path -> gen of the items that are visible (cached per sources-table version)."""
+        with self._cache_lock:
+            return self._committed_locked()
+
+    def _committed_locked(self) -> dict[str, str]:
         version = self._table("sources").version
         if self._committed_cache is not None and self._committed_cache[0] == version:
             return self._committed_cache[1]
@@ -274,6 +281,10 @@ class LanceStore(Store):
 
     # ----------------------------------------------------------------- search
     def _cache(self, encoder_key: str) -> _VectorCache:
+        with self._cache_lock:
+            return self._cache_locked(encoder_key)
+
+    def _cache_locked(self, encoder_key: str) -> _VectorCache:
         table = self._table(encoder_key)
         version, sources_version = table.version, self._table("sources").version
         cache = self._caches.get(encoder_key)

@@ -1,0 +1,72 @@
+"""`polyseek serve`: the REST API and web UI over one collection."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from polyseek.cli.app import CollectionOpt, StoreOpt, err
+
+
+def serve(
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8080,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No API keys (only allowed on a loopback host).")
+    ] = False,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin", help="Allow this browser origin (repeatable; off by default)."
+        ),
+    ] = None,
+    generator: Annotated[
+        str,
+        typer.Option(help="Answers: extractive, openai:MODEL or transformers:PATH."),
+    ] = "extractive",
+    base_url: Annotated[
+        str | None, typer.Option(help="Base URL of an OpenAI-compatible endpoint (…/v1).")
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Upload size limit.")] = 20.0,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) and the web UI for a collection.
+
+    Keys come from $POLYSEEK_API_KEY (read) and $POLYSEEK_ADMIN_KEY (admin). With
+    neither and no --no-auth, a random admin key is made and printed with the URL.
+    """
+    import os
+
+    import uvicorn
+
+    from polyseek.engine import Engine
+    from polyseek.server import ServerSettings, create_app
+
+    generated = None
+    if not no_auth and not (
+        os.environ.get("POLYSEEK_API_KEY") or os.environ.get("POLYSEEK_ADMIN_KEY")
+    ):
+        generated = secrets.token_urlsafe(24)
+    settings = ServerSettings.from_env(
+        host=host,
+        port=port,
+        no_auth=no_auth,
+        admin_key=generated,
+        cors_origins=tuple(cors_origin or ()),
+        generator=generator,
+        generator_base_url=base_url,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+    )
+    engine = Engine.open(collection, store=store)
+    app = create_app(engine, settings)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    if generated:
+        err.print(f"admin key (this run only): {generated}")
+        url += f"#key={generated}"
+    err.print(f"serving {Path(engine.root)} at [bold]{url}[/]  (API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,93 @@
+"""``ask``: retrieve -> (rerank) -> answer with citations, from an open :class:`Engine`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Literal
+
+from polyseek.errors import QueryError
+from polyseek.rag.base import Answer, Evidence, FewShotExample, Generator
+from polyseek.rag.evidence import retrieve, text_encoder
+from polyseek.rag.extractive import ExtractiveAnswerer
+from polyseek.rag.generative import GenerativeAnswerer
+
+if TYPE_CHECKING:
+    from polyseek.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+Reranker = Callable[[str, list[Evidence]], list[Evidence]]
+"""Reorders (and may cut) the retrieved evidence for a question."""
+
+DEFAULT_THRESHOLD = 0.35
+
+
+def ask(
+    engine: Engine,
+    question: str,
+    *,
+    top: int = 8,
+    generator: Generator | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    support_threshold: float = 0.6,
+    policy: Literal["drop", "flag"] = "drop",
+    examples: list[FewShotExample] | None = None,
+    reranker: Reranker | None = None,
+    max_sentences: int = 3,
+    lock: AbstractContextManager[object] | None = None,
+) -> Answer:
+    """Answer ``question`` from the collection, citing evidence on every sentence.
+
+    Without a ``generator`` the answer is extractive (evidence sentences, cited). When
+    the best evidence sentence scores below ``threshold`` (text-encoder similarity) the
+    answer is "no answer in the collection". ``lock`` guards the engine's encoders
+    (the server shares them between threads); generation runs outside it.
+    """
+    if not question.strip():
+        raise QueryError("the question is empty")
+    if top < 1:
+        raise QueryError(f"top must be at least 1, got {top}")
+    guard = lock if lock is not None else nullcontext()
+    with guard:
+        evidence = retrieve(engine, question, top=top)
+        if reranker is not None:
+            evidence = [
+                Evidence(
+                    i + 1, e.item_id, e.source, e.modality, e.locator, e.text, e.score, e.preview
+                )
+                for i, e in enumerate(reranker(question, evidence))
+            ]
+        encoder = text_encoder(engine)
+        if generator is None:
+            extractive = ExtractiveAnswerer(threshold=threshold, max_sentences=max_sentences)
+            return extractive.answer(question, evidence, encoder)
+    answerer = GenerativeAnswerer(
+        generator,
+        threshold=threshold,
+        support_threshold=support_threshold,
+        policy=policy,
+        examples=list(examples or []),
+    )
+    # The encoder is used again for the post-check; hold the lock only around its calls.
+    return answerer.answer(question, evidence, _Locked(encoder, guard))  # type: ignore[arg-type]
+
+
+class _Locked:
+    """An encoder whose embedding calls take a lock (generation itself does not)."""
+
+    def __init__(self, encoder: object, lock: AbstractContextManager[object]) -> None:
+        self._encoder = encoder
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._encoder, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: object, **kwargs: object) -> object:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call

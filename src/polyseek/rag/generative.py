@@ -1,0 +1,142 @@
+"""Answers written by a generator, then post-checked against the evidence they cite."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from polyseek.encoders.base import Encoder
+from polyseek.rag.base import (
+    Answer,
+    AnswerSentence,
+    ChatMessage,
+    Evidence,
+    FewShotExample,
+    Generator,
+)
+from polyseek.rag.evidence import pairwise_support, similarities, split_sentences
+
+logger = logging.getLogger(__name__)
+
+NO_ANSWER_TOKEN = "NO_ANSWER"
+_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=\])\s+(?=[A-Z])|\n+")
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered evidence you are given. "
+    "End every sentence with the ids of the evidence that supports it in square brackets, "
+    "for example [1] or [2][3]. Do not use outside knowledge. If the evidence does not "
+    f"answer the question, reply exactly {NO_ANSWER_TOKEN}."
+)
+IMAGE_MODALITIES = ("image", "page", "video")
+MAX_EVIDENCE_CHARS = 1500
+
+
+def build_messages(
+    question: str,
+    evidence: list[Evidence],
+    examples: list[FewShotExample] = [],  # noqa: B006
+) -> list[ChatMessage]:
+    """System rules, few-shot examples as earlier turns, then the evidence and question."""
+    messages = [ChatMessage("system", SYSTEM_PROMPT)]
+    for ex in examples:
+        messages.append(ChatMessage("user", f"Question: {ex.question}"))
+        messages.append(ChatMessage("assistant", ex.answer))
+    blocks = []
+    images = []
+    for e in evidence:
+        body = " ".join(e.text.split())[:MAX_EVIDENCE_CHARS] or "(no text; see the image)"
+        blocks.append(f"[{e.id}] {e.citation()}\n{body}")
+        if e.modality in IMAGE_MODALITIES and e.preview is not None and e.preview.is_file():
+            images.append(e.preview)
+    user = "Evidence:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+    messages.append(ChatMessage("user", user, tuple(images)))
+    return messages
+
+
+def parse_sentences(reply: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Split a reply into (sentence without citations, cited ids) pairs."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for part in _ANSWER_SENTENCE_END.split(reply.strip()):
+        ids: list[int] = []
+        for m in _CITATION.finditer(part):
+            ids.extend(int(x) for x in re.split(r"[,;]", m.group(1)))
+        text = " ".join(_CITATION.sub("", part).split())
+        text = re.sub(r"\s+([.!?,;:])", r"\1", text)
+        if not text:
+            if ids and out:  # citations on their own after a sentence belong to it
+                prev_text, prev_ids = out[-1]
+                out[-1] = (prev_text, tuple(dict.fromkeys((*prev_ids, *ids))))
+            continue
+        out.append((text, tuple(dict.fromkeys(ids))))
+    return out
+
+
+def select_examples(
+    examples: list[FewShotExample], question: str, encoder: Encoder, k: int = 2
+) -> list[FewShotExample]:
+    """The ``k`` examples whose questions are most similar to ``question``."""
+    if len(examples) <= k:
+        return list(examples)
+    sims = similarities(encoder, [question], [e.question for e in examples])[0]
+    best = sorted(range(len(examples)), key=lambda i: -float(sims[i]))[:k]
+    return [examples[i] for i in sorted(best)]
+
+
+@dataclass
+class GenerativeAnswerer:
+    """Prompt a generator with numbered evidence, then check each sentence's citations.
+
+    A sentence is supported when its similarity (text encoder) to the best sentence of
+    the evidence it cites reaches ``support_threshold``. Unsupported sentences (and ones
+    that cite nothing, or cite ids that do not exist) are dropped, or with
+    ``policy="flag"`` kept and listed in ``Answer.flagged``.
+    """
+
+    generator: Generator
+    threshold: float = 0.35  # evidence gate: below it, "no answer" without generating
+    support_threshold: float = 0.6
+    policy: Literal["drop", "flag"] = "drop"
+    examples: list[FewShotExample] = field(default_factory=list)
+    n_examples: int = 2
+
+    def answer(self, question: str, evidence: list[Evidence], encoder: Encoder) -> Answer:
+        method = self.generator.name
+        ev_sentences = {e.id: split_sentences(e.text) or [e.text] for e in evidence}
+        flat = [s for e in evidence for s in ev_sentences[e.id] if s.strip()]
+        best = float(similarities(encoder, [question], flat)[0].max()) if flat else 0.0
+        if best < self.threshold:
+            logger.info("evidence too weak (best sentence %.3f): not generating", best)
+            return Answer(question, False, [], evidence, method)
+        examples = select_examples(self.examples, question, encoder, self.n_examples)
+        reply = self.generator.generate(build_messages(question, evidence, examples))
+        logger.debug("generator reply: %r", reply)
+        if reply.strip().upper().startswith(NO_ANSWER_TOKEN):
+            return Answer(question, False, [], evidence, method)
+        checked = [
+            self._check(text, ids, ev_sentences, encoder) for text, ids in parse_sentences(reply)
+        ]
+        bad = [s for s in checked if not s.supported]
+        if self.policy == "flag":
+            kept, dropped, flagged = checked, [], bad
+        else:
+            kept, dropped, flagged = [s for s in checked if s.supported], bad, []
+        if bad:
+            logger.info("post-check: %d of %d sentences unsupported", len(bad), len(checked))
+        return Answer(question, bool(kept), kept, evidence, method, dropped, flagged)
+
+    def _check(
+        self,
+        text: str,
+        ids: tuple[int, ...],
+        ev_sentences: dict[int, list[str]],
+        encoder: Encoder,
+    ) -> AnswerSentence:
+        valid = tuple(i for i in ids if i in ev_sentences)
+        if not valid:
+            return AnswerSentence(text, ids, 0.0, False)
+        docs = [s for i in valid for s in ev_sentences[i]]
+        support = float(pairwise_support(encoder, [text], docs)[0].max()) if docs else 0.0
+        return AnswerSentence(text, ids, support, support >= self.support_threshold)

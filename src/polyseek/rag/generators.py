@@ -1,0 +1,177 @@
+"""Generators: any OpenAI-compatible chat endpoint, and local transformers models."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from polyseek.errors import ConfigError, PolyseekError
+from polyseek.rag.base import ChatMessage, Generator
+
+logger = logging.getLogger(__name__)
+
+
+class GeneratorError(PolyseekError):
+    """A generator could not be loaded or did not answer."""
+
+
+def _data_url(path: Path) -> str:
+    mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+class OpenAIChatGenerator:
+    """``POST {base_url}/chat/completions`` (vLLM, Ollama, llama.cpp server, OpenAI...).
+
+    Images of the evidence go into the user turn as ``image_url`` data URLs.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+        max_tokens: int = 512,
+        send_images: bool = True,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"base URL {base_url!r} of the chat endpoint must start with http:// or https://"
+            )
+        self.name = f"openai:{model}"
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_tokens = max_tokens
+        self.send_images = send_images
+
+    def _content(self, m: ChatMessage) -> str | list[dict[str, Any]]:
+        if not (self.send_images and m.images):
+            return m.text
+        parts: list[dict[str, Any]] = [{"type": "text", "text": m.text}]
+        parts += [{"type": "image_url", "image_url": {"url": _data_url(p)}} for p in m.images]
+        return parts
+
+    def generate(self, messages: list[ChatMessage]) -> str:
+        import httpx
+
+        body = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": self._content(m)} for m in messages],
+            "temperature": 0,
+            "max_tokens": self.max_tokens,
+        }
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = f"{self.base_url}/chat/completions"
+        try:
+            resp = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise GeneratorError(
+                f"chat endpoint {url} did not answer: {exc}",
+                hint="check --base-url and that the server (vLLM, Ollama, ...) is running",
+            ) from exc
+        if resp.status_code != 200:
+            raise GeneratorError(
+                f"chat endpoint {url} returned {resp.status_code}: {resp.text[:300]}"
+            )
+        try:
+            return str(resp.json()["choices"][0]["message"]["content"] or "")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise GeneratorError(
+                f"chat endpoint {url} sent an unexpected body: {resp.text[:300]}"
+            ) from exc
+
+
+class TransformersGenerator:
+    """A local causal language model loaded with transformers (folder or cached hub name).
+
+    The prompt uses the tokenizer's chat template when it has one, else plain
+    ``role: text`` turns. Evidence images are not shown to text-only models.
+    """
+
+    def __init__(self, model: str, *, max_new_tokens: int = 256) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = f"transformers:{model}"
+        self.max_new_tokens = max_new_tokens
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            self.model = AutoModelForCausalLM.from_pretrained(model)
+        except (OSError, ValueError) as exc:
+            raise GeneratorError(
+                f"cannot load the generator {model!r}: {exc}",
+                hint="give a local folder with a causal LM and its tokenizer, or a hub name "
+                "that is already in the local cache",
+            ) from exc
+        self.model.eval()
+
+    def _prompt(self, messages: list[ChatMessage]) -> str:
+        turns = [{"role": m.role, "content": m.text} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(
+                self.tokenizer.apply_chat_template(
+                    turns, tokenize=False, add_generation_prompt=True
+                )
+            )
+        return "\n\n".join(f"{t['role']}: {t['content']}" for t in turns) + "\n\nassistant:"
+
+    def generate(self, messages: list[ChatMessage]) -> str:
+        import torch
+
+        enc = self.tokenizer(self._prompt(messages), return_tensors="pt")
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if limit and enc["input_ids"].shape[1] + self.max_new_tokens > limit:
+            keep = max(1, limit - self.max_new_tokens)
+            logger.warning(
+                "prompt of %d tokens cut to its last %d", enc["input_ids"].shape[1], keep
+            )
+            enc = {k: v[:, -keep:] for k, v in enc.items()}
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id
+        with torch.no_grad():
+            out = self.model.generate(  # type: ignore[misc]
+                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
+            )
+        return str(
+            self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
+
+
+GENERATOR_KINDS = ("extractive", "openai:MODEL", "transformers:PATH")
+
+
+def load_generator(
+    spec: str, *, base_url: str | None = None, api_key: str | None = None
+) -> Generator | None:
+    """``extractive`` -> None (no generator); ``openai:MODEL``; ``transformers:PATH``.
+
+    The endpoint's base URL comes from ``base_url``, ``$POLYSEEK_OPENAI_BASE_URL`` or
+    ``$OPENAI_BASE_URL``; its key from ``api_key`` or ``$OPENAI_API_KEY``.
+    """
+    kind, _, model = spec.partition(":")
+    if spec == "extractive":
+        return None
+    if kind == "openai" and model:
+        url = (
+            base_url
+            or os.environ.get("POLYSEEK_OPENAI_BASE_URL")
+            or os.environ.get("OPENAI_BASE_URL")
+        )
+        if not url:
+            raise ConfigError(
+                f"generator {spec!r} needs the endpoint's base URL",
+                hint="pass --base-url http://host:port/v1 or set $POLYSEEK_OPENAI_BASE_URL",
+            )
+        return OpenAIChatGenerator(model, url, api_key or os.environ.get("OPENAI_API_KEY"))
+    if kind == "transformers" and model:
+        return TransformersGenerator(model)
+    raise ConfigError(
+        f"unknown generator {spec!r}", hint=f"valid forms: {', '.join(GENERATOR_KINDS)}"
+    )

@@ -1,0 +1,398 @@
+"""``create_app(engine, settings)``: the REST API and the web UI over one :class:`Engine`."""
+
+# No `from __future__ import annotations`: FastAPI reads the route annotations, which
+# refer to this module's closure variables (settings).
+import io
+import logging
+import threading
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from polyseek.engine import Engine
+from polyseek.errors import QueryError
+from polyseek.rag import Answer, ask, load_generator
+from polyseek.server import schemas as s
+from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_handlers
+from polyseek.server.jobs import IndexJobs
+from polyseek.server.schemas import ErrorOut
+from polyseek.server.security import (
+    Level,
+    check_access,
+    collection_file,
+    store_media_file,
+)
+from polyseek.server.settings import ServerSettings
+from polyseek.types import SearchResult
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+
+
+class _BodyLimit:
+    """Reject request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _send_413(send, self.limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(f"the request body is over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    import json
+
+    from polyseek.server.errors import error_body
+
+    body = json.dumps(error_body(413, f"the request body is over {limit} bytes")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
+    """The API and web UI for ``engine``. Without ``settings``: loopback, no auth."""
+    settings = settings or ServerSettings(no_auth=True)
+    app = FastAPI(
+        title="polyseek",
+        summary="Search a multimodal collection by text or image, and ask it questions.",
+        version="1",
+        responses=ERRORS,
+    )
+    install_error_handlers(app)
+    app.add_middleware(_BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "Authorization", "Range"],
+        )
+    jobs = IndexJobs(engine)
+    # Encoders (tokenizers) are not safe to share between threads: one search at a time.
+    engine_lock = threading.Lock()
+    generator = load_generator(settings.generator, base_url=settings.generator_base_url)
+    app.state.engine, app.state.settings, app.state.jobs = engine, settings, jobs
+
+    def access(level: Level) -> Any:
+        def dependency(request: Request) -> None:
+            check_access(settings, request, level)
+
+        return Depends(dependency)
+
+    read, admin = access("read"), access("admin")
+
+    # ------------------------------------------------------------------ search
+    def run_search(
+        text: str | None,
+        image: Any,
+        top: int,
+        modality: list[str] | None,
+        source: str | None,
+        image_weight: float = 0.5,
+    ) -> s.SearchOut:
+        depth = min(top * 5, 500) if source else top
+        with engine_lock:
+            result = engine.search(
+                text, image=image, top=depth, modality=modality or None, image_weight=image_weight
+            )
+        return _search_out(result, source, top)
+
+    @app.get("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
+    def search_get(
+        q: Annotated[str, Query(min_length=1, max_length=2000, description="Text query")],
+        top: Annotated[int, Query(ge=1, le=settings.max_top)] = 10,
+        modality: Annotated[list[s.ModalityName] | None, Query()] = None,
+        source: Annotated[str | None, Query(max_length=1000, description="Path prefix")] = None,
+    ) -> s.SearchOut:
+        """Search by text."""
+        return run_search(q, None, top, list(modality or []), source)
+
+    @app.post("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
+    def search_post(
+        text: Annotated[str | None, Form(max_length=2000)] = None,
+        image: Annotated[UploadFile | None, File(description="Query image")] = None,
+        top: Annotated[int, Form(ge=1, le=settings.max_top)] = 10,
+        modality: Annotated[list[s.ModalityName] | None, Form()] = None,
+        source: Annotated[str | None, Form(max_length=1000)] = None,
+        image_weight: Annotated[float, Form(ge=0.0, le=1.0)] = 0.5,
+    ) -> s.SearchOut:
+        """Search by text, by an uploaded image, or by both (a composed query)."""
+        pil = _read_image(image, settings) if image is not None and image.filename else None
+        words = text if text and text.strip() else None
+        if pil is None and words is None:
+            raise QueryError("give a text query, an image, or both")
+        return run_search(words, pil, top, list(modality or []), source, image_weight)
+
+    # ------------------------------------------------------------------ items and media
+    def stored(item_id: str) -> Any:
+        item = engine.store.get_items([item_id]).get(item_id)
+        if item is None:
+            raise NotFound(f"no item {item_id!r} in the index")
+        return item
+
+    @app.get("/api/items/{item_id}", response_model=s.ItemOut, dependencies=[read], tags=["items"])
+    def item_details(item_id: str) -> s.ItemOut:
+        """An item with its full text and where to fetch its preview and file."""
+        item = stored(item_id)
+        return s.ItemOut(
+            item_id=item.id,
+            modality=item.modality,
+            source=item.source,
+            locator=s.LocatorOut(**item.locator.to_dict()),
+            locator_text=str(item.locator),
+            text=item.text,
+            metadata=item.metadata,
+            preview_url=s.preview_url(item.id) if item.preview else None,
+            file_url=s.file_url(item.source),
+        )
+
+    @app.get(
+        "/api/items/{item_id}/similar",
+        response_model=s.SearchOut,
+        dependencies=[read],
+        tags=["items"],
+    )
+    def more_like_this(
+        item_id: str, top: Annotated[int, Query(ge=1, le=settings.max_top)] = 10
+    ) -> s.SearchOut:
+        """Items like this one: by its image when an image-text encoder exists, else its text."""
+        item = stored(item_id)
+        has_image_encoder = any(i.kind == "image-text" for i in engine.encoder_infos)
+        image = engine.store.path / item.preview if item.preview and has_image_encoder else None
+        text = None if image is not None else (item.text[:2000].strip() or None)
+        if image is None and text is None:
+            raise QueryError(f"item {item_id} has neither text nor an image to search with")
+        with engine_lock:
+            result = engine.search(text, image=image, top=top + 1)
+        out = _search_out(result, None, top + 1)
+        hits = [h for h in out.hits if h.item_id != item_id][:top]
+        for rank, h in enumerate(hits, 1):
+            h.rank = rank
+        return s.SearchOut(query={"similar_to": item_id, "top": top}, hits=hits)
+
+    @app.get(
+        "/api/items/{item_id}/preview",
+        response_class=FileResponse,
+        dependencies=[read],
+        tags=["items"],
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    def item_preview(item_id: str) -> FileResponse:
+        """The stored thumbnail or page render of an item (JPEG)."""
+        item = stored(item_id)
+        if not item.preview:
+            raise NotFound(f"item {item_id} has no preview")
+        path = store_media_file(engine.store.media_dir, engine.store.path, item.preview)
+        return FileResponse(path, media_type="image/jpeg", headers=_private_cache())
+
+    @app.get(
+        "/api/files/{path:path}",
+        response_class=FileResponse,
+        dependencies=[read],
+        tags=["items"],
+        responses={
+            200: {"content": {"application/octet-stream": {}}},
+            206: {"description": "Range"},
+        },
+    )
+    def original_file(path: str) -> FileResponse:
+        """An original source file; honours ``Range`` so players can seek."""
+        known = {p for p, r in engine.store.sources().items() if r.status == "ok"}
+        real = collection_file(engine.root, known, path)
+        return FileResponse(real, headers=_private_cache(), content_disposition_type="inline")
+
+    # ------------------------------------------------------------------ index
+    @app.get("/api/status", response_model=s.StatusOut, dependencies=[read], tags=["index"])
+    def status() -> s.StatusOut:
+        """What is indexed, with which encoders, which files failed, and the index run."""
+        st = engine.status()
+        return s.StatusOut(
+            root=st.root,
+            encoders=st.encoders,
+            sources=st.sources,
+            failed=[s.FailedSource(path=p, reason=r) for p, r in st.failed],
+            items=st.items,
+            disk_bytes=st.disk_bytes,
+            index=s.JobOut(**jobs.state()),
+            generator=settings.generator,
+        )
+
+    @app.get("/api/index", response_model=s.JobOut, dependencies=[read], tags=["index"])
+    def index_state() -> s.JobOut:
+        """The current or last index run, with progress."""
+        return s.JobOut(**jobs.state())
+
+    @app.post(
+        "/api/index", response_model=s.JobOut, status_code=202, dependencies=[admin], tags=["index"]
+    )
+    def start_index(body: s.IndexRequest | None = None) -> s.JobOut:
+        """Start an index run in the background (409 if one is going)."""
+        paths = body.paths if body else None
+        for p in paths or []:
+            _check_inside(engine.root, p)
+        return s.JobOut(**jobs.start(paths))
+
+    @app.post(
+        "/api/sources",
+        response_model=s.JobOut,
+        status_code=202,
+        dependencies=[admin],
+        tags=["index"],
+    )
+    def add_sources(body: s.SourcesRequest) -> s.JobOut:
+        """Index these files or folders of the collection (in the background)."""
+        for p in body.paths:
+            _check_inside(engine.root, p)
+        return s.JobOut(**jobs.start(body.paths))
+
+    @app.delete("/api/sources", response_model=s.RemovedOut, dependencies=[admin], tags=["index"])
+    def remove_sources(
+        path: Annotated[str, Query(min_length=1, max_length=1000)],
+    ) -> s.RemovedOut:
+        """Forget a file, or every file under a folder (files stay on disk)."""
+        _check_inside(engine.root, path)
+        return s.RemovedOut(removed=engine.remove(engine.root / path))
+
+    # ------------------------------------------------------------------ ask
+    @app.post("/api/ask", response_model=s.AnswerOut, dependencies=[read], tags=["ask"])
+    def ask_route(body: s.AskRequest) -> s.AnswerOut:
+        """Answer a question from the collection, citing evidence on every sentence."""
+        answer = ask(
+            engine,
+            body.question,
+            top=body.top,
+            generator=generator,
+            threshold=settings.answer_threshold,
+            lock=engine_lock,
+        )
+        return _answer_out(answer)
+
+    # ------------------------------------------------------------------ misc and UI
+    @app.get("/api/health", response_model=s.HealthOut, tags=["misc"])
+    def health() -> s.HealthOut:
+        """Liveness; says whether keys are required."""
+        return s.HealthOut(status="ok", auth=not settings.no_auth)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def ui() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _private_cache() -> dict[str, str]:
+    return {"Cache-Control": "private, max-age=300"}
+
+
+def _check_inside(root: Path, rel: str) -> None:
+    from polyseek.server.security import BadPath
+
+    if "\x00" in rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise BadPath(f"give a path relative to the collection, without '..': {rel!r}")
+    if not (root / rel).resolve().is_relative_to(root.resolve()):
+        raise BadPath(f"{rel}: leads outside the collection")
+
+
+def _search_out(result: SearchResult, source: str | None, top: int) -> s.SearchOut:
+    hits = result.hits
+    if source:
+        prefix = source.strip("/")
+        hits = [h for h in hits if h.source == prefix or h.source.startswith(prefix + "/")]
+    out = [s.hit_out(h) for h in hits[:top]]
+    for rank, h in enumerate(out, 1):
+        h.rank = rank
+    query = dict(result.query)
+    if source:
+        query["source"] = source
+    query["top"] = top
+    return s.SearchOut(query=query, hits=out)
+
+
+def _read_image(upload: UploadFile, settings: ServerSettings) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    data = upload.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the image is over {settings.max_upload_bytes} bytes")
+    if not data:
+        raise QueryError("the uploaded image is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > settings.max_image_pixels:
+                raise PayloadTooLarge(
+                    f"the image is {w}x{h} pixels, over the limit of {settings.max_image_pixels}"
+                )
+            img.load()
+            return img.convert("RGB")
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise PayloadTooLarge(f"the image is too large to decode: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise QueryError(f"cannot read the uploaded image {upload.filename!r}: {exc}") from exc
+
+
+def _answer_out(answer: Answer) -> s.AnswerOut:
+    def sentence(x: Any) -> s.SentenceOut:
+        return s.SentenceOut(**x.to_dict())
+
+    return s.AnswerOut(
+        question=answer.question,
+        answered=answer.answered,
+        text=answer.text,
+        method=answer.method,
+        sentences=[sentence(x) for x in answer.sentences],
+        evidence=[
+            s.EvidenceOut(
+                id=e.id,
+                item_id=e.item_id,
+                source=e.source,
+                modality=e.modality,
+                locator=s.LocatorOut(**e.locator.to_dict()),
+                locator_text=str(e.locator),
+                score=e.score,
+                file_url=s.file_url(e.source),
+            )
+            for e in answer.evidence
+        ],
+        dropped=[sentence(x) for x in answer.dropped],
+        flagged=[sentence(x) for x in answer.flagged],
+    )

@@ -1,0 +1,338 @@
+// polyseek web UI: plain JavaScript, no build step, no external resources.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { image: null, lastQuery: "", hits: [], current: null, polling: null };
+
+// ------------------------------------------------------------------ API key
+function apiKey() { return localStorage.getItem("polyseek-key") || ""; }
+function setKey(key) {
+  localStorage.setItem("polyseek-key", key);
+  // <img> and <video> cannot send headers: the server accepts the key as a cookie for reads.
+  document.cookie = "polyseek_key=" + encodeURIComponent(key) + "; path=/; SameSite=Strict";
+}
+(function keyFromFragment() {
+  const m = location.hash.match(/key=([^&]+)/);
+  if (m) { setKey(decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname); }
+  else if (apiKey()) { setKey(apiKey()); }
+})();
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (apiKey()) headers["X-API-Key"] = apiKey();
+  const resp = await fetch(path, Object.assign({}, options, { headers }));
+  let body = null;
+  try { body = await resp.json(); } catch (e) { body = null; }
+  if (!resp.ok) {
+    if (resp.status === 401) $("key-form").hidden = false;
+    const msg = body && body.error ? body.error.message + (body.error.hint ? " — " + body.error.hint : "")
+      : resp.status + " " + resp.statusText;
+    throw new Error(msg);
+  }
+  return body;
+}
+
+function showMessage(text) { $("message").textContent = text || ""; }
+
+// ------------------------------------------------------------------ text helpers
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+function terms(query) {
+  return Array.from(new Set((query || "").toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) || []));
+}
+function highlight(text, query) {
+  let html = escapeHtml(text);
+  const ts = terms(query);
+  if (!ts.length) return html;
+  const re = new RegExp("(" + ts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|") + ")", "giu");
+  return html.replace(re, "<mark>$1</mark>");
+}
+function fmtTime(s) {
+  s = Math.floor(s || 0);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return (h ? h + ":" : "") + String(m).padStart(h ? 2 : 1, "0") + ":" + String(sec).padStart(2, "0");
+}
+function isTimed(hit) { return hit.locator && hit.locator.start_s !== undefined && hit.locator.start_s !== null; }
+
+// ------------------------------------------------------------------ query image
+function setImage(file) {
+  if (!file || !file.type.startsWith("image/")) { showMessage("That is not an image."); return; }
+  state.image = file;
+  $("image-thumb").src = URL.createObjectURL(file);
+  $("image-name").textContent = file.name || "pasted image";
+  $("image-chip").hidden = false;
+  $("weight-label").hidden = false;
+  $("modifier-hint").hidden = false;
+  $("q").placeholder = "Optional text modifier, e.g. “in blue”";
+}
+function clearImage() {
+  state.image = null;
+  $("image-chip").hidden = true;
+  $("weight-label").hidden = true;
+  $("modifier-hint").hidden = true;
+  $("image-file").value = "";
+  $("q").placeholder = "Search text, or drop / paste an image  ( / )";
+}
+$("image-file").addEventListener("change", (e) => { if (e.target.files[0]) { setImage(e.target.files[0]); search(); } });
+$("image-clear").addEventListener("click", clearImage);
+$("image-button").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("image-file").click(); }
+});
+const drop = $("drop");
+["dragenter", "dragover"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("dragging"); }));
+["dragleave", "drop"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("dragging"); }));
+drop.addEventListener("drop", (e) => {
+  const file = e.dataTransfer && e.dataTransfer.files[0];
+  if (file) { setImage(file); search(); }
+});
+document.addEventListener("paste", (e) => {
+  const item = Array.from((e.clipboardData || {}).items || []).find((i) => i.type.startsWith("image/"));
+  if (item) { e.preventDefault(); setImage(item.getAsFile()); search(); }
+});
+
+// ------------------------------------------------------------------ search
+async function search(event) {
+  if (event) event.preventDefault();
+  const text = $("q").value.trim();
+  if (!text && !state.image) { showMessage("Type a query or add an image."); return; }
+  const form = new FormData();
+  if (text) form.append("text", text);
+  if (state.image) { form.append("image", state.image, state.image.name || "query.png"); form.append("image_weight", $("image-weight").value); }
+  form.append("top", $("top").value || "12");
+  if ($("modality").value) form.append("modality", $("modality").value);
+  if ($("source").value.trim()) form.append("source", $("source").value.trim());
+  state.lastQuery = text;
+  showMessage("");
+  $("results").setAttribute("aria-busy", "true");
+  try {
+    const res = await api("/api/search", { method: "POST", body: form });
+    renderResults(res.hits);
+  } catch (err) { showMessage(err.message); renderResults([]); }
+  $("results").removeAttribute("aria-busy");
+}
+$("search-form").addEventListener("submit", search);
+
+function renderResults(hits) {
+  state.hits = hits;
+  const grid = $("results");
+  grid.textContent = "";
+  if (!hits.length) { if (!$("message").textContent) showMessage("No results."); return; }
+  hits.forEach((hit, i) => {
+    const card = document.createElement("button");
+    card.type = "button";
+    card.className = "card";
+    card.dataset.itemId = hit.item_id;
+    card.dataset.modality = hit.modality;
+    card.dataset.index = i;
+    let visual;
+    if (hit.preview_url) {
+      visual = `<img class="thumb" loading="lazy" alt="${escapeHtml(hit.source)}" src="${hit.preview_url}">`;
+    } else {
+      visual = `<div class="snip">${highlight(hit.snippet, state.lastQuery)}</div>`;
+    }
+    const where = isTimed(hit) ? `${fmtTime(hit.locator.start_s)}–${fmtTime(hit.locator.end_s)}` : hit.locator_text;
+    card.innerHTML = `${visual}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
+      + `#${hit.rank} · ${hit.score.toFixed(3)}<br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`;
+    card.addEventListener("click", () => openItem(hit.item_id));
+    card.addEventListener("keydown", gridKeys);
+    grid.appendChild(card);
+  });
+}
+
+function gridKeys(e) {
+  const cards = Array.from(document.querySelectorAll("#results .card"));
+  const i = cards.indexOf(e.currentTarget);
+  const perRow = Math.max(1, Math.round($("results").clientWidth / (cards[0].offsetWidth + 12)));
+  const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow };
+  if (moves[e.key] !== undefined) {
+    e.preventDefault();
+    const next = cards[Math.min(cards.length - 1, Math.max(0, i + moves[e.key]))];
+    next.focus();
+  }
+}
+
+// ------------------------------------------------------------------ details
+async function openItem(itemId) {
+  let item;
+  try { item = await api("/api/items/" + encodeURIComponent(itemId)); }
+  catch (err) { showMessage(err.message); return; }
+  state.current = item;
+  $("detail").hidden = false;
+  $("detail-title").textContent = item.source;
+  $("detail-locator").textContent = item.modality + " · " + item.locator_text;
+  const media = $("detail-media");
+  media.textContent = "";
+  let openHref = item.file_url;
+  if ((item.modality === "video" || item.modality === "audio") || isTimed(item)) {
+    const isVideo = item.modality === "video";
+    const player = document.createElement(isVideo ? "video" : "audio");
+    player.id = "player";
+    player.controls = true;
+    player.preload = "metadata";
+    if (item.preview_url && isVideo) player.poster = item.preview_url;
+    const start = item.locator.start_s || 0;
+    player.dataset.start = start;
+    player.addEventListener("loadedmetadata", () => {
+      player.currentTime = start;
+      const p = player.play();
+      if (p && p.catch) p.catch(() => {});
+    }, { once: true });
+    player.src = item.file_url + "#t=" + start + (item.locator.end_s ? "," + item.locator.end_s : "");
+    media.appendChild(player);
+    openHref = player.src;
+  } else if (item.preview_url) {
+    const img = document.createElement("img");
+    img.id = "detail-image";
+    img.alt = item.modality + " preview of " + item.source;
+    img.src = item.preview_url;
+    media.appendChild(img);
+    if (item.locator.page) openHref = item.file_url + "#page=" + item.locator.page;
+  }
+  $("detail-open").href = openHref;
+  $("detail-text").innerHTML = item.text ? highlight(item.text, state.lastQuery) : "<em>no text</em>";
+  const firstMark = $("detail-text").querySelector("mark");
+  if (firstMark) firstMark.scrollIntoView({ block: "nearest" });
+  $("detail").focus();
+}
+function closeDetail() {
+  const player = $("player");
+  if (player) player.pause();
+  $("detail").hidden = true;
+  const card = state.current && document.querySelector(`.card[data-item-id="${state.current.item_id}"]`);
+  if (card) card.focus();
+}
+$("detail-close").addEventListener("click", closeDetail);
+$("more-like-this").addEventListener("click", async () => {
+  if (!state.current) return;
+  showMessage("");
+  try {
+    const res = await api(`/api/items/${encodeURIComponent(state.current.item_id)}/similar?top=${$("top").value || 12}`);
+    state.lastQuery = "";
+    renderResults(res.hits);
+    const first = document.querySelector("#results .card");
+    if (first) first.focus();
+  } catch (err) { showMessage(err.message); }
+});
+
+// ------------------------------------------------------------------ ask
+$("ask-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  const box = $("answer");
+  box.hidden = false;
+  box.textContent = "Thinking…";
+  try {
+    const ans = await api("/api/ask", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, top: 8 }),
+    });
+    renderAnswer(ans);
+  } catch (err) { box.textContent = err.message; }
+});
+
+function renderAnswer(ans) {
+  const box = $("answer");
+  box.textContent = "";
+  const byId = Object.fromEntries(ans.evidence.map((e) => [e.id, e]));
+  if (!ans.answered) {
+    const p = document.createElement("p");
+    p.className = "no-answer";
+    p.textContent = "No answer in the collection.";
+    box.appendChild(p);
+  }
+  const para = document.createElement("p");
+  para.className = "answer-text";
+  ans.sentences.forEach((s) => {
+    const span = document.createElement("span");
+    span.className = "sentence";
+    span.textContent = s.text + " ";
+    para.appendChild(span);
+    s.citations.forEach((c) => {
+      const ev = byId[c];
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "cite";
+      b.textContent = "[" + c + "]";
+      if (ev) {
+        b.title = ev.source + " (" + ev.locator_text + ")";
+        b.dataset.itemId = ev.item_id;
+        b.addEventListener("click", () => { state.lastQuery = $("question").value; openItem(ev.item_id); });
+      }
+      para.appendChild(b);
+      para.appendChild(document.createTextNode(" "));
+    });
+  });
+  box.appendChild(para);
+  const cited = Array.from(new Set(ans.sentences.flatMap((s) => s.citations))).filter((c) => byId[c]);
+  if (cited.length) {
+    const list = document.createElement("ol");
+    list.className = "sources";
+    cited.forEach((c) => {
+      const li = document.createElement("li");
+      li.value = c;
+      li.textContent = byId[c].source + " — " + byId[c].locator_text;
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+  }
+  if (ans.dropped.length || ans.flagged.length) {
+    const w = document.createElement("p");
+    w.className = "warn";
+    w.textContent = ans.dropped.length
+      ? `${ans.dropped.length} generated sentence(s) dropped: their citations did not support them.`
+      : `${ans.flagged.length} sentence(s) are not supported by their citations.`;
+    box.appendChild(w);
+  }
+}
+
+// ------------------------------------------------------------------ index status
+async function refreshStatus() {
+  try {
+    const st = await api("/api/status");
+    const items = Object.entries(st.items).map(([m, n]) => `${n} ${m}`).join(", ") || "no items";
+    const job = st.index;
+    let text = `${st.sources} files · ${items}`;
+    const bar = $("index-progress");
+    if (job.state === "running") {
+      bar.hidden = false;
+      bar.max = Math.max(1, job.total_files);
+      bar.value = job.files_done;
+      text += ` · indexing ${job.files_done}/${job.total_files || "?"}`;
+    } else {
+      bar.hidden = true;
+      if (job.state === "failed") text += " · last index run failed: " + job.error;
+      if (job.state === "done" && job.report) text += ` · indexed (+${job.report.added}, ~${job.report.updated}, −${job.report.removed})`;
+    }
+    if (st.failed.length) text += ` · ${st.failed.length} failed`;
+    $("status-text").textContent = text;
+    schedule(job.state === "running" ? 1000 : 0);
+  } catch (err) { $("status-text").textContent = err.message; }
+}
+function schedule(ms) {
+  clearTimeout(state.polling);
+  if (ms) state.polling = setTimeout(refreshStatus, ms);
+}
+$("reindex").addEventListener("click", async () => {
+  try {
+    await api("/api/index", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    refreshStatus();
+  } catch (err) { showMessage(err.message); }
+});
+$("key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  setKey($("key").value.trim());
+  $("key-form").hidden = true;
+  refreshStatus();
+});
+
+// ------------------------------------------------------------------ keyboard
+document.addEventListener("keydown", (e) => {
+  const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+  if (e.key === "/" && !typing) { e.preventDefault(); $("q").focus(); }
+  else if (e.key === "Escape" && !$("detail").hidden) { e.preventDefault(); closeDetail(); }
+});
+
+refreshStatus();
+$("q").focus();
