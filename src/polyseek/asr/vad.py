@@ -21,6 +21,7 @@ class VadOptions:
     pad_s: float = 0.15  # kept around each span so word edges are not clipped
     floor_margin_db: float = 14.0  # above the noise floor
     min_level_db: float = -50.0  # never speech below this level (dBFS)
+    max_level_db: float = -30.0  # always activity above this level (a recording without pauses)
     max_span_s: float = MAX_CHUNK_S
 
 
@@ -45,7 +46,7 @@ def speech_spans(audio: np.ndarray, options: VadOptions | None = None) -> list[t
     if len(levels) == 0:
         return []
     floor = float(np.percentile(levels, 10))
-    threshold = max(floor + o.floor_margin_db, o.min_level_db)
+    threshold = min(max(floor + o.floor_margin_db, o.min_level_db), o.max_level_db)
     active = levels > threshold
     runs = _runs(active)
     # Close short pauses, then drop short bursts.

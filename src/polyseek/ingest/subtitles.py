@@ -81,7 +81,7 @@ def read_subtitles(path: Path) -> list[Cue]:
 def find_sidecar(video: Path) -> Path | None:
     """The subtitle file next to ``video`` (``x.srt``, ``x.vtt``, ``x.<lang>.srt``), if any.
 
-    English or untagged files are preferred; among the rest the first in name order wins.
+    An untagged file is preferred, then English; among the rest the first in name order.
     """
     candidates: list[Path] = []
     try:
@@ -98,6 +98,7 @@ def find_sidecar(video: Path) -> Path | None:
 
     def preference(p: Path) -> tuple[int, str]:
         tag = p.name[len(stem) : -len(p.suffix)].lstrip(".").lower()
-        return (0 if tag in ("", "en", "eng") or tag.startswith("en-") else 1, p.name)
+        english = tag in ("en", "eng") or tag.startswith("en-")
+        return (0 if not tag else 1 if english else 2, p.name)
 
     return min(candidates, key=preference) if candidates else None
