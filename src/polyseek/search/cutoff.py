@@ -63,11 +63,9 @@ class Cutoff:
             kept = sum(1 for s in scores if (s - scores[-1]) / span >= self.threshold)
             return max(self.min_hits, kept)
         gaps = [scores[i] - scores[i + 1] for i in range(n - 1)]
-        # Only cuts that leave min_hits results count.
-        start = self.min_hits - 1
-        best = max(range(start, n - 1), key=lambda i: (gaps[i], -i))
+        best = max(range(n - 1), key=lambda i: (gaps[i], -i))
         if gaps[best] >= self.threshold * span:
-            return best + 1
+            return max(self.min_hits, best + 1)
         return n
 
     def describe(self) -> str:

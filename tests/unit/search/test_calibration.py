@@ -1,0 +1,81 @@
+"""Modality calibration: statistics from the collection, standardised mixed-modality lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
+from polyseek.errors import StoreError
+from polyseek.search.calibration import (
+    ScoreStats,
+    calibrated_search,
+    calibration_path,
+    compute_calibration,
+    load_calibration,
+    update_calibration,
+)
+from tests.helpers.ranking_store import DIM, ENC, add_items, make_store
+
+
+class HashingEncoder(Encoder):
+    """Bag of hashed words: a deterministic text encoder for probing (not the code under test)."""
+
+    def __init__(self) -> None:
+        self.info = EncoderInfo(spec=ENC.spec, kind="text", revision="r1", dim=DIM)
+
+    def embed_queries(self, texts):
+        out = np.zeros((len(texts), DIM), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                out[i, sum(map(ord, word)) % DIM] += 1.0
+        return l2_normalize(out + 1e-3)
+
+
+@pytest.fixture
+def mixed_store(tmp_path):
+    rng = np.random.default_rng(0)
+    store = make_store(tmp_path / "idx")
+    rows = []
+    # Text items sit close to the queries' direction, images far from it (a modality gap).
+    for n in range(20):
+        vec = np.array([1.0, 0.2, 0.0, 0.0]) + rng.normal(0, 0.05, DIM)
+        rows.append((f"t{n}.txt", "text", f"text chunk number {n} about pumps", vec))
+    for n in range(20):
+        vec = np.array([0.2, 0.0, 1.0, 0.3]) + rng.normal(0, 0.05, DIM)
+        rows.append((f"i{n}.png", "image", f"ocr words {n}", vec))
+    add_items(store, rows)
+    return store
+
+
+def test_statistics_per_modality_saved_and_loaded(mixed_store):
+    stats = update_calibration(mixed_store, [HashingEncoder()])
+    assert set(stats[ENC.key]) == {"text", "image"}
+    for s in stats[ENC.key].values():
+        assert s.std > 0 and s.n > 0
+    assert load_calibration(mixed_store) == stats
+    # Deterministic: the same collection gives the same statistics.
+    assert compute_calibration(mixed_store, [HashingEncoder()]) == stats
+
+
+def test_calibration_lets_the_outlying_image_in(mixed_store):
+    query = l2_normalize(np.array([[1.0, 0.2, 0.4, 0.1]]))[0]
+    raw = mixed_store.search_vectors(ENC.key, query[None, :], 5)[0]
+    items = mixed_store.get_items([i for i, _ in raw])
+    assert {items[i].modality for i, _ in raw} == {"text"}
+    # Images score lower on the whole, but the best image is an outlier for images.
+    stats = {"text": ScoreStats(0.95, 0.02, 100), "image": ScoreStats(0.3, 0.05, 100)}
+    calibrated = calibrated_search(mixed_store, ENC.key, query, 5, stats)
+    items = mixed_store.get_items([i for i, _ in calibrated])
+    assert items[calibrated[0][0]].modality == "image"
+    assert [s for _, s in calibrated] == sorted((s for _, s in calibrated), reverse=True)
+
+
+def test_unreadable_statistics_name_the_file(mixed_store):
+    calibration_path(mixed_store).write_text("{not json", encoding="utf-8")
+    with pytest.raises(StoreError, match="calibration.json: unreadable"):
+        load_calibration(mixed_store)
+
+
+def test_missing_statistics_are_empty(tmp_path):
+    assert load_calibration(make_store(tmp_path / "idx")) == {}
