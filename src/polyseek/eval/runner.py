@@ -15,6 +15,7 @@ import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,7 +140,8 @@ class Evaluator:
         self.work_dir = Path(work_dir) if work_dir is not None else None
         # Caches across runs of this evaluator (e.g. several ranking options, one dataset):
         # candidate vectors, pool indexes and query vectors depend only on the encoders.
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._tmp: Path | None = None
+        self._finalizer: weakref.finalize | None = None
         self._doc_vectors: dict[int, dict[str, _Vectors]] = {}
         self._engines: dict[tuple[int, str], Engine] = {}
         self._query_vectors: dict[tuple[str, str, float], np.ndarray] = {}
@@ -162,17 +164,19 @@ class Evaluator:
     def close(self) -> None:
         """Drop the pool indexes (a temporary folder unless ``work_dir`` was given)."""
         self._engines.clear()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        if self._finalizer is not None:
+            self._finalizer()  # removes the temporary folder once
+            self._finalizer, self._tmp = None, None
 
     def _work(self) -> Path:
         if self.work_dir is not None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             return self.work_dir
         if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="polyseek-eval-")
-        return Path(self._tmp.name)
+            self._tmp = Path(tempfile.mkdtemp(prefix="polyseek-eval-"))
+            # Removed on close(), or when the evaluator is garbage-collected.
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self._tmp, True)
+        return self._tmp
 
     def _engine(self, dataset: EvalDataset, name: str, pool: Sequence[str]) -> Engine:
         key = (id(dataset), name)

@@ -21,7 +21,7 @@ MAX_CHARS = 2000  # the model truncates to its max length anyway; this bounds to
 
 
 class CrossEncoderReranker(Reranker):
-    def __init__(self, model: str, *, batch_size: int = 32, max_length: int = 512) -> None:
+    def __init__(self, model: str, *, batch_size: int = 32, max_length: int | None = None) -> None:
         from sentence_transformers import CrossEncoder
 
         self.name = f"cross-encoder:{model}"
@@ -29,7 +29,7 @@ class CrossEncoderReranker(Reranker):
         local = Path(model).expanduser()
         source = str(local) if local.is_dir() else model
         try:
-            self._model: Any = CrossEncoder(source, max_length=max_length, device="cpu")
+            self._model: Any = CrossEncoder(source, device="cpu")
         except (OSError, ValueError) as exc:
             raise EncoderError(
                 f"cannot load the cross-encoder {model!r}: {exc}",
@@ -39,6 +39,13 @@ class CrossEncoderReranker(Reranker):
         vocab = getattr(self._model.tokenizer, "vocab_size", 0)
         if not vocab or vocab < 10:
             raise EncoderError(f"the cross-encoder {model!r} loaded with a broken tokenizer")
+        # Never feed more tokens than the model has positions for (a tokenizer saved
+        # without model_max_length claims 512 or more).
+        limits = [self._model.max_seq_length or 512, max_length or 512]
+        positions = getattr(self._model.config, "max_position_embeddings", None)
+        if positions:
+            limits.append(int(positions))
+        self._model.max_seq_length = min(limits)
 
     def score(self, query: str, candidates: Sequence[Candidate]) -> list[float]:
         with_text = [i for i, c in enumerate(candidates) if c.text.strip()]

@@ -1,0 +1,95 @@
+"""`polyseek eval` end to end on the bundled samples: metrics, report, reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polyseek.cli.app import app
+from polyseek.encoders import load_encoder
+from polyseek.eval import EvalConfig, Evaluator, load_dataset
+from polyseek.eval.samples import write_beir_papers
+from polyseek.samples import load_papers
+from tests.helpers.tiny_models import make_tiny_clip
+
+REPO = Path(__file__).resolve().parents[2]
+MBEIR = REPO / "examples" / "eval" / "mbeir-mini"
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_encoder("minilm")
+
+
+def test_cli_on_mbeir_sample_writes_json_and_report(tmp_path):
+    code, out, err = cli(
+        "eval", "mbeir", str(MBEIR), "--lexical", "--calibrate",
+        "--report", str(tmp_path / "report"), "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "union pool" in out and "local pool" in out
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["config"]["lexical"] and result["config"]["calibrate"]
+    assert result["encoders"][0]["spec"] == "minilm"
+    union = result["pools"]["union"]["tasks"]
+    # Title -> abstract is easy for MiniLM + BM25 on 48 candidates.
+    assert union["1"]["metrics"]["hit@10"] == 1.0
+    assert 0.0 < union["2"]["target_share@10"] <= 1.0
+    # A text-only index cannot run image queries: the task says why, the rest still runs.
+    assert "image-text encoder" in union["3"]["error"]
+    assert set(result["modality_bias"]["1"]["drop"]) >= {"hit@10", "ndcg@10", "mrr@10", "map"}
+    report = tmp_path / "report"
+    for name in ("index.html", "result.json", "tasks-union.png", "curves-local.png"):
+        assert (report / name).stat().st_size > 0
+    assert (report / "modality-share.png").read_bytes()[:4] == b"\x89PNG"
+    assert "text-&gt;text+image" in (report / "index.html").read_text()
+
+
+def test_same_config_twice_gives_identical_numbers(minilm):
+    dataset = load_dataset("mbeir", MBEIR)
+    config = EvalConfig(lexical=True, calibrate=True, cutoff="gap:0.2", pools=("union",))
+    first = Evaluator(config, encoders=[minilm]).run(dataset)
+    second = Evaluator(config, encoders=[minilm]).run(load_dataset("mbeir", MBEIR))
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    # The cut-off returns fewer than the 100 results asked for.
+    assert first["pools"]["union"]["tasks"]["1"]["mean_results"] < 48
+
+
+def test_image_text_encoder_runs_every_task_and_reports_ann_recall(tmp_path, minilm):
+    clip_dir = make_tiny_clip(tmp_path / "clip")
+    config = EvalConfig(encoders=("minilm", f"clip:{clip_dir}"), exact=False)
+    with Evaluator(config, encoders=[minilm, load_encoder(f"clip:{clip_dir}")]) as ev:
+        result = ev.run(load_dataset("mbeir", MBEIR))
+    for pool in ("local", "union"):
+        tasks = result["pools"][pool]["tasks"]
+        assert all("metrics" in tasks[t] for t in ("1", "2", "3")), tasks
+    assert 0.0 <= result["ann"]["recall@10_vs_exact"] <= 1.0
+    assert [e["spec"] for e in result["encoders"]] == ["minilm", f"clip:{clip_dir}"]
+
+
+def test_cli_beir_lexical_only_and_bad_input(tmp_path):
+    papers = load_papers(REPO / "tests" / "fixtures" / "papers")[:20]
+    data = write_beir_papers(papers, tmp_path / "beir")
+    code, out, err = cli(
+        "eval", "beir", str(data), "--no-dense", "--lexical", "--pool", "union",
+        "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["pools"]["union"]["tasks"]["beir"]["metrics"]["mrr@10"] > 0.5
+    assert list(result["pools"]) == ["union"]
+    code, _, err = cli("eval", "beir", str(tmp_path / "nowhere"))
+    assert code == 2 and "no such dataset folder" in err
+    code, _, err = cli("eval", "beir", str(data), "--cutoff", "steep:1")
+    assert code == 2 and "unknown cut-off mode" in err
