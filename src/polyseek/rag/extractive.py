@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ class ExtractiveAnswerer:
     max_sentences: int = 3
     margin: float = 0.1
     duplicate: float = 0.92  # sentences this similar to a selected one are skipped
+    lexical_weight: float = 0.15
 
     def answer(self, question: str, evidence: list[Evidence], encoder: Encoder) -> Answer:
         sentences = evidence_sentences(evidence)
@@ -34,22 +36,43 @@ class ExtractiveAnswerer:
         logger.debug("extractive: %d sentences, best similarity %.3f", len(sentences), best)
         if best < self.threshold:
             return Answer(question, False, [], evidence, "extractive")
-        candidates = [int(i) for i in np.argsort(-sims, kind="stable")[: 4 * self.max_sentences]]
+        # Rank by similarity plus a small bonus for the question's words (hybrid scoring);
+        # the no-answer gate above uses the similarity alone, which is calibrated.
+        ranked = sims + self.lexical_weight * _overlap(question, [s.text for s in sentences])
+        candidates = [int(i) for i in np.argsort(-ranked, kind="stable")[: 4 * self.max_sentences]]
         vecs = encoder.embed_documents([sentences[i].text for i in candidates])
-        floor = max(self.threshold, best - self.margin)
+        floor = float(ranked[candidates[0]]) - self.margin
         chosen: list[int] = []  # positions in candidates
         for pos, i in enumerate(candidates):
-            if len(chosen) == self.max_sentences or sims[i] < floor:
+            if len(chosen) == self.max_sentences:
                 break
-            # Another item's sentence joins only when nearly as good as the best one.
-            other = sentences[i].evidence_id != sentences[candidates[0]].evidence_id
-            if other and sims[i] < best - self.margin / 3:
+            if ranked[i] < floor or sims[i] < self.threshold - self.margin:
                 continue
-            if any(float(vecs[pos] @ vecs[p]) > self.duplicate for p in chosen):
-                continue
+            if chosen:
+                # Another item's sentence joins only when nearly as good as the first one.
+                lead = candidates[chosen[0]]
+                other = sentences[i].evidence_id != sentences[lead].evidence_id
+                if other and ranked[i] < ranked[lead] - self.margin / 10:
+                    continue
+                if any(float(vecs[pos] @ vecs[p]) > self.duplicate for p in chosen):
+                    continue
             chosen.append(pos)
         kept = [
             AnswerSentence(sentences[i].text, (sentences[i].evidence_id,), float(sims[i]), True)
             for i in (candidates[p] for p in chosen)
         ]
         return Answer(question, True, kept, evidence, "extractive")
+
+
+_WORD = re.compile(r"\w{4,}")
+
+
+def _overlap(question: str, sentences: list[str]) -> np.ndarray:
+    """Share of the question's words (4+ letters, any case) found in each sentence."""
+    words = {w.lower() for w in _WORD.findall(question)}
+    if not words:
+        return np.zeros(len(sentences), dtype=np.float32)
+    return np.array(
+        [len(words & {w.lower() for w in _WORD.findall(s)}) / len(words) for s in sentences],
+        dtype=np.float32,
+    )

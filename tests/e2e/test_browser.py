@@ -1,0 +1,152 @@
+"""The web UI in headless Chromium: search by text and image, open a PDF page, play a
+moment, ask with citations, more like this, keyboard; a screenshot per step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE
+from tests.helpers.served import AUDIO_SOURCE, AUDIO_START, READ_KEY, Server
+
+PAPER = "align-before-fuse-vision-and-language-representation-learning-with-momentum.md"
+IMAGE = "images/pump-housing-exploded-view.png"
+TIMEOUT = 20_000  # ms
+
+
+@pytest.fixture(scope="module")
+def page(browser_context, server: Server):
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The key arrives in the URL fragment (as `polyseek serve` prints it).
+    page.goto(f"{server.url}/#key={READ_KEY}")
+    page.wait_for_function(
+        "document.getElementById('status-text').textContent.includes('files')", timeout=TIMEOUT
+    )
+    yield page
+    assert not errors, errors
+    page.close()
+
+
+def first_card(page):
+    card = page.locator("#results .card").first
+    card.wait_for(timeout=TIMEOUT)
+    return card
+
+
+def search(page, text: str, modality: str = "") -> None:
+    page.select_option("#modality", modality)
+    page.fill("#q", text)
+    page.press("#q", "Enter")
+    page.wait_for_function(
+        "!document.getElementById('results').hasAttribute('aria-busy')", timeout=TIMEOUT
+    )
+
+
+def test_key_leaves_the_url_and_status_shows(page) -> None:
+    assert "key=" not in page.url
+    assert "audio" in page.inner_text("#status-text")
+
+
+def test_search_by_text(page, artifacts: Path) -> None:
+    search(page, "ALBEF momentum distillation", "text")
+    assert PAPER in first_card(page).inner_text()
+    page.screenshot(path=str(artifacts / "ui-text-search.png"), full_page=True)
+
+
+def test_search_by_uploaded_image(page, artifacts: Path) -> None:
+    page.fill("#q", "")
+    page.select_option("#modality", "")
+    page.set_input_files("#image-file", str(SAMPLE / IMAGE))  # searches at once
+    page.wait_for_function(
+        "document.querySelector('#results .card') && "
+        "document.querySelector('#results .card').dataset.modality === 'image' && "
+        f"document.querySelector('#results .card').innerText.includes('{Path(IMAGE).name}')",
+        timeout=TIMEOUT,
+    )
+    assert page.is_visible("#image-chip") and page.is_visible("#modifier-hint")
+    thumb = first_card(page).locator("img.thumb")
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
+    page.screenshot(path=str(artifacts / "ui-image-search.png"), full_page=True)
+    page.click("#image-clear")
+    assert not page.is_visible("#image-chip")
+
+
+def test_open_a_pdf_page_with_highlighted_text(page, artifacts: Path) -> None:
+    search(page, "pump maintenance manual", "page")
+    card = first_card(page)
+    assert "pdfs/" in card.inner_text()
+    card.click()
+    page.wait_for_function(
+        "(() => { const i = document.getElementById('detail-image');"
+        " return i && i.complete && i.naturalWidth > 0; })()",
+        timeout=TIMEOUT,
+    )
+    assert page.locator("#detail-text mark").count() > 0
+    assert "page" in page.inner_text("#detail-locator")
+    assert "#page=" in (page.get_attribute("#detail-open", "href") or "")
+    page.screenshot(path=str(artifacts / "ui-pdf-page.png"), full_page=True)
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#detail")
+
+
+def test_play_from_the_moment(page, artifacts: Path) -> None:
+    search(page, "calibration tone", "audio")
+    card = first_card(page)
+    assert AUDIO_SOURCE in card.inner_text() and "0:02–0:04" in card.inner_text()
+    card.click()
+    page.wait_for_function(
+        f"(() => {{ const p = document.getElementById('player');"
+        f" return p && p.readyState >= 1 && p.currentTime >= {AUDIO_START} - 0.01; }})()",
+        timeout=TIMEOUT,
+    )
+    start = page.evaluate("document.getElementById('player').currentTime")
+    assert AUDIO_START - 0.01 <= start < AUDIO_START + 2.5
+    page.screenshot(path=str(artifacts / "ui-moment.png"), full_page=True)
+    page.keyboard.press("Escape")
+
+
+def test_ask_with_citations(page, artifacts: Path) -> None:
+    page.fill("#question", "What does ALBEF align before fusing?")
+    page.click("#ask-button")
+    page.locator("#answer .sentence").first.wait_for(timeout=TIMEOUT)
+    cite = page.locator("#answer .cite").first
+    assert PAPER in (cite.get_attribute("title") or "")
+    assert PAPER in page.inner_text("#answer .sources")
+    page.screenshot(path=str(artifacts / "ui-ask.png"), full_page=True)
+    cite.click()  # opens the cited evidence
+    page.wait_for_function(
+        f"document.getElementById('detail-title').textContent.includes('{PAPER}')",
+        timeout=TIMEOUT,
+    )
+    page.keyboard.press("Escape")
+    page.fill("#question", "Who won the football world cup in 2014?")
+    page.press("#question", "Enter")
+    page.locator("#answer .no-answer").wait_for(timeout=TIMEOUT)
+
+
+def test_more_like_this_and_keyboard(page) -> None:
+    search(page, "ALBEF momentum distillation", "text")
+    first_id = first_card(page).get_attribute("data-item-id")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    # Tab to the first result and open it with Enter.
+    first_card(page).focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.index") == "1"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    page.locator("#detail").wait_for(state="visible", timeout=TIMEOUT)
+    page.click("#more-like-this")
+    page.wait_for_function(
+        f"document.querySelector('#results .card') && "
+        f"![...document.querySelectorAll('#results .card')]"
+        f".some(c => c.dataset.itemId === '{first_id}')",
+        timeout=TIMEOUT,
+    )
+    assert page.locator("#results .card").count() > 0
