@@ -323,6 +323,11 @@ class Indexer:
             if not chosen:
                 return [], np.zeros((0, enc.info.dim), np.float32)
             return [it.id for it in chosen], enc.embed_documents([it.text for it in chosen])
+        if enc.kind == "audio-text":  # CLAP: the sound of audio segments and video moments
+            heard = [it for it in items if it.audio is not None and len(it.audio)]
+            if not heard:
+                return [], np.zeros((0, enc.info.dim), np.float32)
+            return [it.id for it in heard], enc.embed_audio([it.audio for it in heard])  # type: ignore[misc]
         chosen = [it for it in items if it.image is not None]
         if not chosen:
             return [], np.zeros((0, enc.info.dim), np.float32)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL.Image import Image
 
 Modality = Literal["text", "image", "page", "video", "audio"]
@@ -86,6 +87,8 @@ class Item:
     # More pictures of the same item (a video moment's keyframes, ``image`` first), embedded
     # and pooled into one vector by image-text encoders (not persisted).
     keyframes: list[Image] = field(default_factory=list)
+    # The sound of a time span (16 kHz mono float32), for audio-text encoders (not persisted).
+    audio: np.ndarray | None = None
 
     @property
     def id(self) -> str:

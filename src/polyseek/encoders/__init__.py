@@ -63,6 +63,7 @@ ENCODERS.register("clip", "siglip", "hf")(
 ENCODERS.register("open_clip", "open-clip")(
     LazyBackend("polyseek.encoders.open_clip", "OpenClipEncoder")
 )
+ENCODERS.register("clap")(LazyBackend("polyseek.encoders.clap", "ClapEncoder"))
 
 
 def parse_encoder_spec(spec: str) -> tuple[str, str | None]:

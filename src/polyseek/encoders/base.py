@@ -6,6 +6,8 @@ Two kinds of encoder exist:
   text queries (``embed_queries`` / ``embed_documents``, asymmetric on purpose).
 * ``image-text``: a two-tower model (CLIP, SigLIP, open_clip) that embeds images
   (image items, PDF page renders, image queries) and text queries into one space.
+* ``audio-text``: a two-tower model (CLAP) that embeds sound (audio segments, video
+  moments' soundtracks) and text queries into one space.
 
 An encoder is named by a spec string ``backend:model`` (``minilm``,
 ``clip:openai/clip-vit-base-patch32``, ``open_clip:ViT-B-32/laion2b_s34b_b79k``,
@@ -24,7 +26,7 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-EncoderKind = Literal["text", "image-text"]
+EncoderKind = Literal["text", "image-text", "audio-text"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class Encoder(ABC):
             f"encoder {self.info.spec!r} is a text encoder and cannot embed images",
             hint="index with an image-text encoder too, e.g. --encoder clip:<hub name or dir>",
         )
+
+    def embed_audio(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed sound (mono float32 at 16 kHz, one array per item). Audio-text encoders only."""
+        from polyseek.errors import EncoderError
+
+        raise EncoderError(f"encoder {self.info.spec!r} cannot embed audio")
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

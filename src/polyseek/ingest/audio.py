@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from polyseek.asr import SAMPLE_RATE, Segment
 from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest._transcript import group_segments, sidecar_segments, text_between, transcribe
 from polyseek.ingest.base import LOADERS
@@ -45,12 +49,18 @@ class AudioLoader:
             self.timings["decode_s"] = time.perf_counter() - started
             segments = cues or transcribe(audio, self.options, self.timings)
             origin = f"subtitles:{sidecar}" if cues else f"asr:{self.options.asr}"
-            return audio_items(source, segments, info, origin, self.options.moment_max_s)
+            return audio_items(source, segments, info, origin, self.options.moment_max_s, audio)
 
 
 def audio_items(
-    source: str, segments: list, info: MediaInfo, origin: str, max_s: float
+    source: str,
+    segments: Sequence[Segment],
+    info: MediaInfo,
+    origin: str,
+    max_s: float,
+    audio: np.ndarray | None = None,
 ) -> list[Item]:
+    """One item per group of transcript segments; ``audio`` (16 kHz) gives each its sound."""
     items = []
     for start, end in group_segments(segments, max_s):
         text = text_between(segments, start, end)
@@ -63,7 +73,16 @@ def audio_items(
                 locator=Locator(start_s=round(start, 3), end_s=round(end, 3)),
                 text=text,
                 metadata={"transcript": origin, **info.to_metadata()},
+                audio=span_audio(audio, start, end),
             )
         )
     logger.debug("%s: %d speech segments -> %d items", source, len(segments), len(items))
     return items
+
+
+def span_audio(audio: np.ndarray | None, start: float, end: float) -> np.ndarray | None:
+    """The samples of [start, end) (a view: no copy), or ``None`` without a soundtrack."""
+    if audio is None or len(audio) == 0:
+        return None
+    piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    return piece if len(piece) else None

@@ -20,7 +20,7 @@ from PIL import Image
 from polyseek.errors import IngestError
 from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest._transcript import sidecar_segments, text_between, transcribe
-from polyseek.ingest.audio import audio_items
+from polyseek.ingest.audio import audio_items, span_audio
 from polyseek.ingest.base import LOADERS
 from polyseek.ingest.detect import VIDEO_EXTENSIONS
 from polyseek.ingest.media import MediaReader, ProgressCallback
@@ -134,12 +134,11 @@ class VideoLoader:
     def _load(self, path: Path, source: str) -> list[Item]:
         opts = self.options
         cues, sidecar = sidecar_segments(path, opts)
-        want_audio = not cues and opts.asr != "none"
         builder = MomentBuilder(opts)
         segment_s = 0.0
         started = time.perf_counter()
         with MediaReader(
-            path, frame_fps=opts.scene_fps, audio=want_audio, on_progress=self.on_progress
+            path, frame_fps=opts.scene_fps, audio=True, on_progress=self.on_progress
         ) as reader:
             info = reader.info
             if reader.video is None:
@@ -147,7 +146,7 @@ class VideoLoader:
                 self.timings["decode_s"] = time.perf_counter() - started
                 segments = cues or transcribe(audio, opts, self.timings)
                 origin = f"subtitles:{sidecar}" if cues else f"asr:{opts.asr}"
-                return audio_items(source, segments, info, origin, opts.moment_max_s)
+                return audio_items(source, segments, info, origin, opts.moment_max_s, audio)
             size = _thumb_size(info.width, info.height, opts.keyframe_side)
             w, h = ANALYSIS_SIZE
             for t, frame in reader.frames():
@@ -182,6 +181,7 @@ class VideoLoader:
                     text=text_between(segments, m.start_s, m.end_s),
                     image=m.keyframes[0] if m.keyframes else None,
                     keyframes=list(m.keyframes),
+                    audio=span_audio(audio, m.start_s, m.end_s),
                     metadata={
                         "scene": m.scene,
                         "keyframe_times": m.keyframe_times,
