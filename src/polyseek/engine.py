@@ -30,7 +30,14 @@ from polyseek.ingest import IngestOptions
 from polyseek.search.base import Fuser, Query
 from polyseek.search.fusion import ReciprocalRankFusion
 from polyseek.search.moments import embed_clip, is_video_path, merge_adjacent
-from polyseek.search.ranking import after_index, candidate_lists, cut, fused_depth, list_depth
+from polyseek.search.ranking import (
+    after_index,
+    candidate_lists,
+    cut,
+    fuse,
+    fused_depth,
+    list_depth,
+)
 from polyseek.search.ranking import rerank as rerank_fused
 from polyseek.search.snippets import snippet
 from polyseek.store.base import Manifest
@@ -283,7 +290,7 @@ class Engine:
         # Fusion needs candidates beyond the top of each list; a single list does not.
         depth = list_depth(q, len(vectors) + int(q.lexical and bool(q.text)))
         lists = candidate_lists(self.store, q, vectors, depth)
-        fused = self.fuser.fuse(lists, fused_depth(q))
+        fused = fuse(q, lists, self.fuser, fused_depth(q))
         items = self.store.get_items([f.item_id for f in fused])
         fused = cut(q, rerank_fused(q, fused, items, self.store.path))
         hits: list[Hit] = []

@@ -25,6 +25,12 @@ def eval_command(
         ),
     ] = None,
     lexical: Annotated[bool, typer.Option(help="Fuse BM25 full-text search with dense.")] = False,
+    fusion: Annotated[
+        str, typer.Option(help="Hybrid fusion: zscore (linear mix) or rrf.")
+    ] = "zscore",
+    lexical_weight: Annotated[
+        float, typer.Option(help="Share of the lexical list in the zscore mix.")
+    ] = 0.5,
     dense: Annotated[
         bool, typer.Option(help="Embedding search (--no-dense: lexical only).")
     ] = True,
@@ -69,6 +75,8 @@ def eval_command(
         encoders=tuple(encoder or ["minilm"]),
         dense=dense,
         lexical=lexical,
+        fusion=fusion,
+        lexical_weight=lexical_weight,
         calibrate=calibrate,
         rerank=rerank,
         rerank_depth=rerank_depth,

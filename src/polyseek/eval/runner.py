@@ -34,7 +34,7 @@ from polyseek.rerank import load_reranker
 from polyseek.rerank.base import Reranker
 from polyseek.search.base import Query
 from polyseek.search.cutoff import Cutoff
-from polyseek.search.ranking import after_index
+from polyseek.search.ranking import FUSIONS, after_index
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item, Locator
@@ -52,6 +52,8 @@ class EvalConfig:
     encoders: tuple[str, ...] = ("minilm",)
     dense: bool = True
     lexical: bool = False
+    fusion: str = "zscore"  # hybrid rule: "zscore" linear mix or "rrf"
+    lexical_weight: float = 0.5
     calibrate: bool = False
     rerank: str | None = None  # reranker spec, see polyseek.rerank.load_reranker
     rerank_depth: int = 30
@@ -76,6 +78,10 @@ class EvalConfig:
                 raise ConfigError(f"unknown pool {pool!r}", hint="valid pools: local, union")
         if self.cutoff is not None:
             Cutoff.parse(self.cutoff)
+        if self.fusion not in FUSIONS:
+            raise ConfigError(
+                f"unknown fusion {self.fusion!r}", hint=f"valid: {', '.join(FUSIONS)}"
+            )
 
     def instruction(self, task: str) -> str:
         found = dict(self.instructions)
@@ -267,6 +273,8 @@ class Evaluator:
             exact=exact,
             dense=self.config.dense,
             lexical=self.config.lexical,
+            fusion=self.config.fusion,
+            lexical_weight=self.config.lexical_weight,
             calibrate=self.config.calibrate,
             rerank=self.reranker,
             rerank_depth=self.config.rerank_depth,

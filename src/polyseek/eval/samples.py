@@ -2,11 +2,11 @@
 
 * :func:`write_beir_papers` -- the known-item task: each paper's title is a query, its
   abstract the one relevant document.
-* :func:`write_mbeir_papers` -- a mixed pool: each paper has an abstract (text
-  candidate) and a figure (an image drawn here, with a one-sentence caption taken from
-  the abstract: an ``image,text`` candidate). Tasks: title -> abstract (M-BEIR task 1),
-  title -> figure (task 2), figure image -> abstract (task 3). Each task has its local
-  pool; the union pool holds everything.
+* :func:`write_mbeir_papers` -- a mixed pool: half the papers are candidates as their
+  abstract (text), the other half as their figure (an image drawn here, with a
+  one-sentence caption taken from the abstract: an ``image,text`` candidate). Tasks:
+  title -> abstract (M-BEIR task 1), title -> figure (task 2), figure image ->
+  abstract (task 3). Each task has its local pool; the union pool holds everything.
 
 Same papers in, byte-identical files out.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,60 +75,50 @@ def draw_figure(paper: Paper, path: Path, size: int = FIGURE_SIZE) -> None:
     img.save(path, "PNG", optimize=False)
 
 
-def write_mbeir_papers(
-    papers: Sequence[Paper],
-    out: str | Path,
-    *,
-    name: str = "papers",
-    queries_per_task: int | None = None,
-) -> Path:
-    """M-BEIR folder (query/, cand_pool/local|global/, qrels/, images/) for ``papers``."""
+def write_mbeir_papers(papers: Sequence[Paper], out: str | Path, *, name: str = "papers") -> Path:
+    """M-BEIR folder (query/, cand_pool/local|global/, qrels/, images/) for ``papers``.
+
+    Papers at even positions are candidates as their abstract (text), papers at odd
+    positions as their figure (an image with its caption), so each task's queries are
+    its own and a ranking can favour the wrong modality without a zero-sum trade.
+    """
     out = Path(out)
-    abstracts: list[dict[str, Any]] = [
-        {"did": f"t{n:04d}", "txt": p.abstract, "img_path": None, "modality": "text"}
-        for n, p in enumerate(papers)
-    ]
-    figures: list[dict[str, Any]] = []
+    texts = list(range(0, len(papers), 2))
+    images = list(range(1, len(papers), 2))
     for n, p in enumerate(papers):
-        rel = f"images/fig{n:04d}.png"
-        draw_figure(p, out / rel)
-        figures.append(
-            {"did": f"i{n:04d}", "txt": caption_of(p), "img_path": rel, "modality": "image,text"}
-        )
-    m = len(papers) if queries_per_task is None else min(queries_per_task, len(papers))
-    picked = list(range(m))
-    tasks = {
-        1: (
-            "title2abstract",
-            "text",
-            lambda n: {"query_txt": papers[n].title, "query_img_path": None},
-            "t",
-        ),
-        2: (
-            "title2figure",
-            "text",
-            lambda n: {"query_txt": papers[n].title, "query_img_path": None},
-            "i",
-        ),
-        3: (
-            "figure2abstract",
-            "image",
-            lambda n: {"query_txt": None, "query_img_path": f"images/fig{n:04d}.png"},
-            "t",
-        ),
+        draw_figure(p, out / _figure(n))
+    abstracts: list[dict[str, Any]] = [
+        {"did": f"t{n:04d}", "txt": papers[n].abstract, "img_path": None, "modality": "text"}
+        for n in texts
+    ]
+    figures: list[dict[str, Any]] = [
+        {
+            "did": f"i{n:04d}",
+            "txt": caption_of(papers[n]),
+            "img_path": _figure(n),
+            "modality": "image,text",
+        }
+        for n in images
+    ]
+    # task id -> (label, query modality, query fields of paper n, papers, target prefix)
+    tasks: dict[int, tuple[str, str, Callable[[int], dict[str, Any]], list[int], str]] = {
+        1: ("title2abstract", "text", lambda n: {"query_txt": papers[n].title}, texts, "t"),
+        2: ("title2figure", "text", lambda n: {"query_txt": papers[n].title}, images, "i"),
+        3: ("figure2abstract", "image", lambda n: {"query_img_path": _figure(n)}, texts, "t"),
     }
-    for task_id, (label, qmod, fields, prefix) in tasks.items():
+    for task_id, (label, qmod, fields, picked, prefix) in tasks.items():
         stem = f"mbeir_{name}_{label}_task{task_id}"
-        rows = []
-        for n in picked:
-            rows.append(
-                {
-                    "qid": f"{task_id}:{n:04d}",
-                    "query_modality": qmod,
-                    "task_id": task_id,
-                    **fields(n),
-                }
-            )
+        rows = [
+            {
+                "qid": f"{task_id}:{n:04d}",
+                "query_modality": qmod,
+                "query_txt": None,
+                "query_img_path": None,
+                "task_id": task_id,
+                **fields(n),
+            }
+            for n in picked
+        ]
         _write_jsonl(out / "query" / "test" / f"{stem}_test.jsonl", rows)
         pool = abstracts if prefix == "t" else figures
         _write_jsonl(out / "cand_pool" / "local" / f"{stem}_cand_pool.jsonl", pool)
@@ -141,6 +131,10 @@ def write_mbeir_papers(
         abstracts + figures,
     )
     return out
+
+
+def _figure(n: int) -> str:
+    return f"images/fig{n:04d}.png"
 
 
 __all__ = ["caption_of", "draw_figure", "write_beir_papers", "write_mbeir_papers"]

@@ -30,6 +30,8 @@ class Query:
     # Ranking options (see polyseek.search.lexical / calibration / cutoff, polyseek.rerank):
     dense: bool = True  # embedding search (False with lexical=True: lexical only)
     lexical: bool = False  # BM25 over item text, fused with the dense lists
+    fusion: str = "zscore"  # hybrid rule: "zscore" (linear mix, search/hybrid.py) or "rrf"
+    lexical_weight: float = 0.5  # share of the lexical list in the "zscore" mix
     calibrate: bool = False  # standardise scores per encoder and item modality
     rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
     rerank_depth: int = 30
@@ -49,6 +51,7 @@ class Query:
             out["dense"] = False
         if self.lexical:
             out["lexical"] = True
+            out["fusion"] = self.fusion
         if self.calibrate:
             out["calibrate"] = True
         if self.rerank is not None:

@@ -13,7 +13,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.errors import QueryError
 from polyseek.rerank.base import Candidate
-from polyseek.search.base import Fused, Query, Ranked
+from polyseek.search.base import Fused, Fuser, Query, Ranked
 from polyseek.search.calibration import (
     Calibration,
     calibrated_search,
@@ -21,6 +21,7 @@ from polyseek.search.calibration import (
     load_calibration,
     update_calibration,
 )
+from polyseek.search.hybrid import linear_fusion
 from polyseek.search.lexical import ensure_fts_index, search_lexical
 from polyseek.store.base import StoredItem
 from polyseek.store.lancedb import LanceStore
@@ -28,6 +29,7 @@ from polyseek.store.lancedb import LanceStore
 logger = logging.getLogger(__name__)
 
 LEXICAL_SIGNAL = "lexical"
+FUSIONS = ("zscore", "rrf")
 
 _calibration_cache: dict[Path, tuple[int, Calibration]] = {}
 
@@ -78,6 +80,20 @@ def candidate_lists(
         else:
             lists[LEXICAL_SIGNAL] = search_lexical(store, q.text, depth, q.modalities or None)
     return lists
+
+
+def fuse(q: Query, lists: Mapping[str, Ranked], fuser: Fuser, k: int) -> list[Fused]:
+    """Fuse the candidate lists: encoders by ``fuser``, then lexical by the hybrid rule."""
+    if q.fusion not in FUSIONS:
+        raise QueryError(f"unknown fusion {q.fusion!r}", hint=f"valid: {', '.join(FUSIONS)}")
+    if not 0.0 <= q.lexical_weight <= 1.0:
+        raise QueryError(f"lexical_weight must lie in [0, 1], got {q.lexical_weight}")
+    if LEXICAL_SIGNAL not in lists or len(lists) == 1 or q.fusion == "rrf":
+        return fuser.fuse(lists, k)
+    dense_lists = {n: r for n, r in lists.items() if n != LEXICAL_SIGNAL}
+    deepest = max(len(r) for r in lists.values())
+    dense = fuser.fuse(dense_lists, deepest)
+    return linear_fusion(dense, lists[LEXICAL_SIGNAL], k, q.lexical_weight)
 
 
 def list_depth(q: Query, n_lists: int) -> int:
@@ -132,10 +148,12 @@ def cut(q: Query, fused: list[Fused]) -> list[Fused]:
 
 
 __all__ = [
+    "FUSIONS",
     "LEXICAL_SIGNAL",
     "after_index",
     "candidate_lists",
     "cut",
+    "fuse",
     "fused_depth",
     "list_depth",
     "rerank",

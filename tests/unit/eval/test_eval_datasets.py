@@ -82,9 +82,9 @@ def test_missing_files_and_unknown_format(beir_copy, tmp_path):
 def test_mbeir_missing_image_and_bad_task(tmp_path):
     dest = tmp_path / "m"
     shutil.copytree(SAMPLES / "mbeir-mini", dest)
-    (dest / "images" / "fig0000.png").unlink()
+    (dest / "images" / "fig0001.png").unlink()  # a candidate figure
     with pytest.raises(
-        ConfigError, match=r"cand_pool.jsonl:1: image 'images/fig0000.png' not found"
+        ConfigError, match=r"cand_pool.jsonl:1: image 'images/fig0001.png' not found"
     ):
         load_dataset("mbeir", dest)
     shutil.rmtree(dest)

@@ -1,0 +1,196 @@
+"""Ranking quality, measured by the evaluation harness in one run.
+
+(a) Paper-listing known-item task (examples/eval/beir-papers: every paper's title is a
+    query, its abstract the one relevant document): dense (MiniLM) / lexical (BM25) /
+    hybrid / hybrid + rerank, and as the peer baseline LanceDB's own default hybrid
+    search (its RRF reranker) over the same MiniLM vectors and the same texts.
+(b) Mixed-pool calibration: every paper as an abstract (text) and a figure (an image
+    with a one-sentence caption), union pool, MiniLM over the text of both; the
+    target-modality share and hit@k of each task, with and without calibration.
+
+    .venv/bin/python benchmarks/ranking.py [--cross-encoder DIR]
+
+Without --cross-encoder, "hybrid + rerank" uses a tiny *random* cross-encoder made here
+(no cross-encoder weights can be downloaded offline): that row shows the plumbing runs
+and what it costs, and says nothing about reranking quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from polyseek.encoders import load_encoder  # noqa: E402
+from polyseek.eval import EvalConfig, Evaluator, load_dataset  # noqa: E402
+from polyseek.eval.metrics import mean, per_query  # noqa: E402
+from polyseek.eval.samples import write_mbeir_papers  # noqa: E402
+from polyseek.samples import load_papers  # noqa: E402
+
+BEIR = REPO / "examples" / "eval" / "beir-papers"
+
+
+def lancedb_hybrid(dataset, encoder, work: Path) -> dict[str, float]:
+    """LanceDB's default hybrid search (vector + FTS, RRFReranker) over the same vectors."""
+    import lancedb
+    import pyarrow as pa
+
+    ids = sorted(dataset.docs)
+    texts = [dataset.docs[i].text for i in ids]
+    vectors = encoder.embed_documents(texts)
+    db = lancedb.connect(str(work / "lancedb-peer"))
+    table = db.create_table(
+        "docs",
+        pa.table(
+            {
+                "id": ids,
+                "text": texts,
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.ravel()), vectors.shape[1]
+                ),
+            }
+        ),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table.create_fts_index("text")
+    queries = dataset.queries
+    qvecs = encoder.embed_queries([q.text for q in queries])
+    run: dict[str, dict[str, float]] = {}
+    for q, vec in zip(queries, qvecs, strict=True):
+        rows = (
+            table.search(query_type="hybrid")
+            .vector(vec)
+            .text(q.text)
+            .limit(100)
+            .to_arrow()
+            .to_pylist()
+        )
+        run[q.id] = {r["id"]: float(len(rows) - n) for n, r in enumerate(rows)}
+    return mean(per_query(dataset.qrels, run), ("mrr@10", "recall@10", "ndcg@10"))
+
+
+def known_item_table(cross_encoder: str | None) -> None:
+    dataset = load_dataset("beir", BEIR)
+    encoder = load_encoder("minilm")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        reranker_label = "hybrid + rerank"
+        if cross_encoder is None:
+            from tests.helpers.tiny_rerankers import make_tiny_cross_encoder
+
+            cross_encoder = str(make_tiny_cross_encoder(Path(tmp) / "tiny-ce"))
+            reranker_label += " (tiny RANDOM cross-encoder: plumbing only)"
+        else:
+            reranker_label += f" ({cross_encoder})"
+        configs = [
+            ("dense (MiniLM)", EvalConfig(pools=("union",))),
+            ("lexical (BM25)", EvalConfig(dense=False, lexical=True, pools=("union",))),
+            (
+                "hybrid, z-score linear mix (polyseek default)",
+                EvalConfig(lexical=True, pools=("union",)),
+            ),
+            ("hybrid, RRF k=60", EvalConfig(lexical=True, fusion="rrf", pools=("union",))),
+            (
+                reranker_label,
+                EvalConfig(
+                    lexical=True,
+                    rerank=f"cross-encoder:{cross_encoder}",
+                    rerank_depth=20,
+                    pools=("union",),
+                ),
+            ),
+        ]
+        with Evaluator(configs[0][1], encoders=[encoder]) as ev:
+            for label, config in configs:
+                ev.configure(config)
+                started = time.perf_counter()
+                result = ev.run(dataset)
+                seconds = time.perf_counter() - started
+                m = result["pools"]["union"]["tasks"]["beir"]["metrics"]
+                rows.append((label, m["mrr@10"], m["recall@10"], m["ndcg@10"], seconds))
+        started = time.perf_counter()
+        peer = lancedb_hybrid(dataset, encoder, Path(tmp))
+        rows.append(
+            (
+                "LanceDB default hybrid (RRF), same MiniLM",
+                peer["mrr@10"],
+                peer["recall@10"],
+                peer["ndcg@10"],
+                time.perf_counter() - started,
+            )
+        )
+    print(
+        f"\n(a) known-item paper search: {len(dataset.queries)} titles -> "
+        f"{len(dataset.docs)} abstracts (exact search, one run)"
+    )
+    print(f"{'method':58} {'MRR@10':>7} {'R@10':>7} {'nDCG@10':>8} {'time*':>7}")
+    base = rows[0][4]
+    for label, mrr, rec, ndcg, seconds in rows:
+        print(f"{label:58} {mrr:7.4f} {rec:7.4f} {ndcg:8.4f} {seconds / base:6.2f}x")
+    print("* wall time of the run (queries + index build for the eval pool) / dense's;")
+    print("  the first run also embeds the corpus, later runs reuse the vectors.")
+
+
+def calibration_table() -> None:
+    papers = load_papers(REPO / "tests" / "fixtures" / "papers")
+    encoder = load_encoder("minilm")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_mbeir_papers(papers, Path(tmp) / "mixed", name="mixed")
+        dataset = load_dataset("mbeir", data)
+        results = {}
+        with Evaluator(EvalConfig(pools=("union",)), encoders=[encoder]) as ev:
+            for label, calibrate in (("raw scores", False), ("calibrated", True)):
+                ev.configure(EvalConfig(calibrate=calibrate, pools=("union",)))
+                results[label] = ev.run(dataset)
+    print(
+        f"\n(b) mixed pool: {len(dataset.docs)} candidates "
+        f"({len(papers)} abstracts + {len(papers)} captioned figures), MiniLM, union pool"
+    )
+    print(
+        f"{'task':26} {'':11} {'share@10':>9} {'hit@1':>7} {'hit@5':>7} {'hit@10':>7} {'MRR@10':>7}"
+    )
+    for task in ("1", "2"):
+        for label, result in results.items():
+            t = result["pools"]["union"]["tasks"][task]
+            m = t["metrics"]
+            print(
+                f"{task + ' ' + t['name'] + ' (' + t['target_modality'] + ')':26} {label:11} "
+                f"{t['target_share@10']:9.4f} {m['hit@1']:7.4f} {m['hit@5']:7.4f} "
+                f"{m['hit@10']:7.4f} {m['mrr@10']:7.4f}"
+            )
+    for label, result in results.items():
+        avg = result["pools"]["union"]["average"]
+        m = avg["metrics"]
+        print(
+            f"{'average (tasks 1, 2)':26} {label:11} {avg['target_share@10']:9.4f} "
+            f"{m['hit@1']:7.4f} {m['hit@5']:7.4f} {m['hit@10']:7.4f} {m['mrr@10']:7.4f}"
+        )
+    print("(task 3, image -> text, needs an image-text encoder: not runnable with MiniLM alone)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cross-encoder", help="a local cross-encoder folder for the rerank row")
+    parser.add_argument("--only", choices=["a", "b"], help="print one table only")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    np.set_printoptions(precision=4)
+    if args.only in (None, "a"):
+        known_item_table(args.cross_encoder)
+    if args.only in (None, "b"):
+        calibration_table()
+
+
+if __name__ == "__main__":
+    main()
