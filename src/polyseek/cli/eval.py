@@ -37,6 +37,9 @@ def eval_command(
     calibrate: Annotated[
         bool, typer.Option(help="Standardise scores per encoder and item modality.")
     ] = False,
+    calibration: Annotated[
+        str, typer.Option(help="Calibration statistics: query (per query) or collection.")
+    ] = "query",
     rerank: Annotated[
         str | None, typer.Option(help="Reranker spec, e.g. cross-encoder:DIR.")
     ] = None,
@@ -78,6 +81,7 @@ def eval_command(
         fusion=fusion,
         lexical_weight=lexical_weight,
         calibrate=calibrate,
+        calibration=calibration,
         rerank=rerank,
         rerank_depth=rerank_depth,
         cutoff=cutoff,

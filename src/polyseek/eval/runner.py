@@ -55,6 +55,7 @@ class EvalConfig:
     fusion: str = "zscore"  # hybrid rule: "zscore" linear mix or "rrf"
     lexical_weight: float = 0.5
     calibrate: bool = False
+    calibration: str = "query"  # "query" or "collection" statistics
     rerank: str | None = None  # reranker spec, see polyseek.rerank.load_reranker
     rerank_depth: int = 30
     cutoff: str | None = None  # "relative:0.5" / "gap:0.3"
@@ -276,6 +277,7 @@ class Evaluator:
             fusion=self.config.fusion,
             lexical_weight=self.config.lexical_weight,
             calibrate=self.config.calibrate,
+            calibration=self.config.calibration,
             rerank=self.reranker,
             rerank_depth=self.config.rerank_depth,
             cutoff=self.cutoff,

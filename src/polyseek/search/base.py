@@ -33,6 +33,7 @@ class Query:
     fusion: str = "zscore"  # hybrid rule: "zscore" (linear mix, search/hybrid.py) or "rrf"
     lexical_weight: float = 0.5  # share of the lexical list in the "zscore" mix
     calibrate: bool = False  # standardise scores per encoder and item modality
+    calibration: str = "query"  # statistics: "query" (per query) or "collection" (index time)
     rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
     rerank_depth: int = 30
     cutoff: Cutoff | None = None  # return fewer hits when scores fall off
@@ -53,7 +54,7 @@ class Query:
             out["lexical"] = True
             out["fusion"] = self.fusion
         if self.calibrate:
-            out["calibrate"] = True
+            out["calibrate"] = self.calibration
         if self.rerank is not None:
             out["rerank"] = self.rerank.name
         if self.cutoff is not None:

@@ -4,14 +4,19 @@ Raw cosine similarities of one encoder are not comparable across item modalities
 modality gap): a text query scores text chunks higher than images or OCR snippets simply
 because text-to-text similarity runs higher, so a mixed list is drowned by one modality.
 
-At index time we collect, per encoder and item modality, the distribution of scores that
-*query-like* probes drawn from the collection itself get against that modality: a
-deterministic sample of item texts is embedded as queries and scored against a sample of
-each modality's vectors (self-pairs excluded). At query time a raw score ``s`` of an item
-of modality ``m`` becomes ``(s - mean[m]) / std[m]``: how unusual the match is for that
-modality. Candidates are retrieved per modality, so none is crowded out before scoring.
+A raw score ``s`` of an item of modality ``m`` becomes ``(s - mean[m]) / std[m]``: how
+far the match stands out among that modality's items. Candidates are retrieved per
+modality, so none is crowded out before scoring. Two sources of statistics:
 
-The statistics live in ``calibration.json`` beside the manifest.
+* ``"query"`` (default): the query's own scores against a fixed sample of each
+  modality's vectors (up to 4096 rows), computed at query time.
+* ``"collection"``: collected at index time, per encoder and item modality, from
+  *query-like* probes drawn from the collection itself: a deterministic sample of item
+  texts is embedded as queries and scored against a sample of each modality's vectors
+  (self-pairs excluded). Saved in ``calibration.json`` beside the manifest.
+
+On the mixed paper pool (benchmarks/ranking.py) the per-query statistics raise the
+drowned modality's share without lowering hit@k; the collection-wide ones over-correct.
 """
 
 from __future__ import annotations
@@ -150,6 +155,41 @@ def update_calibration(store: LanceStore, encoders: Sequence[Encoder]) -> Calibr
     return calibration
 
 
+CALIBRATION_MODES = ("query", "collection")
+QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
+
+_samples: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
+
+
+def query_stats(store: LanceStore, encoder_key: str, query: np.ndarray) -> dict[str, ScoreStats]:
+    """This query's score statistics against each modality's items (a fixed sample).
+
+    How far an item stands out from the rest of its modality *for this query* is
+    comparable across modalities even when one modality's scores run higher overall.
+    """
+    cache = store._cache(encoder_key)
+    key = (encoder_key, cache.version, cache.sources_version)
+    rows = _samples.get(key)
+    if rows is None:
+        rng = np.random.default_rng(SEED)
+        rows = {}
+        for modality in MODALITIES:
+            idx = np.flatnonzero(cache.modality == _MODALITY_CODE[modality])
+            if len(idx) > QUERY_SAMPLE:
+                idx = np.sort(rng.choice(idx, QUERY_SAMPLE, replace=False))
+            if len(idx) >= MIN_ITEMS:
+                rows[modality] = idx
+        _samples.clear()  # one store version at a time is plenty
+        _samples[key] = rows
+    out: dict[str, ScoreStats] = {}
+    for name, idx in rows.items():
+        sims = cache.matrix[idx] @ np.asarray(query, dtype=np.float32)
+        std = float(sims.std())
+        if std > 1e-6:
+            out[name] = ScoreStats(float(sims.mean()), std, len(idx))
+    return out
+
+
 def calibrated_search(
     store: LanceStore,
     encoder_key: str,
@@ -175,11 +215,13 @@ def calibrated_search(
 
 __all__ = [
     "CALIBRATION_FILE",
+    "CALIBRATION_MODES",
     "Calibration",
     "ScoreStats",
     "calibrated_search",
     "compute_calibration",
     "load_calibration",
+    "query_stats",
     "save_calibration",
     "update_calibration",
 ]

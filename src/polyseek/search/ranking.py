@@ -15,10 +15,13 @@ from polyseek.errors import QueryError
 from polyseek.rerank.base import Candidate
 from polyseek.search.base import Fused, Fuser, Query, Ranked
 from polyseek.search.calibration import (
+    CALIBRATION_MODES,
     Calibration,
+    ScoreStats,
     calibrated_search,
     calibration_path,
     load_calibration,
+    query_stats,
     update_calibration,
 )
 from polyseek.search.hybrid import linear_fusion
@@ -59,10 +62,19 @@ def candidate_lists(
     store: LanceStore, q: Query, vectors: Mapping[EncoderInfo, np.ndarray], depth: int
 ) -> dict[str, Ranked]:
     """Named ranked lists to fuse: one per encoder, plus the lexical one if asked."""
-    calibration = store_calibration(store) if q.calibrate else {}
+    if q.calibration not in CALIBRATION_MODES:
+        raise QueryError(
+            f"unknown calibration {q.calibration!r}", hint=f"valid: {', '.join(CALIBRATION_MODES)}"
+        )
+    by_collection = q.calibrate and q.calibration == "collection"
+    calibration = store_calibration(store) if by_collection else {}
     lists: dict[str, Ranked] = {}
     for info, vec in vectors.items():
-        stats = calibration.get(info.key)
+        stats: dict[str, ScoreStats] | None
+        if q.calibrate and not by_collection:
+            stats = query_stats(store, info.key, vec)
+        else:
+            stats = calibration.get(info.key)
         if q.calibrate and stats:
             lists[info.spec] = calibrated_search(
                 store, info.key, vec, depth, stats, q.modalities or None, exact=q.exact

@@ -79,3 +79,15 @@ def test_unreadable_statistics_name_the_file(mixed_store):
 
 def test_missing_statistics_are_empty(tmp_path):
     assert load_calibration(make_store(tmp_path / "idx")) == {}
+
+
+def test_per_query_statistics_let_the_outlying_image_in(mixed_store):
+    from polyseek.search.calibration import query_stats
+
+    query = l2_normalize(np.array([[1.0, 0.2, 0.4, 0.1]]))[0]
+    stats = query_stats(mixed_store, ENC.key, query)
+    assert set(stats) == {"text", "image"} and stats["text"].mean > stats["image"].mean
+    # Raw top-5 is all text (see above); standardised per modality, images get in.
+    calibrated = calibrated_search(mixed_store, ENC.key, query, 5, stats)
+    items = mixed_store.get_items([i for i, _ in calibrated])
+    assert {items[i].modality for i, _ in calibrated} == {"text", "image"}
