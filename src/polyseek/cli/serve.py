@@ -68,5 +68,6 @@ def serve(
     if generated:
         err.print(f"admin key (this run only): {generated}")
         url += f"#key={generated}"
-    err.print(f"serving {Path(engine.root)} at [bold]{url}[/]  (API docs: /docs)")
+    err.print(f"serving {Path(engine.root)} at [bold]{url}[/]")
+    err.print("OpenAPI schema: /openapi.json (the /docs page loads its scripts from a CDN)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
