@@ -93,3 +93,23 @@ def test_cli_beir_lexical_only_and_bad_input(tmp_path):
     assert code == 2 and "no such dataset folder" in err
     code, _, err = cli("eval", "beir", str(data), "--cutoff", "steep:1")
     assert code == 2 and "unknown cut-off mode" in err
+
+
+def test_search_cli_ranking_options(tmp_path):
+    root = tmp_path / "papers"
+    root.mkdir()
+    papers = load_papers(REPO / "tests" / "fixtures" / "papers")[:6]
+    for n, paper in enumerate(papers):
+        (root / f"p{n}.txt").write_text(f"{paper.title}\n\n{paper.abstract}\n", encoding="utf-8")
+    code, _, err = cli("index", str(root))
+    assert code == 0, err
+    code, out, err = cli(
+        "search", papers[4].title, "-c", str(root), "--lexical", "--calibrate",
+        "--cutoff", "relative:1.0", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert [h["source"] for h in result["hits"]] == ["p4.txt"]
+    assert set(result["hits"][0]["signals"]) == {"minilm", "lexical"}
+    code, _, err = cli("search", "x", "-c", str(root), "--rerank", "nope:model")
+    assert code == 2 and "unknown reranker backend 'nope'" in err

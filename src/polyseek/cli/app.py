@@ -149,6 +149,16 @@ def search(
     image_weight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
     ] = 0.5,
+    lexical: Annotated[bool, typer.Option(help="Fuse BM25 full-text search with dense.")] = False,
+    calibrate: Annotated[
+        bool, typer.Option(help="Standardise scores per modality (mixed-modality results).")
+    ] = False,
+    rerank: Annotated[
+        str | None, typer.Option(help="Reranker spec, e.g. cross-encoder:DIR.")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Return fewer hits when scores fall off: gap:0.3.")
+    ] = None,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -165,8 +175,22 @@ def search(
     if words is None and image is None:
         raise PolyseekError("give a text query, --image FILE, or both")
     engine = Engine.open(collection, store=store)
+    options: dict[str, Any] = {"lexical": lexical, "calibrate": calibrate}
+    if rerank is not None:
+        from polyseek.rerank import load_reranker
+
+        options["rerank"] = load_reranker(rerank)
+    if cutoff is not None:
+        from polyseek.search.cutoff import Cutoff
+
+        options["cutoff"] = Cutoff.parse(cutoff)
     result = engine.search(
-        words, image=image, top=top, modality=modality or None, image_weight=image_weight
+        words,
+        image=image,
+        top=top,
+        modality=modality or None,
+        image_weight=image_weight,
+        **options,
     )
     if as_json:
         print(result.to_json(indent=2))

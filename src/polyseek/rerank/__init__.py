@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from polyseek.errors import ConfigError
+from polyseek.errors import ConfigError as _ConfigError
 from polyseek.rerank.base import Candidate, Reranker
 
 RERANKER_BACKENDS = ("cross-encoder", "mllm", "mllm-endpoint")
@@ -18,7 +18,7 @@ RERANKER_BACKENDS = ("cross-encoder", "mllm", "mllm-endpoint")
 def load_reranker(spec: str) -> Reranker:
     backend, sep, model = spec.partition(":")
     if not sep or not model:
-        raise ConfigError(
+        raise _ConfigError(
             f"bad reranker spec {spec!r}",
             hint=f"write BACKEND:MODEL with BACKEND one of {', '.join(RERANKER_BACKENDS)}",
         )
@@ -31,7 +31,7 @@ def load_reranker(spec: str) -> Reranker:
 
         name, at, url = model.partition("@")
         if not at or not url:
-            raise ConfigError(
+            raise _ConfigError(
                 f"bad reranker spec {spec!r}", hint="write mllm-endpoint:MODEL@http://host:port/v1"
             )
         return EndpointReranker(url, name)
@@ -39,7 +39,7 @@ def load_reranker(spec: str) -> Reranker:
         from polyseek.rerank.mllm import TransformersVLMReranker
 
         return TransformersVLMReranker(model)
-    raise ConfigError(
+    raise _ConfigError(
         f"unknown reranker backend {backend!r}",
         hint=f"valid backends: {', '.join(RERANKER_BACKENDS)}",
     )
