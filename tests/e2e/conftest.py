@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.served import Server, shared_server
+from tests.helpers.served import (
+    KEYS_ENV,
+    Server,
+    copy_collection,
+    shared_collection,
+    shared_server,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -52,3 +58,13 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def served_root_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server]]:
+    """A keyed server over a private copy of the collection (tests may change it)."""
+    root = shared_collection(tmp_path_factory)
+    copy = copy_collection(root, tmp_path_factory.mktemp("e2e-private") / "collection")
+    srv = Server(copy, env=KEYS_ENV)
+    yield copy, srv
+    srv.stop()

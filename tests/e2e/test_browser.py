@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE
-from tests.helpers.served import AUDIO_SOURCE, AUDIO_START, READ_KEY, Server
+from tests.helpers.served import ADMIN_KEY, AUDIO_SOURCE, AUDIO_START, READ_KEY, Server
 
 PAPER = "align-before-fuse-vision-and-language-representation-learning-with-momentum.md"
 IMAGE = "images/pump-housing-exploded-view.png"
@@ -150,3 +150,32 @@ def test_more_like_this_and_keyboard(page) -> None:
         timeout=TIMEOUT,
     )
     assert page.locator("#results .card").count() > 0
+
+
+def test_reindex_shows_progress(browser_context, served_root_copy, artifacts: Path) -> None:
+    """With the admin key, Re-index starts a run; the header shows progress, then the tally."""
+    root, srv = served_root_copy
+    new = sorted((SAMPLE / "papers").iterdir())[60:66]
+    for p in new:
+        (root / "papers" / p.name).write_bytes(p.read_bytes())
+    page = browser_context.new_page()
+    try:
+        page.goto(f"{srv.url}/#key={ADMIN_KEY}")
+        page.wait_for_function(
+            "document.getElementById('status-text').textContent.includes('files')",
+            timeout=TIMEOUT,
+        )
+        page.click("#reindex")
+        page.wait_for_function(
+            "document.getElementById('status-text').textContent.includes('indexing')",
+            timeout=TIMEOUT,
+        )
+        assert page.is_visible("#index-progress")
+        page.screenshot(path=str(artifacts / "ui-indexing.png"), full_page=True)
+        page.wait_for_function(
+            f"document.getElementById('status-text').textContent.includes('indexed (+{len(new)}')",
+            timeout=120_000,
+        )
+        assert not page.is_visible("#index-progress")
+    finally:
+        page.close()
