@@ -158,7 +158,7 @@ def update_calibration(store: LanceStore, encoders: Sequence[Encoder]) -> Calibr
 CALIBRATION_MODES = ("query", "collection")
 QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
 
-_samples: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
+_samples: dict[tuple[str, str, int, int, int], dict[str, np.ndarray]] = {}
 
 
 def query_stats(store: LanceStore, encoder_key: str, query: np.ndarray) -> dict[str, ScoreStats]:
@@ -168,7 +168,7 @@ def query_stats(store: LanceStore, encoder_key: str, query: np.ndarray) -> dict[
     comparable across modalities even when one modality's scores run higher overall.
     """
     cache = store._cache(encoder_key)
-    key = (encoder_key, cache.version, cache.sources_version)
+    key = (str(store.path), encoder_key, cache.version, cache.sources_version, len(cache.ids))
     rows = _samples.get(key)
     if rows is None:
         rng = np.random.default_rng(SEED)
