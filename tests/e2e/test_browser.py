@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE
-from tests.helpers.served import ADMIN_KEY, AUDIO_SOURCE, AUDIO_START, READ_KEY, Server
+from tests.helpers.served import (
+    ADMIN_KEY,
+    AUDIO_SOURCE,
+    AUDIO_START,
+    READ_KEY,
+    VIDEO_MOMENT,
+    VIDEO_SOURCE,
+    Server,
+)
 
 PAPER = "align-before-fuse-vision-and-language-representation-learning-with-momentum.md"
 IMAGE = "images/pump-housing-exploded-view.png"
@@ -107,6 +115,28 @@ def test_play_from_the_moment(page, artifacts: Path) -> None:
     start = page.evaluate("document.getElementById('player').currentTime")
     assert AUDIO_START - 0.01 <= start < AUDIO_START + 2.5
     page.screenshot(path=str(artifacts / "ui-moment.png"), full_page=True)
+    page.keyboard.press("Escape")
+
+
+def test_play_video_from_the_moment(page, artifacts: Path) -> None:
+    search(page, "replace the filter cartridge", "video")
+    card = first_card(page)
+    assert VIDEO_SOURCE in card.inner_text() and "0:03–0:06" in card.inner_text()
+    thumb = card.locator("img.thumb")  # the moment's keyframe
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
+    card.click()
+    start = VIDEO_MOMENT[0]
+    page.wait_for_function(
+        f"(() => {{ const p = document.getElementById('player');"
+        f" return p && p.tagName === 'VIDEO' && p.readyState >= 1"
+        f" && p.currentTime >= {start} - 0.01; }})()",
+        timeout=TIMEOUT,
+    )
+    at = page.evaluate("document.getElementById('player').currentTime")
+    assert start - 0.01 <= at < VIDEO_MOMENT[1]
+    page.screenshot(path=str(artifacts / "ui-video-moment.png"), full_page=True)
     page.keyboard.press("Escape")
 
 

@@ -1,10 +1,10 @@
 """A served collection for the server, browser and ask tests.
 
-``build_collection`` copies a few papers, the sample images and PDFs, indexes them with
-MiniLM + a tiny random CLIP (so image queries work), then adds one audio file with a
-timed item through the store's commit protocol (so the UI's player can be tested even
-where no audio loader is installed). ``Server`` runs ``polyseek serve`` in a real
-uvicorn process on 127.0.0.1.
+``build_collection`` copies a few papers, the sample images and PDFs, makes a short
+two-shot video with subtitles, indexes them with MiniLM + a tiny random CLIP (so image
+queries work), then adds one audio file with a timed item through the store's commit
+protocol (an audio item without running speech recognition). ``Server`` runs
+``polyseek serve`` in a real uvicorn process on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -75,11 +75,31 @@ def add_audio_item(engine, root: Path) -> str:
     return stored.id
 
 
+VIDEO_SOURCE = "videos/pump-demo.mp4"
+VIDEO_MOMENT = (3.0, 6.0)  # the second shot, where the subtitles say the words below
+VIDEO_WORDS = "now we replace the filter cartridge of the pump"
+
+
+def add_video(root: Path) -> None:
+    """A 6 s video of two shots (cut at 3 s) with a subtitle sidecar: real moments."""
+    from tests.helpers.media import Scene, make_video, write_srt
+
+    path = root / VIDEO_SOURCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scenes = [Scene(3.0, (200, 30, 30), "square"), Scene(3.0, (30, 30, 200), "disc")]
+    make_video(path, scenes, audio=False)
+    write_srt(
+        path.with_suffix(".srt"),
+        [(0.2, 2.8, "welcome to the pump room tour"), (3.2, 5.8, VIDEO_WORDS)],
+    )
+
+
 def build_collection(dest: Path, clip_dir: Path, n_papers: int = 12) -> Path:
     from polyseek.engine import Engine
     from tests.conftest import copy_small_collection
 
     root = copy_small_collection(dest, n_papers=n_papers)
+    add_video(root)
     engine = Engine.open(root, encoders=["minilm", f"clip:{clip_dir}"], create=True)
     report = engine.index()
     assert report.failed == [], report.failed
