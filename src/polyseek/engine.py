@@ -47,6 +47,8 @@ from polyseek.types import Hit, Modality, SearchResult, check_modality
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from polyseek.rag.base import Answer
+
 logger = logging.getLogger(__name__)
 
 STORE_DIRNAME = ".polyseek"
@@ -355,7 +357,7 @@ class Engine:
         )
 
     # ------------------------------------------------------------------ answers
-    def ask(self, question: str, **kwargs: Any) -> Any:
+    def ask(self, question: str, **kwargs: Any) -> Answer:
         """Answer from the collection with citations; see :func:`polyseek.rag.ask`."""
         from polyseek.rag import ask
 

@@ -34,7 +34,7 @@ def serve(
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Upload size limit.")] = 20.0,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) and the web UI for a collection.
+    """Serve the REST API (schema at /openapi.json) and the web UI for a collection.
 
     Keys come from $POLYSEEK_API_KEY (read) and $POLYSEEK_ADMIN_KEY (admin). With
     neither and no --no-auth, a random admin key is made and printed with the URL.
