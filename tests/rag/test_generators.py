@@ -215,3 +215,77 @@ def test_local_transformers_generator(listings_engine, tmp_path: Path) -> None:
 def test_local_generator_load_failure(tmp_path: Path) -> None:
     with pytest.raises(GeneratorError, match="cannot load the generator"):
         TransformersGenerator(str(tmp_path / "missing"))
+
+
+def make_tiny_llava(path: Path) -> Path:
+    """A random LLaVA (tiny CLIP vision tower + tiny Llama) with a byte-level processor."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        GPT2Tokenizer,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    from tests.helpers.tiny_models import _byte_alphabet
+
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = {ch: i for i, ch in enumerate(_byte_alphabet())}
+    eos = "<|endoftext|>"
+    vocab[eos] = len(vocab)
+    tok = GPT2Tokenizer(vocab=vocab, merges=[], unk_token=eos, bos_token=eos, eos_token=eos)
+    tok.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    template = (
+        "{% for m in messages %}{{ m['role'] }}: {% if m['content'] is string %}"
+        "{{ m['content'] }}{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}"
+        "<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tok,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        chat_template=template,
+        image_token="<image>",
+        num_additional_image_tokens=1,
+    )
+    small = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2}
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(**small, num_attention_heads=2, image_size=32, patch_size=8),
+        text_config=LlamaConfig(
+            **small,
+            vocab_size=len(tok),
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=8192,
+            bos_token_id=vocab[eos],
+            eos_token_id=vocab[eos],
+            pad_token_id=vocab[eos],
+        ),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(config).save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def test_local_vision_language_generator_sees_page_images(listings_engine, tmp_path) -> None:
+    model_dir = make_tiny_llava(tmp_path / "tiny-llava")
+    gen = load_generator(f"transformers:{model_dir}")
+    assert isinstance(gen, TransformersGenerator) and gen.vision
+    gen.max_new_tokens = 16
+    question = "How often should the intake filter cartridge be replaced?"
+    answer = ask(listings_engine, question, generator=gen)
+    assert gen.images_sent >= 1  # the manual's page renders went into the prompt
+    assert answer.method == f"transformers:{model_dir}"
+    assert not answer.answered and answer.sentences == []  # random babble never passes

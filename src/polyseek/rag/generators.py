@@ -89,59 +89,104 @@ class OpenAIChatGenerator:
 
 
 class TransformersGenerator:
-    """A local causal language model loaded with transformers (folder or cached hub name).
+    """A local model loaded with transformers (a folder, or a hub name in the local cache).
 
-    The prompt uses the tokenizer's chat template when it has one, else plain
-    ``role: text`` turns. Evidence images are not shown to text-only models.
+    Vision-language models (any architecture transformers maps to
+    ``AutoModelForImageTextToText``: LLaVA, Qwen2-VL, Idefics...) get the evidence images
+    (page renders, thumbnails, keyframes: at most ``max_images``) in the prompt; causal
+    language models get the text only. The prompt uses the chat template when there is
+    one, else plain ``role: text`` turns.
     """
 
-    def __init__(self, model: str, *, max_new_tokens: int = 256) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def __init__(self, model: str, *, max_new_tokens: int = 256, max_images: int = 4) -> None:
+        from transformers import AutoConfig
 
         self.name = f"transformers:{model}"
         self.max_new_tokens = max_new_tokens
+        self.max_images = max_images
+        self.images_sent = 0  # images in the last prompt
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
-            self.model = AutoModelForCausalLM.from_pretrained(model)
-        except (OSError, ValueError) as exc:
+            config = AutoConfig.from_pretrained(model)
+            self.vision = _is_vision_language(config.model_type)
+            if self.vision:
+                from transformers import AutoModelForImageTextToText, AutoProcessor
+
+                self.processor = AutoProcessor.from_pretrained(model)
+                self.tokenizer = self.processor.tokenizer
+                self.model = AutoModelForImageTextToText.from_pretrained(model)
+            else:
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                self.tokenizer = AutoTokenizer.from_pretrained(model)
+                self.model = AutoModelForCausalLM.from_pretrained(model)
+        except (OSError, ValueError, KeyError) as exc:
             raise GeneratorError(
                 f"cannot load the generator {model!r}: {exc}",
-                hint="give a local folder with a causal LM and its tokenizer, or a hub name "
-                "that is already in the local cache",
+                hint="give a local folder with a causal LM or a vision-language model and its "
+                "tokenizer/processor, or a hub name that is already in the local cache",
             ) from exc
         self.model.eval()
 
-    def _prompt(self, messages: list[ChatMessage]) -> str:
-        turns = [{"role": m.role, "content": m.text} for m in messages]
-        if getattr(self.tokenizer, "chat_template", None):
-            return str(
-                self.tokenizer.apply_chat_template(
-                    turns, tokenize=False, add_generation_prompt=True
+    def _template(self) -> Any:
+        return self.processor if self.vision else self.tokenizer
+
+    def _prompt(self, messages: list[ChatMessage], images: list[Path]) -> str:
+        turns: list[dict[str, Any]] = []
+        for m in messages:
+            if self.vision:
+                parts: list[dict[str, Any]] = [{"type": "image"} for p in m.images if p in images]
+                turns.append(
+                    {"role": m.role, "content": [*parts, {"type": "text", "text": m.text}]}
                 )
+            else:
+                turns.append({"role": m.role, "content": m.text})
+        template = self._template()
+        if getattr(template, "chat_template", None):
+            return str(
+                template.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
             )
+        if self.vision:
+            raise GeneratorError(f"{self.name}: the processor has no chat template")
         return "\n\n".join(f"{t['role']}: {t['content']}" for t in turns) + "\n\nassistant:"
 
     def generate(self, messages: list[ChatMessage]) -> str:
         import torch
 
-        enc = self.tokenizer(self._prompt(messages), return_tensors="pt")
-        limit = getattr(self.model.config, "max_position_embeddings", None)
-        if limit and enc["input_ids"].shape[1] + self.max_new_tokens > limit:
-            keep = max(1, limit - self.max_new_tokens)
-            logger.warning(
-                "prompt of %d tokens cut to its last %d", enc["input_ids"].shape[1], keep
-            )
-            enc = {k: v[:, -keep:] for k, v in enc.items()}
+        images = [p for m in messages for p in m.images][: self.max_images] if self.vision else []
+        prompt = self._prompt(messages, images)
+        if self.vision:
+            from PIL import Image
+
+            pixels = []
+            for p in images:
+                with Image.open(p) as img:
+                    pixels.append(img.convert("RGB"))
+            enc = self.processor(text=prompt, images=pixels or None, return_tensors="pt")
+        else:
+            enc = self.tokenizer(prompt, return_tensors="pt")
+            limit = getattr(self.model.config, "max_position_embeddings", None)
+            if limit and enc["input_ids"].shape[1] + self.max_new_tokens > limit:
+                keep = max(1, limit - self.max_new_tokens)
+                logger.warning(
+                    "prompt of %d tokens cut to its last %d", enc["input_ids"].shape[1], keep
+                )
+                enc = {k: v[:, -keep:] for k, v in enc.items()}
+        self.images_sent = len(images)
         pad = self.tokenizer.pad_token_id
         if pad is None:
             pad = self.tokenizer.eos_token_id
         with torch.no_grad():
-            out = self.model.generate(  # type: ignore[misc]
+            out = self.model.generate(  # type: ignore[misc,operator]
                 **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad
             )
-        return str(
-            self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        )
+        new_tokens = out[0, enc["input_ids"].shape[1] :]
+        return str(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
+
+
+def _is_vision_language(model_type: str) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    return model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
 
 GENERATOR_KINDS = ("extractive", "openai:MODEL", "transformers:PATH")
