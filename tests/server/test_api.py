@@ -130,6 +130,23 @@ def test_upload_limits(client: httpx.Client) -> None:
     bomb = png_bytes((8000, 6000), "white")
     r = client.post("/api/search", files={"image": ("bomb.png", bomb, "image/png")})
     assert r.status_code == 413 and "8000x6000" in r.json()["error"]["message"]
+    # A streamed (chunked) body without Content-Length is counted as it arrives.
+
+    def chunks():
+        yield (
+            b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n"
+        )
+        for _ in range(22):
+            yield b"\0" * (1024 * 1024)
+        yield b"\r\n--x--\r\n"
+
+    r = client.post(
+        "/api/search",
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert r.status_code == 413 and "over" in r.json()["error"]["message"]
 
 
 def test_keys_read_admin_cookie(server, client: httpx.Client) -> None:

@@ -54,17 +54,27 @@ class _BodyLimit:
             await _send_413(send, self.limit)
             return
         seen = 0
+        refused = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # Past the limit: answer 413 at once and tell the app the client is gone.
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise PayloadTooLarge(f"the request body is over {self.limit} bytes")
+                    refused = True
+                    await _send_413(send, self.limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded(message: Message) -> None:
+            if not refused:  # once the 413 is out, whatever the app answers is dropped
+                await send(message)
+
+        await self.app(scope, limited, guarded)
 
 
 async def _send_413(send: Send, limit: int) -> None:
