@@ -29,6 +29,13 @@ _CACHE: dict[str, Transcriber] = {}
 _LOCK = threading.Lock()
 
 
+def backend_names() -> list[str]:
+    """Names of the registered speech-to-text backends (built-in ones included)."""
+    for module in _BACKEND_MODULES.values():
+        importlib.import_module(module)
+    return TRANSCRIBERS.names()
+
+
 def load_transcriber(spec: str) -> Transcriber:
     """The transcriber for ``spec`` (``pocketsphinx``, ``whisper:/path``, a dotted class path)."""
     with _LOCK:
@@ -52,6 +59,7 @@ __all__ = [
     "Transcriber",
     "VadOptions",
     "Word",
+    "backend_names",
     "load_transcriber",
     "speech_spans",
 ]

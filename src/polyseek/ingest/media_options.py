@@ -15,6 +15,15 @@ KEYFRAME_POOLINGS = ("mean", "first")
 def check_media_options(o: IngestOptions) -> None:
     if not o.asr or not isinstance(o.asr, str):
         raise ConfigError("IngestOptions.asr must name a speech-to-text backend or 'none'")
+    backend = o.asr.partition(":")[0]
+    if o.asr != "none" and "." not in backend:  # a dotted path is checked when loaded
+        from polyseek.asr import backend_names
+
+        if backend not in backend_names():
+            raise ConfigError(
+                f"unknown speech-to-text backend (asr) {o.asr!r}",
+                hint=f"valid: {', '.join(backend_names())}, or none",
+            )
     if not (o.moment_max_s > 0):
         raise ConfigError("IngestOptions.moment_max_s must be positive")
     if not (0 < o.scene_threshold <= 1):

@@ -146,6 +146,7 @@ def test_scene_detector_ignores_motion_and_sees_cuts() -> None:
         ("keyframes", 0),
         ("keyframe_pooling", "max"),
         ("asr", ""),
+        ("asr", "vosk"),
         ("scene_fps", 0),
     ],
 )
