@@ -4,7 +4,8 @@ One pass over the file: video frames are handed to the caller a few per second (
 caller keeps what it needs: a tiny copy for scene detection, a thumbnail now and then),
 the soundtrack is resampled to 16 kHz mono on the fly. Nothing but the current frame is
 held, so memory does not grow with the video's resolution or length; the 16 kHz
-soundtrack is kept (about 1.9 MB per minute) for speech recognition.
+soundtrack is kept (1.9 MB per minute as 16-bit samples, twice that as float32 when
+read) for speech recognition and audio-text encoders.
 
 Corrupt and truncated files raise :class:`IngestError` naming the media time where
 decoding stopped.
