@@ -56,6 +56,10 @@ def ask_command(
     examples: Annotated[
         Path | None, typer.Option(help="JSONL of few-shot {question, answer} examples.")
     ] = None,
+    rerank: Annotated[
+        str | None,
+        typer.Option(help="Rerank the evidence first: cross-encoder:DIR, mllm:DIR, ..."),
+    ] = None,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -63,6 +67,7 @@ def ask_command(
     """Answer a question from the collection, citing file and page/time on every sentence."""
     from polyseek.engine import Engine
     from polyseek.rag import ask, load_generator
+    from polyseek.rerank import load_reranker
 
     engine = Engine.open(collection, store=store)
     answer = ask(
@@ -74,6 +79,7 @@ def ask_command(
         support_threshold=support,
         policy="flag" if flag else "drop",
         examples=_load_examples(examples) if examples else None,
+        reranker=load_reranker(rerank) if rerank else None,
     )
     if as_json:
         out.print_json(json.dumps(answer.to_dict()))

@@ -15,6 +15,7 @@ from polyseek.rag.generative import GenerativeAnswerer
 
 if TYPE_CHECKING:
     from polyseek.engine import Engine
+    from polyseek.rerank.base import Reranker as SearchReranker
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def ask(
     support_threshold: float = 0.6,
     policy: Literal["drop", "flag"] = "drop",
     examples: list[FewShotExample] | None = None,
-    reranker: Reranker | None = None,
+    reranker: Reranker | SearchReranker | None = None,
     max_sentences: int = 3,
     lock: AbstractContextManager[object] | None = None,
 ) -> Answer:
@@ -42,22 +43,27 @@ def ask(
 
     Without a ``generator`` the answer is extractive (evidence sentences, cited). When
     the best evidence sentence scores below ``threshold`` (text-encoder similarity) the
-    answer is "no answer in the collection". ``lock`` guards the engine's encoders
-    (the server shares them between threads); generation runs outside it.
+    answer is "no answer in the collection". ``reranker`` is a
+    :class:`polyseek.rerank.Reranker` (cross-encoder, MLLM; it re-scores the retrieved
+    candidates) or any callable reordering the evidence. ``lock`` guards the engine's
+    encoders (the server shares them between threads); generation runs outside it.
     """
+    from polyseek.rerank.base import Reranker as SearchReranker
+
     if not question.strip():
         raise QueryError("the question is empty")
     if top < 1:
         raise QueryError(f"top must be at least 1, got {top}")
     guard = lock if lock is not None else nullcontext()
     with guard:
-        evidence = retrieve(engine, question, top=top)
-        if reranker is not None:
+        search_reranker = reranker if isinstance(reranker, SearchReranker) else None
+        evidence = retrieve(engine, question, top=top, rerank=search_reranker)
+        if reranker is not None and search_reranker is None:
             evidence = [
                 Evidence(
                     i + 1, e.item_id, e.source, e.modality, e.locator, e.text, e.score, e.preview
                 )
-                for i, e in enumerate(reranker(question, evidence))
+                for i, e in enumerate(reranker(question, evidence))  # type: ignore[operator]
             ]
         encoder = text_encoder(engine)
         if generator is None:

@@ -14,6 +14,7 @@ from polyseek.rag.base import Evidence
 if TYPE_CHECKING:
     from polyseek.encoders.base import Encoder
     from polyseek.engine import Engine
+    from polyseek.rerank.base import Reranker as SearchReranker
 
 # A sentence ends at . ! or ? followed by space and a capital, digit or quote; lines and
 # markdown headings are separate sentences too.
@@ -44,16 +45,20 @@ def text_encoder(engine: Engine) -> Encoder:
     return engine.encoder(info)
 
 
-def retrieve(engine: Engine, question: str, top: int = 8) -> list[Evidence]:
+def retrieve(
+    engine: Engine, question: str, top: int = 8, rerank: SearchReranker | None = None
+) -> list[Evidence]:
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
     Retrieval uses the index's text encoder when it has one: answers are read from
     item texts (chunks, page text, OCR, transcripts), which that encoder embeds.
+    A ``rerank`` (:mod:`polyseek.rerank`) re-scores the candidates before the cut.
     """
     from polyseek.search.base import Query
 
     text_specs = tuple(i.spec for i in engine.encoder_infos if i.kind == "text")
-    result = engine.search_batch([Query(text=question, top=top, encoders=text_specs[:1])])[0]
+    query = Query(text=question, top=top, encoders=text_specs[:1], rerank=rerank)
+    result = engine.search_batch([query])[0]
     stored = engine.store.get_items([h.item_id for h in result.hits])
     evidence: list[Evidence] = []
     for hit in result.hits:
