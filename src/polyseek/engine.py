@@ -270,9 +270,29 @@ class Engine:
         return self.search_batch([query])[0]
 
     def search_batch(self, queries: Sequence[Query]) -> list[SearchResult]:
-        return [self._search_one(q) for q in queries]
+        """Answer several queries; text-only queries are embedded in one batch per encoder."""
+        plans = [(q, self._plan(q)) for q in queries]
+        texts: dict[EncoderInfo, list[str]] = {}
+        for q, infos in plans:
+            if q.image is None:
+                for info in infos:
+                    texts.setdefault(info, []).append(q.text or "")
+        embedded = {
+            info: iter(self.encoder(info).embed_queries(batch)) for info, batch in texts.items()
+        }
+        results = []
+        for q, infos in plans:
+            vectors = {
+                info: next(embedded[info])
+                if q.image is None
+                else self._query_vector(self.encoder(info), q)
+                for info in infos
+            }
+            results.append(self.rank(q, vectors))
+        return results
 
-    def _search_one(self, q: Query) -> SearchResult:
+    def _plan(self, q: Query) -> list[EncoderInfo]:
+        """Check a query and return the encoders that embed it."""
         if q.text is None and q.image is None:
             raise QueryError("a query needs text, an image, or both")
         if q.text is not None and not q.text.strip() and q.image is None:
@@ -283,9 +303,7 @@ class Engine:
             raise QueryError("a query needs dense or lexical search (or both)")
         if not q.dense and not (q.text and q.text.strip()):
             raise QueryError("lexical-only search needs query text")
-        infos = self._applicable(q) if q.dense else []
-        vectors = {info: self._query_vector(self.encoder(info), q) for info in infos}
-        return self.rank(q, vectors)
+        return self._applicable(q) if q.dense else []
 
     def rank(self, q: Query, vectors: dict[EncoderInfo, np.ndarray]) -> SearchResult:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
