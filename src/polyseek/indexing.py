@@ -331,6 +331,10 @@ class Indexer:
         chosen = [it for it in items if it.image is not None]
         if not chosen:
             return [], np.zeros((0, enc.info.dim), np.float32)
+        if any(it.keyframes for it in chosen) and pooling == "max":  # a row per keyframe
+            from polyseek.encoders.pooling import embed_item_keyframes
+
+            return embed_item_keyframes(enc, chosen)
         if any(it.keyframes for it in chosen):  # video moments: pooled keyframe embeddings
             from polyseek.encoders.pooling import embed_item_images
 

@@ -1,7 +1,10 @@
 """One vector per item from several pictures (a video moment's keyframes).
 
 ``mean``: the normalised mean of the keyframe embeddings (the default: a moment matches
-what it shows most of the time); ``first``: the first keyframe only (cheapest).
+what it shows most of the time); ``first``: the first keyframe only (cheapest); ``max``
+(max-sim): every keyframe is stored as its own vector row under the moment's item id, and
+search scores the moment by its best keyframe (:func:`embed_item_keyframes` here,
+:func:`polyseek.search.multivector.top_unique` in the store).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from polyseek.types import Item
 
 POOLINGS = ("mean", "first")
+"""Poolings that give one vector per item (``max`` gives one per keyframe instead)."""
 
 
 def pool(vectors: np.ndarray, how: str = "mean") -> np.ndarray:
@@ -59,3 +63,20 @@ def embed_item_images(enc: Encoder, items: Sequence[Item], how: str = "mean") ->
     for i in range(len(items)):
         out[i] = pool(vectors[owner == i], how)
     return out
+
+
+def embed_item_keyframes(enc: Encoder, items: Sequence[Item]) -> tuple[list[str], np.ndarray]:
+    """Max-sim rows: one vector per keyframe, each under its item's id (in item order).
+
+    An item without keyframes contributes one row (its ``image``). All pictures go
+    through the encoder in one batch call.
+    """
+    flat: list[Image] = []
+    ids: list[str] = []
+    for item in items:
+        pictures = list(item.keyframes) or ([item.image] if item.image is not None else [])
+        if not pictures:
+            raise ConfigError(f"item {item.id} of {item.source} has no picture to embed")
+        flat.extend(pictures)
+        ids.extend([item.id] * len(pictures))
+    return ids, enc.embed_images(flat)

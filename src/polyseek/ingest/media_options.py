@@ -9,7 +9,7 @@ from polyseek.errors import ConfigError
 if TYPE_CHECKING:
     from polyseek.ingest.options import IngestOptions
 
-KEYFRAME_POOLINGS = ("mean", "first")
+KEYFRAME_POOLINGS = ("mean", "first", "max")
 
 
 def check_media_options(o: IngestOptions) -> None:

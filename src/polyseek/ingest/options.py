@@ -51,7 +51,8 @@ class IngestOptions:
     keyframe_side: int = 384
     """Longest side of a keyframe, in pixels."""
     keyframe_pooling: str = "mean"
-    """How a moment's keyframe embeddings become one vector: ``mean`` or ``first``."""
+    """How a moment's keyframes are embedded: ``mean`` or ``first`` (one pooled vector), or
+    ``max`` (max-sim: one vector per keyframe; a moment scores as its best keyframe)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import CollectionNotFoundError, StoreError
+from polyseek.search.multivector import dedupe_best, top_unique
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, Store, StoredItem
 from polyseek.types import MODALITIES, Modality
 
@@ -324,6 +325,7 @@ class LanceStore(Store):
     ANN_MIN_ROWS = 50_000
     ANN_REFINE = 5
     ANN_NPROBES = 20
+    ANN_OVERFETCH = 2  # rows fetched per wanted item (more when repeated ids crowd them out)
 
     def has_ann_index(self, encoder_key: str) -> bool:
         if encoder_key not in self._ann:
@@ -360,23 +362,34 @@ class LanceStore(Store):
                 self.build_ann_index(enc.key)
 
     def _search_ann(
-        self, encoder_key: str, query: np.ndarray, k: int, modalities: Sequence[Modality] | None
+        self,
+        encoder_key: str,
+        query: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None,
+        overfetch: int = 1,
     ) -> list[tuple[str, float]]:
         committed = self._committed()
+        limit = k * overfetch * self.ANN_OVERFETCH + 10
         search = (
             self._table(encoder_key)
             .search(np.asarray(query, dtype=np.float32))
             .distance_type("cosine")
             .nprobes(self.ANN_NPROBES)
             .refine_factor(self.ANN_REFINE)
-            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
+            # room for rows of an unfinished write (filtered out below) and for repeated
+            # ids (max-sim keyframe rows; each item is kept once, at its best row)
+            .limit(limit)
             .select(["id", "source", "gen", "_distance"])
         )
         if modalities:
             search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
         rows = search.to_arrow().to_pylist()
         visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
-        return [(r["id"], 1.0 - float(r["_distance"])) for r in visible[:k]]
+        found = dedupe_best(((r["id"], 1.0 - float(r["_distance"])) for r in visible), k)
+        if len(found) < k and len(rows) == limit and overfetch < 64:
+            return self._search_ann(encoder_key, query, k, modalities, overfetch * 4)
+        return found
 
     def _search_exact(
         self,
@@ -393,13 +406,8 @@ class LanceStore(Store):
         if len(ids) == 0:
             return [[] for _ in range(len(queries))]
         scores = np.asarray(queries, dtype=np.float32) @ matrix.T
-        k = min(k, len(ids))
-        results = []
-        for row in scores:
-            top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
-            top = top[np.argsort(-row[top], kind="stable")]
-            results.append([(str(ids[i]), float(row[i])) for i in top])
-        return results
+        # An item may have several rows (max-sim keyframes): each id once, at its best row.
+        return [top_unique(row, ids, k) for row in scores]
 
     # ----------------------------------------------------------------- writes
     def commit(self, batch: SourceBatch) -> None:
