@@ -29,7 +29,7 @@ from polyseek.indexing import Indexer, IndexReport, Progress
 from polyseek.ingest import IngestOptions
 from polyseek.search.base import Fuser, Query
 from polyseek.search.fusion import ReciprocalRankFusion
-from polyseek.search.moments import embed_clip, is_video_path, merge_adjacent
+from polyseek.search.moments import MERGE_SLACK, embed_clip, is_video_path, merge_adjacent
 from polyseek.search.ranking import (
     after_index,
     candidate_lists,
@@ -308,13 +308,18 @@ class Engine:
     def rank(self, q: Query, vectors: dict[EncoderInfo, np.ndarray]) -> SearchResult:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
         # Fusion needs candidates beyond the top of each list; a single list does not.
+        # MERGE_SLACK spare candidates refill the top when adjacent moments merge below.
         depth = list_depth(q, len(vectors) + int(q.lexical and bool(q.text)))
+        depth = max(depth, q.top + MERGE_SLACK)
         lists = candidate_lists(self.store, q, vectors, depth)
-        fused = fuse(q, lists, self.fuser, fused_depth(q))
+        fused = fuse(q, lists, self.fuser, fused_depth(q) + MERGE_SLACK)
         items = self.store.get_items([f.item_id for f in fused])
-        fused = cut(q, rerank_fused(q, fused, items, self.store.path))
+        ranked = rerank_fused(q, fused, items, self.store.path)
+        fused = cut(q, ranked)
+        timed = any((it := items.get(f.item_id)) and it.locator.start_s is not None for f in fused)
+        spare = ranked[q.top : q.top + MERGE_SLACK] if timed and len(fused) == q.top else []
         hits: list[Hit] = []
-        for f in fused:
+        for f in [*fused, *spare]:
             item = items.get(f.item_id)
             if item is None:  # removed between the vector read and now
                 continue
@@ -332,7 +337,7 @@ class Engine:
                     preview=str(self.store.path / item.preview) if item.preview else None,
                 )
             )
-        hits = merge_adjacent(hits)  # neighbouring video/audio moments -> one span
+        hits = merge_adjacent(hits)[: len(fused)]  # neighbouring moments -> one span
         return SearchResult(query=q.describe(), hits=hits)
 
     def _applicable(self, q: Query) -> list[EncoderInfo]:

@@ -12,6 +12,7 @@ completely), and the word error rate is measured and logged (about 25% on these 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -222,7 +223,9 @@ def test_cli_prints_time_ranges(indexed, media) -> None:
         "search", "--video", str(media["clip"]), "-c", str(media["root"]), "-m", "video", "-k", "1"
     )
     assert code == 0, err
-    assert "speech.mp4 00:00:04-00:00:08" in " ".join(out.split())
+    # The clip is scene 2 (00:00:04-00:00:08); the tiny random CLIP scores the next scene
+    # nearly as high, so its moment may merge in (as it does at any -k): the span starts at 4 s.
+    assert re.search(r"speech\.mp4 00:00:04-00:00:(08|12)\b", " ".join(out.split())), out
 
 
 def test_unchanged_media_are_not_decoded_again(indexed, media) -> None:

@@ -25,12 +25,20 @@ MERGE_GAP_S = 1.0
 MERGE_MIN_RATIO = 0.8
 """A neighbour joins a span only if each of its raw signal scores is at least this share of
 the span's best hit's (so a weak neighbour does not stretch a strong moment)."""
+MERGE_SLACK = 10
+"""Candidates ranked beyond ``top`` so that a list whose moments merge still fills ``top``."""
 QUERY_KEYFRAMES = 8
 """Keyframes taken from a query clip (spread over its length)."""
 
 
 def _timed(h: Hit) -> bool:
     return h.locator.start_s is not None and h.locator.end_s is not None
+
+
+def _touches(span: list[Hit], start: float, end: float, max_gap_s: float) -> bool:
+    lo = min(x.locator.start_s or 0.0 for x in span)
+    hi = max(x.locator.end_s or 0.0 for x in span)
+    return start <= hi + max_gap_s and end >= lo - max_gap_s
 
 
 def _strong_enough(candidate: Hit, best: Hit, min_ratio: float) -> bool:
@@ -63,18 +71,25 @@ def merge_adjacent(
         if start is None or end is None:
             spans.append([h])
             continue
-        for span in spans:
-            leader = span[0]
-            if leader.source != h.source or not _timed(leader):
-                continue
-            lo = min(x.locator.start_s or 0.0 for x in span)
-            hi = max(x.locator.end_s or 0.0 for x in span)
-            touches = start <= hi + max_gap_s and end >= lo - max_gap_s
-            if touches and _strong_enough(h, leader, min_ratio):
-                span.append(h)
-                break
-        else:
+        joined = [
+            span
+            for span in spans
+            if span[0].source == h.source
+            and _timed(span[0])
+            and _touches(span, start, end, max_gap_s)
+            and _strong_enough(h, span[0], min_ratio)
+        ]
+        if not joined:
             spans.append([h])
+            continue
+        first = joined[0]
+        first.append(h)
+        # h may bridge two spans (hits arrive by score, not by time): fold the later one
+        # in when all its hits are strong enough for the better leader.
+        for other in joined[1:]:
+            if all(_strong_enough(x, first[0], min_ratio) for x in other):
+                first.extend(other)
+                spans.remove(other)
     out: list[Hit] = []
     for span in spans:
         leader = span[0]

@@ -144,7 +144,7 @@ def test_scene_detector_ignores_motion_and_sees_cuts() -> None:
         ("moment_max_s", 0),
         ("scene_threshold", 1.5),
         ("keyframes", 0),
-        ("keyframe_pooling", "max"),
+        ("keyframe_pooling", "maxsim"),
         ("asr", ""),
         ("asr", "vosk"),
         ("scene_fps", 0),
