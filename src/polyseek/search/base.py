@@ -37,6 +37,10 @@ class Query:
     rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
     rerank_depth: int = 30
     cutoff: Cutoff | None = None  # return fewer hits when scores fall off
+    # Compressed first pass + exact rescoring (polyseek.store.quantized): "none" (exact
+    # float32), "truncate:N", "int8" or "binary"; ``oversample``: candidates = top x this
+    first_pass: str = "none"
+    oversample: int = 10
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"top": self.top}
@@ -59,6 +63,9 @@ class Query:
             out["rerank"] = self.rerank.name
         if self.cutoff is not None:
             out["cutoff"] = self.cutoff.describe()
+        if self.first_pass != "none":
+            out["first_pass"] = self.first_pass
+            out["oversample"] = self.oversample
         return out
 
 

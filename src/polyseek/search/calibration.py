@@ -35,6 +35,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
 from polyseek.store.lancedb import _MODALITY_CODE, LanceStore
+from polyseek.store.quantized import FirstPass
 from polyseek.types import MODALITIES, Modality
 
 logger = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ def calibrated_search(
     stats: dict[str, ScoreStats],
     modalities: Sequence[Modality] | None = None,
     exact: bool | None = None,
+    first_pass: FirstPass | str | None = None,
 ) -> list[tuple[str, float]]:
     """Top-k by calibrated score: each modality searched on its own, then merged.
 
@@ -208,7 +210,9 @@ def calibrated_search(
     wanted = list(modalities) if modalities else list(MODALITIES)
     merged: list[tuple[str, float]] = []
     for modality in wanted:
-        found = store.search_vectors(encoder_key, query[None, :], k, [modality], exact=exact)[0]
+        found = store.search_vectors(
+            encoder_key, query[None, :], k, [modality], exact=exact, first_pass=first_pass
+        )[0]
         s = stats.get(modality)
         merged.extend((i, s.standardise(v) if s else v) for i, v in found)
     merged.sort(key=lambda x: (-x[1], x[0]))

@@ -28,6 +28,7 @@ from polyseek.search.hybrid import linear_fusion
 from polyseek.search.lexical import ensure_fts_index, search_lexical
 from polyseek.store.base import StoredItem
 from polyseek.store.lancedb import LanceStore
+from polyseek.store.quantized import FirstPass
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def candidate_lists(
         raise QueryError(
             f"unknown calibration {q.calibration!r}", hint=f"valid: {', '.join(CALIBRATION_MODES)}"
         )
+    first_pass = FirstPass.parse(q.first_pass, q.oversample)
     by_collection = q.calibrate and q.calibration == "collection"
     calibration = store_calibration(store) if by_collection else {}
     lists: dict[str, Ranked] = {}
@@ -77,13 +79,25 @@ def candidate_lists(
             stats = calibration.get(info.key)
         if q.calibrate and stats:
             lists[info.spec] = calibrated_search(
-                store, info.key, vec, depth, stats, q.modalities or None, exact=q.exact
+                store,
+                info.key,
+                vec,
+                depth,
+                stats,
+                q.modalities or None,
+                exact=q.exact,
+                first_pass=first_pass,
             )
         else:
             if q.calibrate:
                 logger.warning("no calibration statistics for %s: raw scores used", info.spec)
             lists[info.spec] = store.search_vectors(
-                info.key, vec[None, :], depth, q.modalities or None, exact=q.exact
+                info.key,
+                vec[None, :],
+                depth,
+                q.modalities or None,
+                exact=q.exact,
+                first_pass=first_pass,
             )[0]
     if q.lexical:
         if not q.text or not q.text.strip():

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from polyseek.encoders.base import EncoderInfo
+from polyseek.store.quantized import FirstPass
 from polyseek.types import Item, Locator, Modality
 
 FORMAT_VERSION = 1
@@ -155,10 +156,13 @@ class Store(ABC):
         k: int,
         modalities: Sequence[Modality] | None = None,
         exact: bool | None = None,
+        first_pass: FirstPass | str | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Top-k (item id, cosine similarity) per query row, visible items only.
 
         ``exact=True`` forces exhaustive search; ``None`` lets the store use an ANN index.
+        ``first_pass`` (see :mod:`polyseek.store.quantized`): pick candidates on compressed
+        vectors, then rescore them exactly.
         """
 
     @abstractmethod

@@ -25,7 +25,7 @@ import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,10 @@ import numpy as np
 import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
-from polyseek.errors import CollectionNotFoundError, StoreError
+from polyseek.errors import CollectionNotFoundError, QueryError, StoreError
 from polyseek.search.multivector import dedupe_best, top_unique
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, Store, StoredItem
+from polyseek.store.quantized import FirstPass, first_pass_search
 from polyseek.types import MODALITIES, Modality
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class _VectorCache:
     ids: np.ndarray  # object array of item ids, visible rows only
     modality: np.ndarray  # int8 codes
     matrix: np.ndarray  # float32 (n, dim), L2-normalised
+    compressed: dict[str, Any] = field(default_factory=dict)  # first-pass copies (quantized.py)
 
 
 class LanceStore(Store):
@@ -314,8 +316,20 @@ class LanceStore(Store):
         k: int,
         modalities: Sequence[Modality] | None = None,
         exact: bool | None = None,
+        first_pass: FirstPass | str | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Top-k per query. ``exact=None`` uses the ANN index when the table has one."""
+        fp = FirstPass.parse(first_pass)
+        if not fp.is_exact:  # compressed in-memory pass + exact rescoring, instead of ANN
+            if exact is False:
+                raise QueryError(f"first pass {fp.spec} and the ANN path are alternatives")
+            cache = self._cache(encoder_key)
+            keep = None
+            if modalities:
+                keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
+            return first_pass_search(
+                fp, cache.matrix, cache.ids, queries, k, keep, cache.compressed
+            )
         if exact is False or (exact is None and self.has_ann_index(encoder_key)):
             return [self._search_ann(encoder_key, q, k, modalities) for q in queries]
         return self._search_exact(encoder_key, queries, k, modalities)
