@@ -159,6 +159,12 @@ def search(
     cutoff: Annotated[
         str | None, typer.Option(help="Return fewer hits when scores fall off: gap:0.3.")
     ] = None,
+    first_pass: Annotated[
+        str, typer.Option(help="Compressed first pass, rescored: none, truncate:N, int8, binary.")
+    ] = "none",
+    oversample: Annotated[
+        int, typer.Option(min=1, help="First pass: rescore top x this many candidates.")
+    ] = 10,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -176,6 +182,8 @@ def search(
         raise PolyseekError("give a text query, --image FILE, or both")
     engine = Engine.open(collection, store=store)
     options: dict[str, Any] = {"lexical": lexical, "calibrate": calibrate}
+    if first_pass != "none":
+        options.update(first_pass=first_pass, oversample=oversample)
     if rerank is not None:
         from polyseek.rerank import load_reranker
 

@@ -55,6 +55,16 @@ def eval_command(
     ann: Annotated[
         bool, typer.Option("--ann", help="Use the ANN path; report its recall vs exact.")
     ] = False,
+    first_pass: Annotated[
+        str,
+        typer.Option(
+            help="Compressed first pass, rescored exactly: none, truncate:N, int8 or binary "
+            "(its recall vs exact is reported)."
+        ),
+    ] = "none",
+    oversample: Annotated[
+        int, typer.Option(min=1, help="First pass: rescore results x this many candidates.")
+    ] = 10,
     depth: Annotated[int, typer.Option(help="Results scored per query.")] = 100,
     pool: Annotated[
         list[str] | None, typer.Option(help="Pools to evaluate: local, union (default both).")
@@ -88,6 +98,8 @@ def eval_command(
         image_weight=image_weight,
         instructions=tuple(pairs),
         exact=not ann,
+        first_pass=first_pass,
+        oversample=oversample,
         depth=depth,
         pools=tuple(pool or ["local", "union"]),
     )
@@ -118,6 +130,12 @@ def eval_command(
             out.print(f"[yellow]{escape(line)}[/]")
     if "ann" in result:
         out.print(f"ANN recall@10 against exact search: {result['ann']['recall@10_vs_exact']}")
+    if "first_pass" in result:
+        fp = result["first_pass"]
+        out.print(
+            f"first pass {fp['spec']} (oversample {fp['oversample']}) recall@10 against exact "
+            f"search: {fp['recall@10_vs_exact']}"
+        )
     if json_out is not None:
         write_json(result, json_out)
         out.print(f"JSON: {json_out}")

@@ -26,7 +26,7 @@ import numpy as np
 from polyseek.encoders import load_encoder
 from polyseek.encoders.base import Encoder
 from polyseek.engine import Engine
-from polyseek.errors import ConfigError, PolyseekError
+from polyseek.errors import ConfigError, PolyseekError, QueryError
 from polyseek.eval.base import EvalDataset, EvalDoc, EvalQuery
 from polyseek.eval.metrics import CURVE_CUTOFFS, METRIC_NAMES, PRIMARY_METRIC, mean, per_query
 from polyseek.indexing import THUMBNAIL_SIZE, Indexer
@@ -37,6 +37,7 @@ from polyseek.search.cutoff import Cutoff
 from polyseek.search.ranking import FUSIONS, after_index
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
+from polyseek.store.quantized import FirstPass
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class EvalConfig:
     image_weight: float = 0.5  # share of the image in composed (image + text) queries
     instructions: tuple[tuple[str, str], ...] = ()  # (task id or "*", prefix) pairs
     exact: bool = True  # exhaustive search; False: the store's ANN path (recall reported)
+    first_pass: str = "none"  # compressed first pass + rescoring (recall vs exact reported)
+    oversample: int = 10  # first pass: candidates rescored = results x oversample
     depth: int = 100  # results per query scored (map is over this depth)
     share_k: int = 10  # modality share is measured in the top share_k
     pools: tuple[str, ...] = ("local", "union")
@@ -83,6 +86,12 @@ class EvalConfig:
             raise ConfigError(
                 f"unknown fusion {self.fusion!r}", hint=f"valid: {', '.join(FUSIONS)}"
             )
+        try:
+            first_pass = FirstPass.parse(self.first_pass, self.oversample)
+        except QueryError as exc:
+            raise ConfigError(exc.message, hint=exc.hint) from None
+        if not first_pass.is_exact and not self.exact:
+            raise ConfigError("--first-pass and --ann are alternatives: give one")
 
     def instruction(self, task: str) -> str:
         found = dict(self.instructions)
@@ -261,7 +270,7 @@ class Evaluator:
         return target.relative_to(store.path).as_posix()
 
     # ------------------------------------------------------------------ searching
-    def _query(self, q: EvalQuery, exact: bool) -> Query:
+    def _query(self, q: EvalQuery, exact: bool, first_pass: str | None = None) -> Query:
         text = q.text
         prefix = self.config.instruction(q.task)
         if prefix and text:
@@ -281,6 +290,8 @@ class Evaluator:
             rerank=self.reranker,
             rerank_depth=self.config.rerank_depth,
             cutoff=self.cutoff,
+            first_pass=self.config.first_pass if first_pass is None else first_pass,
+            oversample=self.config.oversample,
         )
 
     def _vectors(self, engine: Engine, q: Query) -> dict[Any, np.ndarray]:
@@ -316,10 +327,14 @@ class Evaluator:
                     self._query_vectors[key] = vec
 
     def _search(
-        self, engine: Engine, queries: Sequence[EvalQuery], exact: bool
+        self,
+        engine: Engine,
+        queries: Sequence[EvalQuery],
+        exact: bool,
+        first_pass: str | None = None,
     ) -> dict[str, list[tuple[str, str]]]:
         """query id -> [(doc id, modality)] best first."""
-        built = [self._query(q, exact) for q in queries]
+        built = [self._query(q, exact, first_pass) for q in queries]
         self._prefetch(engine, built)
         out: dict[str, list[tuple[str, str]]] = {}
         for q, query in zip(queries, built, strict=True):
@@ -389,6 +404,7 @@ class Evaluator:
         pools: dict[str, dict[str, Any]] = {}
         union_ranked: dict[str, list[tuple[str, str]]] = {}
         ann: dict[str, Any] | None = None
+        first_pass: dict[str, Any] | None = None
         union = self._engine(dataset, "union", sorted(dataset.docs))
         if "union" in self.config.pools:
             tasks_out: dict[str, dict[str, Any]] = {}
@@ -403,6 +419,8 @@ class Evaluator:
             pools["union"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
             if not self.config.exact:
                 ann = self._ann_recall(union, dataset, union_ranked)
+            if not FirstPass.parse(self.config.first_pass).is_exact:
+                first_pass = self._ann_recall(union, dataset, union_ranked)
         if "local" in self.config.pools:
             tasks_out = {}
             for task, info in dataset.tasks.items():
@@ -436,19 +454,25 @@ class Evaluator:
         }
         if ann is not None:
             result["ann"] = ann
+        if first_pass is not None:
+            result["first_pass"] = {
+                "spec": self.config.first_pass,
+                "oversample": self.config.oversample,
+                **first_pass,
+            }
         logger.info("evaluated %s in %.1f s", dataset.name, time.perf_counter() - started)
         return result
 
     def _ann_recall(
         self, engine: Engine, dataset: EvalDataset, ann_ranked: Mapping[str, list[tuple[str, str]]]
     ) -> dict[str, Any]:
-        """Recall@10 of the ANN results against exhaustive search, same queries."""
+        """Recall@10 of the ANN (or first-pass) results against exhaustive search."""
         overlaps = []
         for task in dataset.tasks:
             queries = [q for q in dataset.queries_of(task) if q.id in ann_ranked]
             if not queries:
                 continue
-            exact = self._search(engine, queries, True)
+            exact = self._search(engine, queries, True, "none")
             for q in queries:
                 want = {d for d, _ in exact[q.id][:10]}
                 got = {d for d, _ in ann_ranked[q.id][:10]}
