@@ -24,6 +24,7 @@ from polyseek.encoders.base import Encoder
 from polyseek.errors import IngestError
 from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, load_file
 from polyseek.ingest._errors import describe_os_error
+from polyseek.ingest.media import media_progress
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item
@@ -67,6 +68,9 @@ class Progress:
     def start(self, total_files: int) -> None: ...
 
     def advance(self, files: int, items: int) -> None: ...
+
+    def media(self, source: str, seconds_done: float, seconds_total: float | None) -> None:
+        """How far decoding of a video/audio file has come (called from loader threads)."""
 
     def stop(self) -> None: ...
 
@@ -143,6 +147,7 @@ class Indexer:
         self.batch_items = batch_items
         self.batch_files = batch_files
         self.workers = workers
+        self._progress = Progress()
 
     # ------------------------------------------------------------------ plan
     def plan(self, paths: Sequence[Path] | None = None) -> tuple[list[_Candidate], list[str], int]:
@@ -174,6 +179,7 @@ class Indexer:
         self, paths: Sequence[Path] | None = None, progress: Progress | None = None
     ) -> IndexReport:
         progress = progress or Progress()
+        self._progress = progress
         report = IndexReport()
         started = time.perf_counter()
         with self.store.writing():
@@ -240,7 +246,9 @@ class Indexer:
             rec = SourceRecord(**{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns})
             return _Loaded(rec, [], {}, reused=True, was_known=True)
         try:
-            items = load_file(cand.path, cand.source, self.options)
+            progress = self._progress
+            with media_progress(lambda done, total: progress.media(cand.source, done, total)):
+                items = load_file(cand.path, cand.source, self.options)
         except IngestError as exc:
             return self._failed(cand, digest, gen, exc.reason)
         previews = self._write_previews(items, gen)

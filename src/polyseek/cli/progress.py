@@ -1,4 +1,8 @@
-"""A Rich progress bar for indexing: files/s, items/s and ETA; silent when not a TTY."""
+"""A Rich progress bar for indexing: files/s, items/s and ETA; silent when not a TTY.
+
+While a long video or recording is decoded, the bar also shows how far into it the
+decoder is (``media 00:03:12/00:10:00 talk.mp4``).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from rich.progress import (
 )
 
 from polyseek.indexing import Progress as ProgressCallback
+from polyseek.ingest.media import fmt_time
 
 
 class RichProgress(ProgressCallback):
@@ -36,6 +41,7 @@ class RichProgress(ProgressCallback):
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[media]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -43,7 +49,7 @@ class RichProgress(ProgressCallback):
             transient=False,
         )
         self._bar.start()
-        self._task = self._bar.add_task("index", total=total_files, rate="")
+        self._task = self._bar.add_task("index", total=total_files, rate="", media="")
 
     def advance(self, files: int, items: int) -> None:
         self._files += files
@@ -52,7 +58,15 @@ class RichProgress(ProgressCallback):
             return
         dt = max(time.perf_counter() - self._t0, 1e-6)
         rate = f"{self._files / dt:.1f} files/s, {self._items / dt:.1f} items/s"
-        self._bar.update(self._task, advance=files, rate=rate)
+        self._bar.update(self._task, advance=files, rate=rate, media="")
+
+    def media(self, source: str, seconds_done: float, seconds_total: float | None) -> None:
+        if self._bar is None or self._task is None:
+            return
+        total = f"/{fmt_time(seconds_total)}" if seconds_total else ""
+        text = f"media {fmt_time(seconds_done)}{total} {source}"
+        self._bar.update(self._task, media=text)
+        self._bar.refresh()  # a short file may be decoded between two automatic refreshes
 
     def stop(self) -> None:
         if self._bar is not None:

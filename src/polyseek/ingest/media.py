@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +37,26 @@ PROGRESS_EVERY_S = 60.0
 
 ProgressCallback = Callable[[float, float | None], None]
 """Called with (media seconds decoded so far, total duration or None)."""
+
+TICK_EVERY_S = 0.5
+"""Wall seconds between two reports to the ambient callback (a progress bar)."""
+
+_ambient: ContextVar[ProgressCallback | None] = ContextVar("polyseek_media_progress", default=None)
+
+
+@contextmanager
+def media_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Report the decoding of every media file read in this context (thread) to ``callback``.
+
+    The indexer wraps each file's loading in it so that a progress bar can show media time
+    (``callback(seconds done, total or None)``, every :data:`TICK_EVERY_S` wall seconds and
+    once at the end) without the loaders knowing about progress bars.
+    """
+    token = _ambient.set(callback)
+    try:
+        yield
+    finally:
+        _ambient.reset(token)
 
 
 @dataclass
@@ -76,7 +98,7 @@ def _av() -> Any:
     return require("av", hint=_HINT, feature="video and audio files")
 
 
-def _fmt_time(seconds: float) -> str:
+def fmt_time(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
@@ -105,6 +127,7 @@ class MediaReader:
         self.path = path
         self.frame_fps = frame_fps
         self.on_progress = on_progress
+        self._tick = _ambient.get()
         self.stats = DecodeStats()
         self._want_audio = audio
         self._pcm: list[np.ndarray] = []
@@ -183,6 +206,7 @@ class MediaReader:
         next_t = 0.0
         next_report = PROGRESS_EVERY_S
         started = time.perf_counter()
+        next_tick = started + TICK_EVERY_S
         busy = 0.0  # wall time spent in the caller, not decoding
         try:
             for packet in self._container.demux(*streams):
@@ -206,13 +230,16 @@ class MediaReader:
                 if self._last_t >= next_report:
                     self._report(started)
                     next_report = self._last_t + PROGRESS_EVERY_S
+                if self._tick is not None and (now := time.perf_counter()) >= next_tick:
+                    self._tick(self._last_t, self.info.duration_s)
+                    next_tick = now + TICK_EVERY_S
             if resampler is not None:
                 for out in resampler.resample(None):
                     self._pcm.append(out.to_ndarray().reshape(-1).copy())
         except av.error.FFmpegError as exc:
             raise IngestError(
                 str(self.path),
-                f"corrupt or truncated media: decoding failed at {_fmt_time(self._last_t)} "
+                f"corrupt or truncated media: decoding failed at {fmt_time(self._last_t)} "
                 f"({_reason(exc)})",
             ) from None
         finally:
@@ -220,13 +247,15 @@ class MediaReader:
         self._check_complete()
         if self.on_progress is not None:
             self.on_progress(self._last_t, self.info.duration_s)
+        if self._tick is not None:  # complete (checked above): all of it is done
+            self._tick(max(self._last_t, self.info.duration_s or 0.0), self.info.duration_s)
 
     def _report(self, started: float) -> None:
         total = self.info.duration_s
         speed = self._last_t / max(time.perf_counter() - started, 1e-9)
-        of = f" of {_fmt_time(total)}" if total else ""
+        of = f" of {fmt_time(total)}" if total else ""
         logger.info(
-            "%s: decoded %s%s (%.1fx real time)", self.path.name, _fmt_time(self._last_t), of, speed
+            "%s: decoded %s%s (%.1fx real time)", self.path.name, fmt_time(self._last_t), of, speed
         )
         if self.on_progress is not None:
             self.on_progress(self._last_t, total)
@@ -243,8 +272,8 @@ class MediaReader:
         if end + tolerance < total:
             raise IngestError(
                 str(self.path),
-                f"truncated media: data ends at {_fmt_time(end)} but the file announces "
-                f"{_fmt_time(total)}",
+                f"truncated media: data ends at {fmt_time(end)} but the file announces "
+                f"{fmt_time(total)}",
             )
 
     @property
