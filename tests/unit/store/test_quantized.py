@@ -205,3 +205,13 @@ def test_eval_cli_records_the_first_pass_and_its_recall(tmp_path):
     data = json.loads(out.read_text())
     assert data["config"]["first_pass"] == "truncate:128" and data["config"]["oversample"] == 3
     assert 0.0 < data["first_pass"]["recall@10_vs_exact"] <= 1.0
+
+
+def test_binary_candidates_exclude_rows_with_no_agreeing_bit(data):
+    """Scores are unsigned bit counts: a row agreeing on no bit (the query's opposite)
+    must rank last, not wrap around to first."""
+    matrix, ids, _ = data
+    query = -matrix[:1]
+    got = first_pass_search(FirstPass.parse("binary", 1), matrix[:50], ids[:50], query, 1)[0]
+    assert got[0][0] != "item0"  # the worst row of all (cosine -1)
+    assert got[0][1] > 0.0
