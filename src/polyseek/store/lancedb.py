@@ -413,15 +413,17 @@ class LanceStore(Store):
         modalities: Sequence[Modality] | None = None,
     ) -> list[list[tuple[str, float]]]:
         cache = self._cache(encoder_key)
-        matrix, ids = cache.matrix, cache.ids
-        if modalities:
-            keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
-            matrix, ids = matrix[keep], ids[keep]
-        if len(ids) == 0:
+        if len(cache.ids) == 0:
             return [[] for _ in range(len(queries))]
-        scores = np.asarray(queries, dtype=np.float32) @ matrix.T
+        scores = np.asarray(queries, dtype=np.float32) @ cache.matrix.T
+        if modalities:
+            # Mask rows instead of copying the matrix per query (150 MB at 100k x 384).
+            keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
+            scores[:, ~keep] = -np.inf
         # An item may have several rows (max-sim keyframes): each id once, at its best row.
-        return [top_unique(row, ids, k) for row in scores]
+        return [
+            [(i, s) for i, s in top_unique(row, cache.ids, k) if s != -np.inf] for row in scores
+        ]
 
     # ----------------------------------------------------------------- writes
     def commit(self, batch: SourceBatch) -> None:
