@@ -6,10 +6,11 @@ import io
 import logging
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -125,9 +126,49 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 
         return Depends(dependency)
 
-    read, admin = access("read"), access("admin")
+    ctx = _Context(engine, settings, jobs, engine_lock, generator, access("read"), access("admin"))
+    for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes):
+        app.include_router(routes(ctx))
 
-    # ------------------------------------------------------------------ search
+    @app.get("/api/health", response_model=s.HealthOut, tags=["misc"])
+    def health() -> s.HealthOut:
+        """Liveness; says whether keys are required."""
+        return s.HealthOut(status="ok", auth=not settings.no_auth)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def ui() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the route groups share: the engine, settings, jobs, locks and access checks."""
+
+    engine: Engine
+    settings: ServerSettings
+    jobs: IndexJobs
+    engine_lock: threading.Lock  # encoders (tokenizers) are not thread-safe
+    generator: Any
+    read: Any  # Depends(...) for read-only routes
+    admin: Any  # Depends(...) for routes that change the index
+
+
+def _stored(engine: Engine, item_id: str) -> Any:
+    item = engine.store.get_items([item_id]).get(item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id!r} in the index")
+    return item
+
+
+def _search_routes(ctx: _Context) -> APIRouter:
+    """Search by text, by an uploaded image, or by both."""
+    engine, settings, read = ctx.engine, ctx.settings, ctx.read
+    engine_lock = ctx.engine_lock
+    router = APIRouter()
+
     def run_search(
         text: str | None,
         image: Any,
@@ -143,7 +184,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             )
         return _search_out(result, source, top)
 
-    @app.get("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
+    @router.get("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
     def search_get(
         q: Annotated[str, Query(min_length=1, max_length=2000, description="Text query")],
         top: Annotated[int, Query(ge=1, le=settings.max_top)] = 10,
@@ -153,7 +194,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         """Search by text."""
         return run_search(q, None, top, list(modality or []), source)
 
-    @app.post("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
+    @router.post("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
     def search_post(
         text: Annotated[str | None, Form(max_length=2000)] = None,
         image: Annotated[UploadFile | None, File(description="Query image")] = None,
@@ -169,17 +210,21 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             raise QueryError("give a text query, an image, or both")
         return run_search(words, pil, top, list(modality or []), source, image_weight)
 
-    # ------------------------------------------------------------------ items and media
-    def stored(item_id: str) -> Any:
-        item = engine.store.get_items([item_id]).get(item_id)
-        if item is None:
-            raise NotFound(f"no item {item_id!r} in the index")
-        return item
+    return router
 
-    @app.get("/api/items/{item_id}", response_model=s.ItemOut, dependencies=[read], tags=["items"])
+
+def _item_routes(ctx: _Context) -> APIRouter:
+    """Item details and similar items."""
+    engine, settings, read = ctx.engine, ctx.settings, ctx.read
+    engine_lock = ctx.engine_lock
+    router = APIRouter()
+
+    @router.get(
+        "/api/items/{item_id}", response_model=s.ItemOut, dependencies=[read], tags=["items"]
+    )
     def item_details(item_id: str) -> s.ItemOut:
         """An item with its full text and where to fetch its preview and file."""
-        item = stored(item_id)
+        item = _stored(engine, item_id)
         return s.ItemOut(
             item_id=item.id,
             modality=item.modality,
@@ -192,7 +237,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             file_url=s.file_url(item.source),
         )
 
-    @app.get(
+    @router.get(
         "/api/items/{item_id}/similar",
         response_model=s.SearchOut,
         dependencies=[read],
@@ -202,7 +247,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         item_id: str, top: Annotated[int, Query(ge=1, le=settings.max_top)] = 10
     ) -> s.SearchOut:
         """Items like this one: by its image when an image-text encoder exists, else its text."""
-        item = stored(item_id)
+        item = _stored(engine, item_id)
         has_image_encoder = any(i.kind == "image-text" for i in engine.encoder_infos)
         image = engine.store.path / item.preview if item.preview and has_image_encoder else None
         text = None if image is not None else (item.text[:2000].strip() or None)
@@ -216,7 +261,15 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             h.rank = rank
         return s.SearchOut(query={"similar_to": item_id, "top": top}, hits=hits)
 
-    @app.get(
+    return router
+
+
+def _media_routes(ctx: _Context) -> APIRouter:
+    """Previews and original files (only files that belong to the collection)."""
+    engine, read = ctx.engine, ctx.read
+    router = APIRouter()
+
+    @router.get(
         "/api/items/{item_id}/preview",
         response_class=FileResponse,
         dependencies=[read],
@@ -225,13 +278,13 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     )
     def item_preview(item_id: str) -> FileResponse:
         """The stored thumbnail or page render of an item (JPEG)."""
-        item = stored(item_id)
+        item = _stored(engine, item_id)
         if not item.preview:
             raise NotFound(f"item {item_id} has no preview")
         path = store_media_file(engine.store.media_dir, engine.store.path, item.preview)
         return FileResponse(path, media_type="image/jpeg", headers=_private_cache())
 
-    @app.get(
+    @router.get(
         "/api/files/{path:path}",
         response_class=FileResponse,
         dependencies=[read],
@@ -247,8 +300,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         real = collection_file(engine.root, known, path)
         return FileResponse(real, headers=_private_cache(), content_disposition_type="inline")
 
-    # ------------------------------------------------------------------ index
-    @app.get("/api/status", response_model=s.StatusOut, dependencies=[read], tags=["index"])
+    return router
+
+
+def _index_routes(ctx: _Context) -> APIRouter:
+    """Index status and runs; adding and removing sources."""
+    engine, settings, read, admin = ctx.engine, ctx.settings, ctx.read, ctx.admin
+    jobs = ctx.jobs
+    router = APIRouter()
+
+    @router.get("/api/status", response_model=s.StatusOut, dependencies=[read], tags=["index"])
     def status() -> s.StatusOut:
         """What is indexed, with which encoders, which files failed, and the index run."""
         st = engine.status()
@@ -263,12 +324,12 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             generator=settings.generator,
         )
 
-    @app.get("/api/index", response_model=s.JobOut, dependencies=[read], tags=["index"])
+    @router.get("/api/index", response_model=s.JobOut, dependencies=[read], tags=["index"])
     def index_state() -> s.JobOut:
         """The current or last index run, with progress."""
         return s.JobOut(**jobs.state())
 
-    @app.post(
+    @router.post(
         "/api/index", response_model=s.JobOut, status_code=202, dependencies=[admin], tags=["index"]
     )
     def start_index(body: s.IndexRequest | None = None) -> s.JobOut:
@@ -278,7 +339,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             _check_inside(engine.root, p)
         return s.JobOut(**jobs.start(paths))
 
-    @app.post(
+    @router.post(
         "/api/sources",
         response_model=s.JobOut,
         status_code=202,
@@ -291,7 +352,9 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             _check_inside(engine.root, p)
         return s.JobOut(**jobs.start(body.paths))
 
-    @app.delete("/api/sources", response_model=s.RemovedOut, dependencies=[admin], tags=["index"])
+    @router.delete(
+        "/api/sources", response_model=s.RemovedOut, dependencies=[admin], tags=["index"]
+    )
     def remove_sources(
         path: Annotated[str, Query(min_length=1, max_length=1000)],
     ) -> s.RemovedOut:
@@ -299,8 +362,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         _check_inside(engine.root, path)
         return s.RemovedOut(removed=engine.remove(engine.root / path))
 
-    # ------------------------------------------------------------------ ask
-    @app.post("/api/ask", response_model=s.AnswerOut, dependencies=[read], tags=["ask"])
+    return router
+
+
+def _ask_routes(ctx: _Context) -> APIRouter:
+    """Answers with citations."""
+    engine, settings, read = ctx.engine, ctx.settings, ctx.read
+    engine_lock, generator = ctx.engine_lock, ctx.generator
+    router = APIRouter()
+
+    @router.post("/api/ask", response_model=s.AnswerOut, dependencies=[read], tags=["ask"])
     def ask_route(body: s.AskRequest) -> s.AnswerOut:
         """Answer a question from the collection, citing evidence on every sentence."""
         answer = ask(
@@ -313,18 +384,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         )
         return _answer_out(answer)
 
-    # ------------------------------------------------------------------ misc and UI
-    @app.get("/api/health", response_model=s.HealthOut, tags=["misc"])
-    def health() -> s.HealthOut:
-        """Liveness; says whether keys are required."""
-        return s.HealthOut(status="ok", auth=not settings.no_auth)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def ui() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+    return router
 
 
 def _private_cache() -> dict[str, str]:
