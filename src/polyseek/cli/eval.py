@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -78,12 +78,6 @@ def eval_command(
     """Measure retrieval quality on a BEIR or M-BEIR dataset (metrics, modality bias)."""
     from polyseek.eval import EvalConfig, evaluate, load_dataset, write_json, write_report
 
-    pairs = []
-    for item in instruction or []:
-        task, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"bad --instruction {item!r}", hint="write TASK=TEXT or *=TEXT")
-        pairs.append((task, text))
     config = EvalConfig(
         encoders=tuple(encoder or ["minilm"]),
         dense=dense,
@@ -96,7 +90,7 @@ def eval_command(
         rerank_depth=rerank_depth,
         cutoff=cutoff,
         image_weight=image_weight,
-        instructions=tuple(pairs),
+        instructions=_instructions(instruction or []),
         exact=not ann,
         first_pass=first_pass,
         oversample=oversample,
@@ -105,9 +99,31 @@ def eval_command(
     )
     dataset = load_dataset(fmt, path, split=split)
     result = evaluate(dataset, config)
-    share_key = f"target_share@{config.share_k}"
+    _print_result(dataset.name, result, config.share_k)
+    if json_out is not None:
+        write_json(result, json_out)
+        out.print(f"JSON: {json_out}")
+    if report is not None:
+        page = write_report(result, report)
+        out.print(f"report: {page}")
+
+
+def _instructions(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """``TASK=TEXT`` options as (task, prefix) pairs."""
+    pairs = []
+    for item in items:
+        task, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"bad --instruction {item!r}", hint="write TASK=TEXT or *=TEXT")
+        pairs.append((task, text))
+    return tuple(pairs)
+
+
+def _print_result(name: str, result: dict[str, Any], share_k: int) -> None:
+    """Per-pool tables of the metrics, then the ANN / first-pass recall lines."""
+    share_key = f"target_share@{share_k}"
     for pool_name, data in sorted(result["pools"].items()):
-        table = Table(title=f"{dataset.name}: {pool_name} pool")
+        table = Table(title=f"{name}: {pool_name} pool")
         for col in ("task", "queries", "hit@1", "hit@10", "recall@10", "ndcg@10", "mrr@10", "map"):
             table.add_column(col, justify="left" if col == "task" else "right")
         table.add_column("target share", justify="right")
@@ -136,9 +152,3 @@ def eval_command(
             f"first pass {fp['spec']} (oversample {fp['oversample']}) recall@10 against exact "
             f"search: {fp['recall@10_vs_exact']}"
         )
-    if json_out is not None:
-        write_json(result, json_out)
-        out.print(f"JSON: {json_out}")
-    if report is not None:
-        page = write_report(result, report)
-        out.print(f"report: {page}")
