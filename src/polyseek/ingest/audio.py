@@ -14,15 +14,14 @@ from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest._transcript import group_segments, sidecar_segments, text_between, transcribe
 from polyseek.ingest.base import LOADERS
 from polyseek.ingest.detect import AUDIO_EXTENSIONS
-from polyseek.ingest.media import MediaInfo, ProgressCallback, decode_audio
-from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
+from polyseek.ingest.media import MediaInfo, MediaLoader, decode_audio
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
 
 
 @LOADERS.register("audio")
-class AudioLoader:
+class AudioLoader(MediaLoader):
     """``Item(modality="audio", locator=Locator(start_s=, end_s=), text=transcript)`` per segment.
 
     Speech is found by voice activity detection and transcribed with
@@ -33,13 +32,6 @@ class AudioLoader:
 
     name = "audio"
     extensions = AUDIO_EXTENSIONS
-
-    def __init__(
-        self, options: IngestOptions | None = None, on_progress: ProgressCallback | None = None
-    ) -> None:
-        self.options = options or DEFAULT_OPTIONS
-        self.on_progress = on_progress
-        self.timings: dict[str, float] = {}
 
     def load(self, path: Path, source: str) -> list[Item]:
         with ingest_errors(path):

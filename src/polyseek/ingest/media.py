@@ -28,6 +28,7 @@ import numpy as np
 from polyseek.asr.base import SAMPLE_RATE
 from polyseek.encoders._util import require
 from polyseek.errors import IngestError
+from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 
 logger = logging.getLogger(__name__)
 
@@ -299,3 +300,15 @@ def decode_audio(
         for _ in reader.frames():
             pass
         return reader.info, reader.audio
+
+
+class MediaLoader:
+    """Shared set-up of the video and audio loaders: options, a media-time progress
+    callback, and ``timings`` (seconds spent per stage, filled by ``load``)."""
+
+    def __init__(
+        self, options: IngestOptions | None = None, on_progress: ProgressCallback | None = None
+    ) -> None:
+        self.options = options or DEFAULT_OPTIONS
+        self.on_progress = on_progress
+        self.timings: dict[str, float] = {}

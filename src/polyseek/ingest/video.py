@@ -23,8 +23,8 @@ from polyseek.ingest._transcript import sidecar_segments, text_between, transcri
 from polyseek.ingest.audio import audio_items, span_audio
 from polyseek.ingest.base import LOADERS
 from polyseek.ingest.detect import VIDEO_EXTENSIONS
-from polyseek.ingest.media import MediaReader, ProgressCallback
-from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
+from polyseek.ingest.media import MediaLoader, MediaReader
+from polyseek.ingest.options import IngestOptions
 from polyseek.ingest.scenes import ANALYSIS_SIZE, SceneDetector
 from polyseek.types import Item, Locator
 
@@ -107,7 +107,7 @@ def _thumb_size(width: int, height: int, side: int) -> tuple[int, int]:
 
 
 @LOADERS.register("video")
-class VideoLoader:
+class VideoLoader(MediaLoader):
     """``Item(modality="video", locator=Locator(start_s=, end_s=))`` per moment.
 
     ``text`` is the transcript of the span, ``image`` its first keyframe (the thumbnail),
@@ -119,13 +119,6 @@ class VideoLoader:
 
     name = "video"
     extensions = VIDEO_EXTENSIONS
-
-    def __init__(
-        self, options: IngestOptions | None = None, on_progress: ProgressCallback | None = None
-    ) -> None:
-        self.options = options or DEFAULT_OPTIONS
-        self.on_progress = on_progress
-        self.timings: dict[str, float] = {}
 
     def load(self, path: Path, source: str) -> list[Item]:
         with ingest_errors(path):
