@@ -15,7 +15,6 @@ oversample factor, in one run:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -27,10 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from query_latency import base_vectors, fill_store  # noqa: E402
+from query_latency import filled_engine, setup  # noqa: E402
 
-from polyseek.encoders import load_encoder  # noqa: E402
-from polyseek.engine import Engine  # noqa: E402
 from polyseek.store.quantized import FirstPass, first_pass_search  # noqa: E402
 
 PASSES = [
@@ -48,22 +45,11 @@ BLOCK = 20
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--queries", type=int, default=200)
-    args = ap.parse_args()
-    enc = load_encoder("minilm")
-    texts, base = base_vectors(enc)
-    queries = enc.embed_queries([f"{t.split('.')[0]}" for t in texts[: args.queries]])
+    args, texts, base, queries = setup()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "c"
-        root.mkdir()
-        engine = Engine.open(root, create=True)
+        engine = filled_engine(Path(tmp), texts, base, args.n)
         key = engine.encoder_infos[0].key
         store = engine.store
-        t0 = time.perf_counter()
-        fill_store(store, key, texts, base, args.n)
-        print(f"stored {args.n} items in {time.perf_counter() - t0:.1f} s")
         cache = store._cache(key)  # warm, as a server would be
 
         def search(v: np.ndarray, fp: FirstPass | None = None) -> list[tuple[str, float]]:

@@ -86,7 +86,8 @@ def timed(fn, queries) -> list[float]:
     return out
 
 
-def main() -> None:
+def setup() -> tuple[argparse.Namespace, list[str], np.ndarray, np.ndarray]:
+    """Command-line arguments, the base texts and vectors, and the query vectors."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
@@ -94,14 +95,25 @@ def main() -> None:
     enc = load_encoder("minilm")
     texts, base = base_vectors(enc)
     queries = enc.embed_queries([f"{t.split('.')[0]}" for t in texts[: args.queries]])
+    return args, texts, base, queries
+
+
+def filled_engine(tmp: Path, texts: list[str], base: np.ndarray, n: int) -> Engine:
+    """An engine over an empty folder in ``tmp`` whose store holds ``n`` mixture vectors."""
+    root = tmp / "c"
+    root.mkdir()
+    engine = Engine.open(root, create=True)
+    t0 = time.perf_counter()
+    fill_store(engine.store, engine.encoder_infos[0].key, texts, base, n)
+    print(f"stored {n} items in {time.perf_counter() - t0:.1f} s")
+    return engine
+
+
+def main() -> None:
+    args, texts, base, queries = setup()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "c"
-        root.mkdir()
-        engine = Engine.open(root, create=True)
+        engine = filled_engine(Path(tmp), texts, base, args.n)
         info = engine.encoder_infos[0]
-        t0 = time.perf_counter()
-        fill_store(engine.store, info.key, texts, base, args.n)
-        print(f"stored {args.n} items in {time.perf_counter() - t0:.1f} s")
         engine.store.maintain_indexes(min_rows=10**12)  # the item-id index only, as after `index`
         table = engine.store._table(info.key)
         matrix = engine.store._cache(info.key).matrix.copy()  # warm the cache, as a server would
