@@ -113,3 +113,28 @@ def test_search_cli_ranking_options(tmp_path):
     assert set(result["hits"][0]["signals"]) == {"minilm", "lexical"}
     code, _, err = cli("search", "x", "-c", str(root), "--rerank", "nope:model")
     assert code == 2 and "unknown reranker backend 'nope'" in err
+
+
+def test_compare_tests_two_results_per_task_and_refuses_bad_files(tmp_path):
+    raw, cal = tmp_path / "raw.json", tmp_path / "cal.json"
+    for path, extra in ((raw, []), (cal, ["--calibrate"])):
+        code, _, err = cli(
+            "eval", "mbeir", str(MBEIR), "--pool", "union", "--json", str(path), *extra
+        )
+        assert code == 0, err
+    code, out, err = cli("compare", str(raw), str(cal), "--json", str(tmp_path / "cmp.json"))
+    assert code == 0, err
+    assert "McNemar" in out and "Holm" in out
+    tests = json.loads((tmp_path / "cmp.json").read_text())
+    scored = {(t["task"], t["metric"]) for t in tests}
+    assert {("1", "hit@1"), ("2", "target_share@10"), ("1", "ndcg@10")} <= scored
+    per_query = json.loads(raw.read_text())["pools"]["union"]["tasks"]["1"]["per_query"]
+    for t in tests:
+        assert t["pool"] == "union"
+        if t["task"] == "1":
+            assert t["queries"] == len(per_query)
+        assert 0.0 <= t["p"] <= t["p_holm"] <= 1.0
+        assert t["better"] + t["worse"] <= t["queries"]
+    (tmp_path / "bad.json").write_text("{not json")
+    code, _, err = cli("compare", str(raw), str(tmp_path / "bad.json"))
+    assert code == 2 and "bad.json" in err and "not a JSON file" in err

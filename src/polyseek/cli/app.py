@@ -267,9 +267,10 @@ from polyseek.cli.serve import serve  # noqa: E402
 app.command("ask")(ask_command)
 app.command("serve")(serve)
 
-from polyseek.cli.eval import eval_command  # noqa: E402
+from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
+app.command("compare")(compare_command)
 
 
 def main() -> None:

@@ -152,3 +152,78 @@ def _print_result(name: str, result: dict[str, Any], share_k: int) -> None:
             f"first pass {fp['spec']} (oversample {fp['oversample']}) recall@10 against exact "
             f"search: {fp['recall@10_vs_exact']}"
         )
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a JSON file ({exc})") from exc
+    if not isinstance(data, dict) or "pools" not in data:
+        raise ConfigError(
+            f"{path}: not a polyseek eval result", hint="write one with `polyseek eval ... --json`"
+        )
+    return data
+
+
+def _p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
+def compare_command(
+    base: Annotated[Path, typer.Argument(help="Baseline result (polyseek eval --json).")],
+    other: Annotated[Path, typer.Argument(help="Result to compare against the baseline.")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Metric to test (repeatable; default hit@1/5/10, mrr@10, ndcg@10, "
+            "target_share@10)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the randomisation and bootstrap.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the tests here.")] = None,
+) -> None:
+    """Paired significance tests of two eval results on the same dataset, per task."""
+    import json
+
+    from polyseek.eval.compare import ALPHA, DEFAULT_METRICS, compare
+
+    found = compare(
+        _read_result(base),
+        _read_result(other),
+        metrics=tuple(metric or DEFAULT_METRICS),
+        seed=seed,
+        labels=(str(base), str(other)),
+    )
+    table = Table(title=f"{other.name} against {base.name} (paired, per query)")
+    for col in ("pool", "task", "metric", "base", "other", "delta", "+/-", "p", "p (Holm)"):
+        table.add_column(col, justify="left" if col in ("pool", "task", "metric") else "right")
+    for d in found:
+        mark = "" if not d.significant else ("[green]" if d.delta > 0 else "[red]")
+        table.add_row(
+            d.pool,
+            d.task,
+            d.metric,
+            f"{d.base:.4f}",
+            f"{d.other:.4f}",
+            f"{mark}{d.delta:+.4f}",
+            f"{d.better}/{d.worse}",
+            _p(d.p),
+            f"{mark}{_p(d.p_holm)}",
+        )
+    out.print(table)
+    out.print(
+        f"+/-: queries scored higher/lower. hit@k: exact McNemar test; other metrics: paired "
+        f"randomisation test. Coloured: significant at {ALPHA} after Holm's adjustment over "
+        f"all {len(found)} tests."
+    )
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(
+            json.dumps([d.to_dict() for d in found], indent=2) + "\n", encoding="utf-8"
+        )
+        out.print(f"JSON: {json_out}")

@@ -5,6 +5,7 @@
 """
 
 from polyseek.eval.base import MBEIR_TASKS, EvalDataset, EvalDoc, EvalQuery, EvalTask
+from polyseek.eval.compare import Difference, compare
 from polyseek.eval.datasets import FORMATS, load_beir, load_dataset, load_mbeir
 from polyseek.eval.metrics import METRIC_NAMES, PRIMARY_METRIC, per_query
 from polyseek.eval.report import write_json, write_report
@@ -20,7 +21,9 @@ __all__ = [
     "EvalDoc",
     "EvalQuery",
     "EvalTask",
+    "Difference",
     "Evaluator",
+    "compare",
     "evaluate",
     "load_beir",
     "load_dataset",

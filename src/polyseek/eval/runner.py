@@ -42,7 +42,7 @@ from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
 
-EVAL_FORMAT_VERSION = 1
+EVAL_FORMAT_VERSION = 2  # 2: per-query metrics in every task
 COMMIT_BATCH = 256
 
 
@@ -358,11 +358,13 @@ class Evaluator:
         qrels = {qid: dataset.qrels[qid] for qid in qids}
         rows = per_query(qrels, run)
         k = self.config.share_k
-        shares = [
-            sum(1 for _, m in ranked[qid][:k] if m == info.target_modality) / len(ranked[qid][:k])
+        share_of = {
+            qid: sum(1 for _, m in ranked[qid][:k] if m == info.target_modality)
+            / len(ranked[qid][:k])
             for qid in qids
             if ranked[qid]
-        ]
+        }
+        shares = list(share_of.values())
         curve_names = tuple(f"hit@{c}" for c in CURVE_CUTOFFS) + tuple(
             f"recall@{c}" for c in CURVE_CUTOFFS
         )
@@ -377,6 +379,14 @@ class Evaluator:
             "curves": {
                 "hit": [curve[f"hit@{c}"] for c in CURVE_CUTOFFS],
                 "recall": [curve[f"recall@{c}"] for c in CURVE_CUTOFFS],
+            },
+            # Per judged query, for paired significance tests (polyseek compare).
+            "per_query": {
+                qid: {
+                    **{n: round(float(row[n]), 6) for n in METRIC_NAMES},
+                    f"target_share@{k}": round(share_of.get(qid, 0.0), 6),
+                }
+                for qid, row in rows.items()
             },
         }
 
