@@ -5,6 +5,8 @@
 * ``cross-encoder:NAME_OR_DIR`` -- a sentence-transformers ``CrossEncoder``
 * ``mllm-endpoint:MODEL@URL`` -- a vision-language model behind an OpenAI-compatible API
 * ``mllm:NAME_OR_DIR`` -- a transformers vision-language model, prompt-and-rerank
+* ``late:minilm`` / ``late:NAME_OR_DIR`` -- late interaction (ColBERT-style MaxSim) over the
+  token vectors of the bundled MiniLM or another sentence-transformers model
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from polyseek.errors import ConfigError as _ConfigError
 from polyseek.rerank.base import Candidate, Reranker
 
-RERANKER_BACKENDS = ("cross-encoder", "mllm", "mllm-endpoint")
+RERANKER_BACKENDS = ("cross-encoder", "mllm", "mllm-endpoint", "late")
 
 
 def load_reranker(spec: str) -> Reranker:
@@ -39,6 +41,10 @@ def load_reranker(spec: str) -> Reranker:
         from polyseek.rerank.mllm import TransformersVLMReranker
 
         return TransformersVLMReranker(model)
+    if backend == "late":
+        from polyseek.rerank.late_interaction import LateInteractionReranker
+
+        return LateInteractionReranker(model)
     raise _ConfigError(
         f"unknown reranker backend {backend!r}",
         hint=f"valid backends: {', '.join(RERANKER_BACKENDS)}",
