@@ -154,7 +154,7 @@ def search(
         bool, typer.Option(help="Standardise scores per modality (mixed-modality results).")
     ] = False,
     rerank: Annotated[
-        str | None, typer.Option(help="Reranker spec, e.g. cross-encoder:DIR.")
+        str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
     ] = None,
     cutoff: Annotated[
         str | None, typer.Option(help="Return fewer hits when scores fall off: gap:0.3.")

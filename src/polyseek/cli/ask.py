@@ -58,7 +58,7 @@ def ask_command(
     ] = None,
     rerank: Annotated[
         str | None,
-        typer.Option(help="Rerank the evidence first: cross-encoder:DIR, mllm:DIR, ..."),
+        typer.Option(help="Rerank the evidence first: late:minilm, cross-encoder:DIR, ..."),
     ] = None,
     collection: CollectionOpt = None,
     store: StoreOpt = None,

@@ -41,7 +41,7 @@ def eval_command(
         str, typer.Option(help="Calibration statistics: query (per query) or collection.")
     ] = "query",
     rerank: Annotated[
-        str | None, typer.Option(help="Reranker spec, e.g. cross-encoder:DIR.")
+        str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
     ] = None,
     rerank_depth: Annotated[int, typer.Option(help="Candidates the reranker sees.")] = 30,
     cutoff: Annotated[
