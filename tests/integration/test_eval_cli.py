@@ -138,3 +138,26 @@ def test_compare_tests_two_results_per_task_and_refuses_bad_files(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = cli("compare", str(raw), str(tmp_path / "bad.json"))
     assert code == 2 and "bad.json" in err and "not a JSON file" in err
+
+
+def test_default_calibration_corrects_hubness_on_the_mixed_sample(minilm):
+    dataset = load_dataset("mbeir", MBEIR)
+    results = {}
+    with Evaluator(EvalConfig(pools=("union",)), encoders=[minilm]) as ev:
+        for mode in ("query", "hubness"):
+            ev.configure(EvalConfig(calibrate=True, calibration=mode, pools=("union",)))
+            results[mode] = ev.run(dataset)
+    assert EvalConfig().calibration == "hubness"
+    assert results["hubness"]["config"]["calibration"] == "hubness"
+    tasks = {m: r["pools"]["union"]["tasks"] for m, r in results.items()}
+    # The same per-query standardisation, but hub items are pushed down: some query's
+    # metrics (or its modality mix) change, and every number stays a valid one.
+    changed = [
+        (t, q)
+        for t in ("1", "2")
+        for q, row in tasks["hubness"][t]["per_query"].items()
+        if row != tasks["query"][t]["per_query"][q]
+    ]
+    assert changed
+    for t in ("1", "2"):
+        assert 0.0 <= tasks["hubness"][t]["target_share@10"] <= 1.0

@@ -38,8 +38,12 @@ def eval_command(
         bool, typer.Option(help="Standardise scores per encoder and item modality.")
     ] = False,
     calibration: Annotated[
-        str, typer.Option(help="Calibration statistics: query (per query) or collection.")
-    ] = "query",
+        str,
+        typer.Option(
+            help="Calibration: hubness (per-query statistics of hubness-corrected scores), "
+            "query (per-query statistics) or collection (index-time statistics)."
+        ),
+    ] = "hubness",
     rerank: Annotated[
         str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
     ] = None,

@@ -191,8 +191,7 @@ def compare(
             )
     adjusted = _holm([d.p for d in found])
     return [
-        Difference(**{**asdict(d), "p_holm": _sig(p)})
-        for d, p in zip(found, adjusted, strict=True)
+        Difference(**{**asdict(d), "p_holm": _sig(p)}) for d, p in zip(found, adjusted, strict=True)
     ]
 
 

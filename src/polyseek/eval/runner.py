@@ -56,7 +56,7 @@ class EvalConfig:
     fusion: str = "zscore"  # hybrid rule: "zscore" linear mix or "rrf"
     lexical_weight: float = 0.5
     calibrate: bool = False
-    calibration: str = "query"  # "query" or "collection" statistics
+    calibration: str = "hubness"  # "hubness", "query" or "collection" (search/calibration.py)
     rerank: str | None = None  # reranker spec, see polyseek.rerank.load_reranker
     rerank_depth: int = 30
     cutoff: str | None = None  # "relative:0.5" / "gap:0.3"

@@ -47,10 +47,16 @@ def write_beir_papers(papers: Sequence[Paper], out: str | Path) -> Path:
     return out
 
 
-def caption_of(paper: Paper) -> str:
-    """A figure caption from the abstract: its second sentence (or its first)."""
+def caption_of(paper: Paper, sentence: int = 1) -> str:
+    """A figure caption from the abstract: sentence ``sentence`` (default the second; -1
+    the last), or the first when the abstract is shorter."""
     sentences = [s for s in _SENTENCE.split(paper.abstract) if len(s.split()) >= 5]
-    chosen = sentences[1] if len(sentences) > 1 else (sentences[0] if sentences else paper.title)
+    if not sentences:
+        chosen = paper.title
+    elif -len(sentences) <= sentence < len(sentences):
+        chosen = sentences[sentence]
+    else:
+        chosen = sentences[0]
     return "Figure: " + " ".join(chosen.split()[:40])
 
 
@@ -75,16 +81,24 @@ def draw_figure(paper: Paper, path: Path, size: int = FIGURE_SIZE) -> None:
     img.save(path, "PNG", optimize=False)
 
 
-def write_mbeir_papers(papers: Sequence[Paper], out: str | Path, *, name: str = "papers") -> Path:
+def write_mbeir_papers(
+    papers: Sequence[Paper],
+    out: str | Path,
+    *,
+    name: str = "papers",
+    caption_sentence: int = 1,
+    text_parity: int = 0,
+) -> Path:
     """M-BEIR folder (query/, cand_pool/local|global/, qrels/, images/) for ``papers``.
 
-    Papers at even positions are candidates as their abstract (text), papers at odd
-    positions as their figure (an image with its caption), so each task's queries are
-    its own and a ranking can favour the wrong modality without a zero-sum trade.
+    Papers at even positions (odd with ``text_parity=1``) are candidates as their
+    abstract (text), the others as their figure (an image whose caption is sentence
+    ``caption_sentence`` of the abstract), so each task's queries are its own and a
+    ranking can favour the wrong modality without a zero-sum trade.
     """
     out = Path(out)
-    texts = list(range(0, len(papers), 2))
-    images = list(range(1, len(papers), 2))
+    texts = list(range(text_parity % 2, len(papers), 2))
+    images = list(range(1 - text_parity % 2, len(papers), 2))
     for n, p in enumerate(papers):
         draw_figure(p, out / _figure(n))
     abstracts: list[dict[str, Any]] = [
@@ -94,7 +108,7 @@ def write_mbeir_papers(papers: Sequence[Paper], out: str | Path, *, name: str = 
     figures: list[dict[str, Any]] = [
         {
             "did": f"i{n:04d}",
-            "txt": caption_of(papers[n]),
+            "txt": caption_of(papers[n], caption_sentence),
             "img_path": _figure(n),
             "modality": "image,text",
         }

@@ -33,7 +33,8 @@ class Query:
     fusion: str = "zscore"  # hybrid rule: "zscore" (linear mix, search/hybrid.py) or "rrf"
     lexical_weight: float = 0.5  # share of the lexical list in the "zscore" mix
     calibrate: bool = False  # standardise scores per encoder and item modality
-    calibration: str = "query"  # statistics: "query" (per query) or "collection" (index time)
+    # "hubness" (per-query statistics of hubness-corrected scores), "query" or "collection"
+    calibration: str = "hubness"
     rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
     rerank_depth: int = 30
     cutoff: Cutoff | None = None  # return fewer hits when scores fall off

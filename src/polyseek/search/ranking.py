@@ -20,7 +20,9 @@ from polyseek.search.calibration import (
     ScoreStats,
     calibrated_search,
     calibration_path,
+    hubness,
     load_calibration,
+    mixes_modalities,
     query_stats,
     update_calibration,
 )
@@ -73,8 +75,15 @@ def candidate_lists(
     lists: dict[str, Ranked] = {}
     for info, vec in vectors.items():
         stats: dict[str, ScoreStats] | None
+        hub = None
+        if (
+            q.calibrate
+            and q.calibration == "hubness"
+            and mixes_modalities(store, info.key, q.modalities or None)
+        ):
+            hub = hubness(store, info.key)  # one modality: calibration keeps the raw order
         if q.calibrate and not by_collection:
-            stats = query_stats(store, info.key, vec)
+            stats = query_stats(store, info.key, vec, hub)
         else:
             stats = calibration.get(info.key)
         if q.calibrate and stats:
@@ -87,6 +96,7 @@ def candidate_lists(
                 q.modalities or None,
                 exact=q.exact,
                 first_pass=first_pass,
+                hub=hub,
             )
         else:
             if q.calibrate:

@@ -91,3 +91,71 @@ def test_per_query_statistics_let_the_outlying_image_in(mixed_store):
     calibrated = calibrated_search(mixed_store, ENC.key, query, 5, stats)
     items = mixed_store.get_items([i for i, _ in calibrated])
     assert {items[i].modality for i, _ in calibrated} == {"text", "image"}
+
+
+def test_hubness_is_the_mean_of_the_k_nearest_probes_of_other_sources(tmp_path):
+    from polyseek.search.calibration import HUBNESS_K, hubness, probes_path
+
+    enc = HashingEncoder()
+    texts = [f"w{n} w{n + 1} w{(n * 7) % 23}" for n in range(30)]
+    # Each item's vector IS its own probe's vector: without the same-source exclusion its
+    # nearest probe would be itself at similarity 1.
+    vectors = enc.embed_queries(texts)
+    store = make_store(tmp_path / "idx")
+    rows = [
+        (f"d{n}.txt", "text", t, v) for n, (t, v) in enumerate(zip(texts, vectors, strict=True))
+    ]
+    ids = add_items(store, rows)
+    update_calibration(store, [enc])
+    assert probes_path(store).is_file()
+    hub = hubness(store, ENC.key)
+    assert hub is not None and set(hub.row) == set(ids)
+    cache = store._cache(ENC.key)
+    for n, item in enumerate(ids):
+        sims = vectors @ cache.matrix[hub.row[item]]
+        others = np.sort(np.delete(sims, n))[::-1][:HUBNESS_K]
+        assert hub.of(item) == pytest.approx(others.mean(), abs=1e-5)
+    # Cached for this store version; recomputed once the collection changes.
+    assert hubness(store, ENC.key) is hub
+    add_items(store, [("new.txt", "text", "w1 w2 w3", vectors[1])], gen="g2")
+    again = hubness(store, ENC.key)
+    assert again is not hub and len(again.row) == len(ids) + 1
+
+
+def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
+    from polyseek.search import calibration as cal
+
+    rng = np.random.default_rng(1)
+    # Query-like probes spread over one region; the generic item sits at their centre
+    # (close to every probe: a hub); specific items point anywhere.
+    probes = l2_normalize(np.abs(rng.normal(0, 1, (32, DIM))).astype(np.float32))
+    store = make_store(tmp_path / "idx")
+    rows = [(f"t{n}.txt", "text", f"item {n}", rng.normal(0, 1, DIM)) for n in range(24)]
+    rows.append(("generic.txt", "text", "generic", probes.mean(axis=0)))
+    ids = add_items(store, rows)
+    cal.save_probes(store, {ENC.key: probes}, [cal._Probe(f"p{n}", "", ()) for n in range(32)])
+    hub = cal.hubness(store, ENC.key)
+    assert hub is not None
+    generic = ids[-1]
+    assert hub.of(generic) == max(hub.of(i) for i in ids)
+    # A query a little closer to the hub than to the least hubby item: raw search returns
+    # the hub above it, the hubness-corrected ranking the specific item above the hub.
+    specific = min(ids, key=hub.of)
+    matrix = store._cache(ENC.key).matrix
+    query = l2_normalize(
+        (0.55 * matrix[hub.row[generic]] + 0.45 * matrix[hub.row[specific]])[None, :]
+    )[0]
+    raw = [i for i, _ in store.search_vectors(ENC.key, query[None, :], 25)[0]]
+    assert raw.index(generic) < raw.index(specific)
+    stats = cal.query_stats(store, ENC.key, query, hub)
+    corrected = [i for i, _ in calibrated_search(store, ENC.key, query, 25, stats, hub=hub)]
+    assert corrected.index(specific) < corrected.index(generic)
+
+
+def test_unreadable_probes_name_the_file(mixed_store):
+    from polyseek.search.calibration import hubness, probes_path
+
+    update_calibration(mixed_store, [HashingEncoder()])
+    probes_path(mixed_store).write_bytes(b"not an npz")
+    with pytest.raises(StoreError, match="calibration-probes.npz: unreadable"):
+        hubness(mixed_store, ENC.key)
