@@ -2,7 +2,8 @@
 
 (a) Paper-listing known-item task (examples/eval/beir-papers: every paper's title is a
     query, its abstract the one relevant document): dense (MiniLM) / lexical (BM25) /
-    hybrid / hybrid + rerank, and as the peer baseline LanceDB's own default hybrid
+    hybrid / dense and hybrid + rerank (late interaction over MiniLM's token vectors; a
+    cross-encoder), and as the peer baseline LanceDB's own default hybrid
     search (its RRF reranker) over the same MiniLM vectors and the same texts.
 (b) Mixed-pool calibration: every paper as an abstract (text) and a figure (an image
     with a one-sentence caption), union pool, MiniLM over the text of both; the
@@ -115,6 +116,16 @@ def known_item_table(cross_encoder: str | None) -> None:
                     rerank_depth=20,
                     pools=("union",),
                 ),
+            ),
+            # MaxSim over MiniLM's token vectors: real weights, offline. Depth 20: hybrid's
+            # recall@20 is already 1.0, and on dense 30 gained 0.003 MRR@10 for 1.5x the work.
+            (
+                "dense + rerank (late interaction)",
+                EvalConfig(rerank="late:minilm", rerank_depth=20, pools=("union",)),
+            ),
+            (
+                "hybrid + rerank (late interaction, MiniLM tokens)",
+                EvalConfig(lexical=True, rerank="late:minilm", rerank_depth=20, pools=("union",)),
             ),
         ]
         with Evaluator(configs[0][1], encoders=[encoder]) as ev:
