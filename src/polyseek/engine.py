@@ -217,10 +217,19 @@ class Engine:
         after_index(self.store, encoders, changed=changed)
         return report
 
-    def remove(self, path: str | Path) -> int:
-        """Forget a source file, or every source under a folder; return how many."""
+    def remove(self, path: str | Path, *, everything: bool = False) -> int:
+        """Forget a source file, or every source under a folder; return how many.
+
+        The collection's own folder empties the whole index, so it needs
+        ``everything=True``: a stray "." must not wipe an index by accident.
+        """
         target = self._resolve_in_collection(path, must_exist=False)
         rel = target.relative_to(self.root).as_posix()
+        if rel in (".", "") and not everything:
+            raise ConfigError(
+                f"{path} is the whole collection: removing it would empty the index",
+                hint="pass everything=True (CLI: --all; API: all=true) if that is meant",
+            )
         known = self.store.sources()
         doomed = [p for p in known if rel in (".", "") or p == rel or p.startswith(rel + "/")]
         if not doomed:

@@ -29,6 +29,12 @@ def index_json(collection: Path, *extra: str) -> dict:
     return json.loads(out)
 
 
+def status_json(collection: Path) -> dict:
+    code, out, err = cli("status", "-c", str(collection), "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
 def source_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and ".polyseek" not in p.parts]
 
@@ -129,6 +135,14 @@ def test_remove_file_and_folder(tmp_path):
     assert res["hits"] == []
     code, _, err = cli("remove", str(root / "nope.txt"), "-c", str(root))
     assert code == 2 and "nothing indexed" in err
+    # The collection itself would empty the index: refused unless --all says so.
+    before = status_json(root)["sources"]
+    code, _, err = cli("remove", str(root), "-c", str(root))
+    assert code == 2 and "would empty the index" in err and "--all" in err
+    assert status_json(root)["sources"] == before > 0
+    code, out, _ = cli("remove", str(root), "-c", str(root), "--all")
+    assert code == 0 and f"removed {before} sources" in out
+    assert status_json(root)["sources"] == 0
 
 
 def test_errors_are_clear(tmp_path):

@@ -240,4 +240,8 @@ def test_search_stays_available_while_indexing(private) -> None:
     assert admin.get("/api/index").json()["report"]["added"] == 1
     r = admin.post("/api/sources", json={"paths": ["../outside.md"]})
     assert r.status_code == 400
+    # "." is the whole collection: refused without all=true, nothing removed.
+    r = admin.delete("/api/sources", params={"path": "."})
+    assert r.status_code == 400 and "would empty the index" in r.text
+    assert admin.get("/api/status").json()["sources"] == before + len(new)
     admin.close()

@@ -357,10 +357,14 @@ def _index_routes(ctx: _Context) -> APIRouter:
     )
     def remove_sources(
         path: Annotated[str, Query(min_length=1, max_length=1000)],
+        all: Annotated[bool, Query(description="Allow the whole collection (.)")] = False,  # noqa: A002
     ) -> s.RemovedOut:
-        """Forget a file, or every file under a folder (files stay on disk)."""
+        """Forget a file, or every file under a folder (files stay on disk).
+
+        The collection itself (``.``) empties the index and needs ``all=true``.
+        """
         _check_inside(engine.root, path)
-        return s.RemovedOut(removed=engine.remove(engine.root / path))
+        return s.RemovedOut(removed=engine.remove(engine.root / path, everything=all))
 
     return router
 
