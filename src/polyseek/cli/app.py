@@ -156,6 +156,12 @@ def search(
     rerank: Annotated[
         str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
     ] = None,
+    rerank_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Reranker share of the score (1: reranker alone; 0.5: mix)."
+        ),
+    ] = 1.0,
     cutoff: Annotated[
         str | None, typer.Option(help="Return fewer hits when scores fall off: gap:0.3.")
     ] = None,
@@ -188,6 +194,7 @@ def search(
         from polyseek.rerank import load_reranker
 
         options["rerank"] = load_reranker(rerank)
+        options["rerank_weight"] = rerank_weight
     if cutoff is not None:
         from polyseek.search.cutoff import Cutoff
 
@@ -243,12 +250,15 @@ def remove(
     path: Annotated[Path, typer.Argument(help="File or folder to drop from the index.")],
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Allow PATH to be the whole collection (empties it).")
+    ] = False,
 ) -> None:
     """Remove a file, or everything under a folder, from the index (files stay on disk)."""
     from polyseek.engine import Engine
 
     engine = Engine.open(collection, store=store)
-    n = engine.remove(path)
+    n = engine.remove(path, everything=everything)
     out.print(f"removed {n} source{'s' if n != 1 else ''} from the index")
 
 

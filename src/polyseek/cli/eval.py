@@ -48,6 +48,10 @@ def eval_command(
         str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
     ] = None,
     rerank_depth: Annotated[int, typer.Option(help="Candidates the reranker sees.")] = 30,
+    rerank_weight: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Reranker share of the score (1: reranker alone)."),
+    ] = 1.0,
     cutoff: Annotated[
         str | None, typer.Option(help="Adaptive cut-off, e.g. relative:0.6 or gap:0.3.")
     ] = None,
@@ -92,6 +96,7 @@ def eval_command(
         calibration=calibration,
         rerank=rerank,
         rerank_depth=rerank_depth,
+        rerank_weight=rerank_weight,
         cutoff=cutoff,
         image_weight=image_weight,
         instructions=_instructions(instruction or []),

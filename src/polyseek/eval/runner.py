@@ -59,6 +59,7 @@ class EvalConfig:
     calibration: str = "hubness"  # "hubness", "query" or "collection" (search/calibration.py)
     rerank: str | None = None  # reranker spec, see polyseek.rerank.load_reranker
     rerank_depth: int = 30
+    rerank_weight: float = 1.0  # reranker share of the head's score (1: reranker alone)
     cutoff: str | None = None  # "relative:0.5" / "gap:0.3"
     image_weight: float = 0.5  # share of the image in composed (image + text) queries
     instructions: tuple[tuple[str, str], ...] = ()  # (task id or "*", prefix) pairs
@@ -289,6 +290,7 @@ class Evaluator:
             calibration=self.config.calibration,
             rerank=self.reranker,
             rerank_depth=self.config.rerank_depth,
+            rerank_weight=self.config.rerank_weight,
             cutoff=self.cutoff,
             first_pass=self.config.first_pass if first_pass is None else first_pass,
             oversample=self.config.oversample,

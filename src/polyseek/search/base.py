@@ -37,6 +37,10 @@ class Query:
     calibration: str = "hubness"
     rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
     rerank_depth: int = 30
+    # Share of the reranker in the head's final score: 1.0 ranks by the reranker alone;
+    # below 1, a mix of the reranker's and the first stage's scores, each standardised
+    # over the head (search/ranking.py: rerank).
+    rerank_weight: float = 1.0
     cutoff: Cutoff | None = None  # return fewer hits when scores fall off
     # Compressed first pass + exact rescoring (polyseek.store.quantized): "none" (exact
     # float32), "truncate:N", "int8" or "binary"; ``oversample``: candidates = top x this
@@ -62,6 +66,8 @@ class Query:
             out["calibrate"] = self.calibration
         if self.rerank is not None:
             out["rerank"] = self.rerank.name
+            if self.rerank_weight != 1.0:
+                out["rerank_weight"] = self.rerank_weight
         if self.cutoff is not None:
             out["cutoff"] = self.cutoff.describe()
         if self.first_pass != "none":

@@ -152,6 +152,8 @@ def rerank(
         return fused
     if q.rerank_depth < 1:
         raise QueryError(f"rerank_depth must be at least 1, got {q.rerank_depth}")
+    if not 0.0 <= q.rerank_weight <= 1.0:
+        raise QueryError(f"rerank_weight must be between 0 and 1, got {q.rerank_weight}")
     head = [f for f in fused[: q.rerank_depth] if f.item_id in items]
     candidates = [
         Candidate(
@@ -168,12 +170,27 @@ def rerank(
             f"reranker {q.rerank.name} returned {len(scores)} scores for {len(candidates)} "
             "candidates"
         )
-    order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+    final = [float(x) for x in scores]
+    if q.rerank_weight < 1.0:
+        w = q.rerank_weight
+        final = [
+            w * r + (1.0 - w) * f
+            for r, f in zip(
+                _standardised(final), _standardised([h.score for h in head]), strict=True
+            )
+        ]
+    order = sorted(range(len(head)), key=lambda i: (-final[i], i))
     out = [
-        Fused(head[i].item_id, float(scores[i]), {**head[i].signals, q.rerank.name: scores[i]})
+        Fused(head[i].item_id, final[i], {**head[i].signals, q.rerank.name: float(scores[i])})
         for i in order
     ]
     return out + fused[q.rerank_depth :]
+
+
+def _standardised(values: Sequence[float]) -> list[float]:
+    a = np.asarray(values, dtype=np.float64)
+    std = float(a.std())
+    return [0.0] * len(a) if std <= 1e-12 else ((a - a.mean()) / std).tolist()
 
 
 def cut(q: Query, fused: list[Fused]) -> list[Fused]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from polyseek import Engine
@@ -80,3 +81,31 @@ def test_rerank_reorders_the_head_by_reranker_scores(engine, papers, tmp_path):
     assert scores == sorted(scores, reverse=True)
     assert [h.score for h in res.hits] == scores
     assert res.query["rerank"] == reranker.name
+
+
+def test_rerank_weight_mixes_reranker_and_first_stage_scores(engine, papers):
+    reranker = load_reranker("late:minilm")
+    query = papers[2].title
+    first = engine.search(query, top=8)
+    alone = engine.search(query, top=8, rerank=reranker, rerank_depth=8)
+    none = engine.search(query, top=8, rerank=reranker, rerank_depth=8, rerank_weight=0.0)
+    half = engine.search(query, top=8, rerank=reranker, rerank_depth=8, rerank_weight=0.5)
+    ids = [h.item_id for h in first.hits]
+    # Weight 0 keeps the first stage's order; the reranker's own score is still reported.
+    assert [h.item_id for h in none.hits] == ids
+    assert all(reranker.name in h.signals for h in none.hits)
+    # Weight 0.5: the mean of both scores, each standardised over the head.
+    first_score = {h.item_id: h.score for h in first.hits}
+    late = {h.item_id: h.signals[reranker.name] for h in half.hits}
+
+    def z(values):
+        a = np.array(values)
+        return (a - a.mean()) / a.std()
+
+    mixed = 0.5 * z([late[i] for i in ids]) + 0.5 * z([first_score[i] for i in ids])
+    expected = dict(zip(ids, mixed, strict=True))
+    assert [h.score for h in half.hits] == pytest.approx([expected[h.item_id] for h in half.hits])
+    assert [h.score for h in half.hits] == sorted((h.score for h in half.hits), reverse=True)
+    assert half.query["rerank_weight"] == 0.5 and "rerank_weight" not in alone.query
+    with pytest.raises(QueryError, match="rerank_weight"):
+        engine.search(query, rerank=reranker, rerank_weight=1.5)
