@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import SAMPLE
 from tests.helpers.served import (
     ADMIN_KEY,
+    AUDIO_END,
     AUDIO_SOURCE,
     AUDIO_START,
     READ_KEY,
@@ -115,6 +116,14 @@ def test_play_from_the_moment(page, artifacts: Path) -> None:
     start = page.evaluate("document.getElementById('player').currentTime")
     assert AUDIO_START - 0.01 <= start < AUDIO_START + 2.5
     page.screenshot(path=str(artifacts / "ui-moment.png"), full_page=True)
+    # The 6 s file stops at the moment's end (4 s), not at the end of the file.
+    page.wait_for_function(
+        f"(() => {{ const p = document.getElementById('player');"
+        f" return p.paused && p.currentTime >= {AUDIO_END} - 0.01; }})()",
+        timeout=TIMEOUT,
+    )
+    stopped = page.evaluate("document.getElementById('player').currentTime")
+    assert AUDIO_END - 0.01 <= stopped < AUDIO_END + 1.0
     page.keyboard.press("Escape")
 
 
@@ -209,3 +218,24 @@ def test_reindex_shows_progress(browser_context, served_root_copy, artifacts: Pa
         assert not page.is_visible("#index-progress")
     finally:
         page.close()
+
+
+def test_api_docs_render_without_a_cdn(browser_context, server: Server) -> None:
+    page = browser_context.new_page()
+    outside: list[str] = []  # scripts, styles, fonts or data from anywhere else
+
+    def record(r) -> None:  # type: ignore[no-untyped-def]
+        local = r.url.startswith((server.url, "blob:", "data:"))
+        if not local and r.resource_type in ("script", "stylesheet", "font", "fetch", "xhr"):
+            outside.append(r.url)
+
+    page.on("request", record)  # (ReDoc's footer logo is an image from its CDN: cosmetic)
+    page.goto(f"{server.url}/docs")
+    # Swagger UI (bundled, OpenAPI 3.1) lists the operations from /openapi.json.
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/search']", timeout=TIMEOUT)
+    page.goto(f"{server.url}/redoc")
+    page.wait_for_function(
+        "document.body.innerText.includes('/api/search')", timeout=TIMEOUT
+    )  # ReDoc (bundled too) rendered the operations
+    assert outside == []
+    page.close()

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polyseek.engine import Engine
@@ -97,7 +98,9 @@ async def _send_413(send: Send, limit: int) -> None:
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
     """The API and web UI for ``engine``. Without ``settings``: loopback, no auth."""
     settings = settings or ServerSettings(no_auth=True)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI / ReDoc from files in the fastapi-offline package:
+    # FastAPI's own pages fetch them from a CDN, which an offline machine cannot reach.
+    app = FastAPIOffline(
         title="polyseek",
         summary="Search a multimodal collection by text or image, and ask it questions.",
         version="1",

@@ -178,6 +178,20 @@ async function openItem(itemId) {
       const p = player.play();
       if (p && p.catch) p.catch(() => {});
     }, { once: true });
+    const end = item.locator.end_s;
+    if (end) {
+      // Stop once at the end of the moment; a seek outside it lets the file play on.
+      let stopAtEnd = true;
+      player.addEventListener("seeking", () => {
+        if (player.currentTime < start - 0.25 || player.currentTime > end + 0.25) stopAtEnd = false;
+      });
+      player.addEventListener("timeupdate", () => {
+        if (stopAtEnd && player.currentTime >= end) {
+          stopAtEnd = false;
+          player.pause();
+        }
+      });
+    }
     player.src = item.file_url + "#t=" + start + (item.locator.end_s ? "," + item.locator.end_s : "");
     media.appendChild(player);
     openHref = player.src;
