@@ -103,26 +103,25 @@ def test_open_a_pdf_page_with_highlighted_text(page, artifacts: Path) -> None:
     assert not page.is_visible("#detail")
 
 
+def player_time_when(page, condition: str) -> float:  # type: ignore[no-untyped-def]
+    """Wait until ``condition`` (JS, the player is ``p``) holds; the player's time then."""
+    page.wait_for_function(
+        f"(() => {{ const p = document.getElementById('player'); return p && {condition}; }})()",
+        timeout=TIMEOUT,
+    )
+    return float(page.evaluate("document.getElementById('player').currentTime"))
+
+
 def test_play_from_the_moment(page, artifacts: Path) -> None:
     search(page, "calibration tone", "audio")
     card = first_card(page)
     assert AUDIO_SOURCE in card.inner_text() and "0:02–0:04" in card.inner_text()
     card.click()
-    page.wait_for_function(
-        f"(() => {{ const p = document.getElementById('player');"
-        f" return p && p.readyState >= 1 && p.currentTime >= {AUDIO_START} - 0.01; }})()",
-        timeout=TIMEOUT,
-    )
-    start = page.evaluate("document.getElementById('player').currentTime")
+    start = player_time_when(page, f"p.readyState >= 1 && p.currentTime >= {AUDIO_START} - 0.01")
     assert AUDIO_START - 0.01 <= start < AUDIO_START + 2.5
     page.screenshot(path=str(artifacts / "ui-moment.png"), full_page=True)
     # The 6 s file stops at the moment's end (4 s), not at the end of the file.
-    page.wait_for_function(
-        f"(() => {{ const p = document.getElementById('player');"
-        f" return p.paused && p.currentTime >= {AUDIO_END} - 0.01; }})()",
-        timeout=TIMEOUT,
-    )
-    stopped = page.evaluate("document.getElementById('player').currentTime")
+    stopped = player_time_when(page, f"p.paused && p.currentTime >= {AUDIO_END} - 0.01")
     assert AUDIO_END - 0.01 <= stopped < AUDIO_END + 1.0
     page.keyboard.press("Escape")
 
@@ -137,13 +136,9 @@ def test_play_video_from_the_moment(page, artifacts: Path) -> None:
     )
     card.click()
     start = VIDEO_MOMENT[0]
-    page.wait_for_function(
-        f"(() => {{ const p = document.getElementById('player');"
-        f" return p && p.tagName === 'VIDEO' && p.readyState >= 1"
-        f" && p.currentTime >= {start} - 0.01; }})()",
-        timeout=TIMEOUT,
+    at = player_time_when(
+        page, f"p.tagName === 'VIDEO' && p.readyState >= 1 && p.currentTime >= {start} - 0.01"
     )
-    at = page.evaluate("document.getElementById('player').currentTime")
     assert start - 0.01 <= at < VIDEO_MOMENT[1]
     page.screenshot(path=str(artifacts / "ui-video-moment.png"), full_page=True)
     page.keyboard.press("Escape")
