@@ -45,7 +45,11 @@ def base_vectors(enc, limit: int = 1000) -> tuple[list[str], np.ndarray]:
     return texts, enc.embed_documents(texts)
 
 
-def fill_store(store: LanceStore, key: str, texts: list[str], base: np.ndarray, n: int) -> None:
+def fill_store(
+    store: LanceStore, key: str, texts: list[str], base: np.ndarray, n: int, image_every: int = 0
+) -> None:
+    """``n`` items, 10 per source file; with ``image_every=k`` every k-th file's items are
+    stored as images (their text a caption), for mixed-modality ranking."""
     rng = np.random.default_rng(0)
     per_file, batch_files = 10, 2000
     for start in range(0, n, per_file * batch_files):
@@ -57,7 +61,9 @@ def fill_store(store: LanceStore, key: str, texts: list[str], base: np.ndarray, 
             for c in range(per_file):
                 j = f * per_file + c
                 loc = Locator(char_start=c * 800, char_end=c * 800 + 800)
-                it = StoredItem(item_id(src, loc), src, "g", "text", loc, texts[j % len(texts)], {})
+                modality = "image" if image_every and f % image_every == 0 else "text"
+                text = texts[j % len(texts)]
+                it = StoredItem(item_id(src, loc), src, "g", modality, loc, text, {})
                 batch.items.append(it)
                 ids.append(it.id)
                 rows.append(j % len(texts))
@@ -98,13 +104,15 @@ def setup() -> tuple[argparse.Namespace, list[str], np.ndarray, np.ndarray]:
     return args, texts, base, queries
 
 
-def filled_engine(tmp: Path, texts: list[str], base: np.ndarray, n: int) -> Engine:
+def filled_engine(
+    tmp: Path, texts: list[str], base: np.ndarray, n: int, image_every: int = 0
+) -> Engine:
     """An engine over an empty folder in ``tmp`` whose store holds ``n`` mixture vectors."""
     root = tmp / "c"
     root.mkdir()
     engine = Engine.open(root, create=True)
     t0 = time.perf_counter()
-    fill_store(engine.store, engine.encoder_infos[0].key, texts, base, n)
+    fill_store(engine.store, engine.encoder_infos[0].key, texts, base, n, image_every)
     print(f"stored {n} items in {time.perf_counter() - t0:.1f} s")
     return engine
 
