@@ -60,6 +60,20 @@ def search_json(root: Path, *args: str) -> dict:
     return json.loads(out)
 
 
+def test_calibration_keeps_a_few_matching_images_above_many_texts(indexed):
+    """30 papers (about 100 text chunks) and 6 images: the pump drawing and the manual page
+    must stay on top when calibrated (per-modality statistics of 6 images alone once let
+    unrelated papers take every place)."""
+    for query, first in (
+        ("pump housing O-ring", "images/pump-housing-exploded-view.png"),
+        ("hearing protection in the pump room", "images/pump-room-sign.jpg"),
+    ):
+        raw = search_json(indexed, query, "--top", "3")["hits"]
+        calibrated = search_json(indexed, query, "--top", "3", "--calibrate")["hits"]
+        assert raw[0]["source"] == calibrated[0]["source"] == first
+        assert calibrated[1]["modality"] in ("page", "image")
+
+
 def test_title_finds_its_paper(indexed):
     papers = sorted((indexed / "papers").iterdir())
     for paper in papers[:5]:

@@ -88,17 +88,19 @@ def write_mbeir_papers(
     name: str = "papers",
     caption_sentence: int = 1,
     text_parity: int = 0,
+    max_figures: int | None = None,
 ) -> Path:
     """M-BEIR folder (query/, cand_pool/local|global/, qrels/, images/) for ``papers``.
 
     Papers at even positions (odd with ``text_parity=1``) are candidates as their
     abstract (text), the others as their figure (an image whose caption is sentence
     ``caption_sentence`` of the abstract), so each task's queries are its own and a
-    ranking can favour the wrong modality without a zero-sum trade.
+    ranking can favour the wrong modality without a zero-sum trade. ``max_figures`` keeps
+    only that many figure papers (a collection of many texts and a few images).
     """
     out = Path(out)
     texts = list(range(text_parity % 2, len(papers), 2))
-    images = list(range(1 - text_parity % 2, len(papers), 2))
+    images = list(range(1 - text_parity % 2, len(papers), 2))[:max_figures]
     for n, p in enumerate(papers):
         draw_figure(p, out / _figure(n))
     abstracts: list[dict[str, Any]] = [

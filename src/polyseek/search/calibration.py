@@ -135,7 +135,7 @@ def _compute(
         per_modality: dict[str, ScoreStats] = {}
         for modality in MODALITIES:
             keep = np.flatnonzero(codes == _MODALITY_CODE[modality])
-            if len(keep) < MIN_ITEMS:
+            if not len(keep):
                 continue
             if len(keep) > MAX_ITEMS:
                 keep = np.sort(rng.choice(keep, MAX_ITEMS, replace=False))
@@ -319,6 +319,7 @@ def hubness(store: LanceStore, encoder_key: str) -> Hubness | None:
 
 CALIBRATION_MODES = ("hubness", "query", "collection")
 QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
+PRIOR_ITEMS = 30  # weight of the index-time statistics in the per-query ones, in items
 
 _samples: dict[tuple[str, str, int, int, int], dict[str, np.ndarray]] = {}
 
@@ -335,7 +336,7 @@ def _sample_rows(store: LanceStore, encoder_key: str) -> dict[str, np.ndarray]:
             idx = np.flatnonzero(cache.modality == _MODALITY_CODE[modality])
             if len(idx) > QUERY_SAMPLE:
                 idx = np.sort(rng.choice(idx, QUERY_SAMPLE, replace=False))
-            if len(idx) >= MIN_ITEMS:
+            if len(idx):
                 rows[modality] = idx
         _samples.clear()  # one store version at a time is plenty
         _samples[key] = rows
@@ -351,25 +352,54 @@ def mixes_modalities(
 
 
 def query_stats(
-    store: LanceStore, encoder_key: str, query: np.ndarray, hub: Hubness | None = None
+    store: LanceStore,
+    encoder_key: str,
+    query: np.ndarray,
+    hub: Hubness | None = None,
+    prior: dict[str, ScoreStats] | None = None,
 ) -> dict[str, ScoreStats]:
     """This query's score statistics against each modality's items (a fixed sample).
 
     How far an item stands out from the rest of its modality *for this query* is
     comparable across modalities even when one modality's scores run higher overall.
     With ``hub``, of the hubness-corrected scores.
+
+    With ``prior`` (the index-time statistics of each modality), each modality's mean and
+    variance are shrunk, as if by :data:`PRIOR_ITEMS` more items, toward this query's
+    statistics over all items, the mean moved by the modality's offset in the index-time
+    statistics. A modality of a few items gives no reliable spread (its best z-score
+    cannot even exceed ``sqrt(n - 1)``), and when most of a small modality matches the
+    query its own statistics would hide exactly that; the offset keeps the modality gap
+    corrected. Modalities of thousands of items barely move.
     """
     cache = store._cache(encoder_key)
-    rows = _sample_rows(store, encoder_key)
-    out: dict[str, ScoreStats] = {}
-    for name, idx in rows.items():
-        sims = cache.matrix[idx] @ np.asarray(query, dtype=np.float32)
+    values: dict[str, np.ndarray] = {}
+    for name, idx in _sample_rows(store, encoder_key).items():
+        values[name] = (cache.matrix[idx] @ np.asarray(query, dtype=np.float32)).astype(np.float64)
         if hub is not None:
-            sims = sims - HUBNESS_WEIGHT * hub.r[idx]
-        std = float(sims.std())
-        if std > 1e-6:
-            out[name] = ScoreStats(float(sims.mean()), std, len(idx))
+            values[name] -= HUBNESS_WEIGHT * hub.r[idx]
+    offsets = _offsets(prior, {m: len(v) for m, v in values.items()}) if prior else {}
+    pooled = np.concatenate(list(values.values())) if values else np.zeros(0)
+    out: dict[str, ScoreStats] = {}
+    for name, v in values.items():
+        n = len(v)
+        mean, var = float(v.mean()), float(v.var())
+        if name in offsets:
+            mean = (n * mean + PRIOR_ITEMS * (pooled.mean() + offsets[name])) / (n + PRIOR_ITEMS)
+            var = (n * var + PRIOR_ITEMS * pooled.var()) / (n + PRIOR_ITEMS)
+        if var > 1e-12:
+            out[name] = ScoreStats(float(mean), float(np.sqrt(var)), n)
     return out
+
+
+def _offsets(prior: dict[str, ScoreStats], sizes: dict[str, int]) -> dict[str, float]:
+    """Each modality's index-time mean minus the size-weighted mean of all modalities."""
+    known = {m: n for m, n in sizes.items() if m in prior}
+    if not known:
+        return {}
+    total = sum(known.values())
+    overall = sum(prior[m].mean * n for m, n in known.items()) / total
+    return {m: prior[m].mean - overall for m in known}
 
 
 def calibrated_search(

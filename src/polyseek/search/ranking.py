@@ -71,7 +71,7 @@ def candidate_lists(
         )
     first_pass = FirstPass.parse(q.first_pass, q.oversample)
     by_collection = q.calibrate and q.calibration == "collection"
-    calibration = store_calibration(store) if by_collection else {}
+    calibration = store_calibration(store) if q.calibrate else {}
     lists: dict[str, Ranked] = {}
     for info, vec in vectors.items():
         stats: dict[str, ScoreStats] | None
@@ -83,7 +83,7 @@ def candidate_lists(
         ):
             hub = hubness(store, info.key)  # one modality: calibration keeps the raw order
         if q.calibrate and not by_collection:
-            stats = query_stats(store, info.key, vec, hub)
+            stats = query_stats(store, info.key, vec, hub, prior=calibration.get(info.key))
         else:
             stats = calibration.get(info.key)
         if q.calibrate and stats:

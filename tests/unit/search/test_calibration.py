@@ -159,3 +159,36 @@ def test_unreadable_probes_name_the_file(mixed_store):
     probes_path(mixed_store).write_bytes(b"not an npz")
     with pytest.raises(StoreError, match="calibration-probes.npz: unreadable"):
         hubness(mixed_store, ENC.key)
+
+
+@pytest.mark.parametrize("mode", ["query", "hubness"])
+def test_a_few_matching_images_are_not_drowned_by_many_texts(tmp_path, mode):
+    """Hundreds of off-topic text chunks and four images, three of which match the query.
+    On the images' own statistics (four items, mostly matching) the best image scores
+    z <= sqrt(3), below the best of the texts; shrunk toward the index-time statistics of
+    each modality, the matching images stay on top."""
+    from polyseek.search import calibration as cal
+
+    rng = np.random.default_rng(3)
+    topic = np.array([1.0, 0.0, 0.0, 0.0])
+    off_topic = lambda: np.concatenate([[rng.normal(0, 0.2)], rng.normal(0, 1, DIM - 1)])  # noqa: E731
+    rows = [(f"t{n}.txt", "text", f"text {n}", off_topic()) for n in range(300)]
+    rows += [(f"i{n}.png", "image", f"pump {n}", topic + rng.normal(0, 0.1, DIM)) for n in range(3)]
+    rows.append(("i3.png", "image", "sign", off_topic()))
+    store = make_store(tmp_path / "idx")
+    ids = add_items(store, rows)
+    images = set(ids[300:303])
+    update_calibration(store, [HashingEncoder()])  # probes for the hubness mode
+    query = l2_normalize(topic[None, :])[0]
+    raw = store.search_vectors(ENC.key, query[None, :], 3)[0]
+    assert {i for i, _ in raw} == images
+    hub = cal.hubness(store, ENC.key) if mode == "hubness" else None
+    alone = cal.query_stats(store, ENC.key, query, hub)
+    assert alone["image"].n == 4
+    drowned = calibrated_search(store, ENC.key, query, 3, alone, hub=hub)
+    assert not {i for i, _ in drowned} & images
+    # Index-time statistics: across query-like probes both modalities score alike.
+    prior = {"text": ScoreStats(0.0, 0.12, 10_000), "image": ScoreStats(0.0, 0.12, 10_000)}
+    stats = cal.query_stats(store, ENC.key, query, hub, prior=prior)
+    found = calibrated_search(store, ENC.key, query, 3, stats, hub=hub)
+    assert {i for i, _ in found} == images
