@@ -17,7 +17,6 @@ top-10 through ``Engine.rank`` (exact search, encoder excluded):
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from query_latency import filled_engine, setup, timed  # noqa: E402
+from query_latency import filled_engine, print_latencies, setup, timed  # noqa: E402
 
 from polyseek.search.base import Query  # noqa: E402
 from polyseek.search.calibration import hubness  # noqa: E402
@@ -58,13 +57,8 @@ def main() -> None:
         f"\nafter indexing (full-text index, calibration statistics, probes): {stats_s:.1f} s; "
         f"hubness r(x) of {args.n} items on the first calibrated query: {hub_s * 1000:.0f} ms"
     )
-    base_ms = statistics.median(results["raw (no calibration)"])
     print(f"top-10 over {args.n} items (half text, half images), exact, encoder excluded")
-    print(f"{'mode':<28} {'median ms':>10} {'p95 ms':>8} {'x raw':>6}")
-    for name, ms in results.items():
-        med = statistics.median(ms)
-        p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
-        print(f"{name:<28} {med:>10.2f} {p95:>8.2f} {med / base_ms:>6.2f}")
+    print_latencies(results, "raw (no calibration)", "mode", "x raw")
 
 
 if __name__ == "__main__":

@@ -152,13 +152,19 @@ def main() -> None:
         pairs = zip(ann_top, exact_top, strict=True)
         recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
     print(f"recall@10 of the ANN path against exact search: {recall:.3f}")
-    base_ms = statistics.median(results["numpy exact (matmul+argpartition)"])
     print(f"\nquery latency, top-10 over {args.n} x {base.shape[1]} vectors, encoder excluded")
-    print(f"{'method':<40} {'median ms':>10} {'p95 ms':>8} {'x numpy':>8}")
+    print_latencies(results, "numpy exact (matmul+argpartition)", "method", "x numpy")
+
+
+def print_latencies(results: dict[str, list[float]], baseline: str, what: str, ratio: str) -> None:
+    """Median and p95 milliseconds of each row, and its median as a ratio to ``baseline``'s."""
+    base_ms = statistics.median(results[baseline])
+    width = max(len(what), *(len(name) for name in results)) + 2
+    print(f"{what:<{width}} {'median ms':>10} {'p95 ms':>8} {ratio:>8}")
     for name, ms in results.items():
         med = statistics.median(ms)
         p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
-        print(f"{name:<40} {med:>10.2f} {p95:>8.2f} {med / base_ms:>8.1f}")
+        print(f"{name:<{width}} {med:>10.2f} {p95:>8.2f} {med / base_ms:>8.2f}")
 
 
 if __name__ == "__main__":
