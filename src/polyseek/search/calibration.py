@@ -147,8 +147,10 @@ def _compute(
             sims = probe_vecs @ matrix[keep].T
             self_pair = probe_ids[:, None] == ids[keep][None, :]
             values = sims[~self_pair].astype(np.float64)
+            if values.size < MIN_ITEMS:  # e.g. one item, whose only probe is itself
+                continue
             std = float(values.std())
-            if values.size < MIN_ITEMS or std <= 1e-6:
+            if std <= 1e-6:
                 continue
             per_modality[modality] = ScoreStats(float(values.mean()), std, int(values.size))
         if per_modality:
@@ -392,6 +394,8 @@ def query_stats(
         if name in offsets:
             mean = (n * mean + PRIOR_ITEMS * (pooled.mean() + offsets[name])) / (n + PRIOR_ITEMS)
             var = (n * var + PRIOR_ITEMS * pooled.var()) / (n + PRIOR_ITEMS)
+        if var <= 1e-12:  # a lone item and no prior: judge it against all items
+            mean, var = float(pooled.mean()), float(pooled.var())
         if var > 1e-12:
             out[name] = ScoreStats(float(mean), float(np.sqrt(var)), n)
     return out

@@ -192,3 +192,26 @@ def test_a_few_matching_images_are_not_drowned_by_many_texts(tmp_path, mode):
     stats = cal.query_stats(store, ENC.key, query, hub, prior=prior)
     found = calibrated_search(store, ENC.key, query, 3, stats, hub=hub)
     assert {i for i, _ in found} == images
+
+
+def test_a_lone_item_of_a_modality_still_gets_comparable_statistics(tmp_path):
+    from polyseek.search import calibration as cal
+
+    rng = np.random.default_rng(5)
+    store = make_store(tmp_path / "idx")
+    rows = [(f"t{n}.txt", "text", f"text {n}", rng.normal(0, 1, DIM)) for n in range(30)]
+    rows.append(("only.png", "image", "only image", rng.normal(0, 1, DIM)))
+    add_items(store, rows)
+    stats = update_calibration(store, [HashingEncoder()])
+    assert stats[ENC.key]["image"].n == 30  # the 30 other items' probes against it
+    query = l2_normalize(rng.normal(0, 1, (1, DIM)))[0]
+    per_query = cal.query_stats(store, ENC.key, query, prior=stats[ENC.key])
+    assert per_query["image"].n == 1 and per_query["image"].std > 0
+    assert cal.query_stats(store, ENC.key, query)["image"].std > 0  # no prior either
+
+
+def test_a_store_of_one_item_gets_no_statistics_and_no_warning(tmp_path):
+    store = make_store(tmp_path / "idx")
+    add_items(store, [("only.png", "image", "only image", np.ones(DIM))])
+    # Its one probe is itself: no pair left to measure (numpy would warn on an empty std).
+    assert update_calibration(store, [HashingEncoder()]) == {}
