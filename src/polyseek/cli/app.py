@@ -14,6 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from polyseek.cli.options import (
+    CalibrateOpt,
+    CutoffOpt,
+    FirstPassOpt,
+    ImageWeightOpt,
+    LexicalOpt,
+    OversampleOpt,
+    RerankOpt,
+    RerankWeightOpt,
+)
 from polyseek.errors import PolyseekError
 
 # Model loading draws its own progress bars; the CLI draws ours only.
@@ -146,31 +156,14 @@ def search(
             "--modality", "-m", help="Only these modalities: text, image, page, video, audio."
         ),
     ] = None,
-    image_weight: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
-    ] = 0.5,
-    lexical: Annotated[bool, typer.Option(help="Fuse BM25 full-text search with dense.")] = False,
-    calibrate: Annotated[
-        bool, typer.Option(help="Standardise scores per modality (mixed-modality results).")
-    ] = False,
-    rerank: Annotated[
-        str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
-    ] = None,
-    rerank_weight: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=1.0, help="Reranker share of the score (1: reranker alone; 0.5: mix)."
-        ),
-    ] = 1.0,
-    cutoff: Annotated[
-        str | None, typer.Option(help="Return fewer hits when scores fall off: gap:0.3.")
-    ] = None,
-    first_pass: Annotated[
-        str, typer.Option(help="Compressed first pass, rescored: none, truncate:N, int8, binary.")
-    ] = "none",
-    oversample: Annotated[
-        int, typer.Option(min=1, help="First pass: rescore top x this many candidates.")
-    ] = 10,
+    image_weight: ImageWeightOpt = 0.5,
+    lexical: LexicalOpt = False,
+    calibrate: CalibrateOpt = False,
+    rerank: RerankOpt = None,
+    rerank_weight: RerankWeightOpt = 1.0,
+    cutoff: CutoffOpt = None,
+    first_pass: FirstPassOpt = "none",
+    oversample: OversampleOpt = 10,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,

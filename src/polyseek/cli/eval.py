@@ -10,6 +10,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from polyseek.cli.options import (
+    CalibrateOpt,
+    CutoffOpt,
+    FirstPassOpt,
+    ImageWeightOpt,
+    LexicalOpt,
+    OversampleOpt,
+    RerankOpt,
+    RerankWeightOpt,
+)
 from polyseek.errors import ConfigError
 
 out = Console(soft_wrap=True)
@@ -24,7 +34,7 @@ def eval_command(
             "--encoder", "--model", "-e", help="Encoder spec (repeatable; default minilm)."
         ),
     ] = None,
-    lexical: Annotated[bool, typer.Option(help="Fuse BM25 full-text search with dense.")] = False,
+    lexical: LexicalOpt = False,
     fusion: Annotated[
         str, typer.Option(help="Hybrid fusion: zscore (linear mix) or rrf.")
     ] = "zscore",
@@ -34,9 +44,7 @@ def eval_command(
     dense: Annotated[
         bool, typer.Option(help="Embedding search (--no-dense: lexical only).")
     ] = True,
-    calibrate: Annotated[
-        bool, typer.Option(help="Standardise scores per encoder and item modality.")
-    ] = False,
+    calibrate: CalibrateOpt = False,
     calibration: Annotated[
         str,
         typer.Option(
@@ -44,18 +52,11 @@ def eval_command(
             "query (per-query statistics) or collection (index-time statistics)."
         ),
     ] = "hubness",
-    rerank: Annotated[
-        str | None, typer.Option(help="Reranker: late:minilm (offline), cross-encoder:DIR.")
-    ] = None,
+    rerank: RerankOpt = None,
     rerank_depth: Annotated[int, typer.Option(help="Candidates the reranker sees.")] = 30,
-    rerank_weight: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Reranker share of the score (1: reranker alone)."),
-    ] = 1.0,
-    cutoff: Annotated[
-        str | None, typer.Option(help="Adaptive cut-off, e.g. relative:0.6 or gap:0.3.")
-    ] = None,
-    image_weight: Annotated[float, typer.Option(help="Image share in image+text queries.")] = 0.5,
+    rerank_weight: RerankWeightOpt = 1.0,
+    cutoff: CutoffOpt = None,
+    image_weight: ImageWeightOpt = 0.5,
     instruction: Annotated[
         list[str] | None,
         typer.Option(help="Query prefix per task: TASK=TEXT or *=TEXT (repeatable)."),
@@ -63,16 +64,8 @@ def eval_command(
     ann: Annotated[
         bool, typer.Option("--ann", help="Use the ANN path; report its recall vs exact.")
     ] = False,
-    first_pass: Annotated[
-        str,
-        typer.Option(
-            help="Compressed first pass, rescored exactly: none, truncate:N, int8 or binary "
-            "(its recall vs exact is reported)."
-        ),
-    ] = "none",
-    oversample: Annotated[
-        int, typer.Option(min=1, help="First pass: rescore results x this many candidates.")
-    ] = 10,
+    first_pass: FirstPassOpt = "none",
+    oversample: OversampleOpt = 10,
     depth: Annotated[int, typer.Option(help="Results scored per query.")] = 100,
     pool: Annotated[
         list[str] | None, typer.Option(help="Pools to evaluate: local, union (default both).")
