@@ -17,10 +17,15 @@ import numpy as np
 from polyseek.search.base import Fused, Ranked
 
 
+def standardise(values: Sequence[float]) -> np.ndarray:
+    """z-scores of ``values``; all zeros when they do not vary."""
+    a = np.asarray(values, dtype=np.float64)
+    std = a.std()
+    return (a - a.mean()) / std if std > 1e-12 else np.zeros_like(a)
+
+
 def _z(ranked: Ranked) -> dict[str, float]:
-    scores = np.array([s for _, s in ranked], dtype=np.float64)
-    std = scores.std()
-    z = (scores - scores.mean()) / std if std > 0 else np.zeros_like(scores)
+    z = standardise([s for _, s in ranked])
     return {item: float(v) for (item, _), v in zip(ranked, z, strict=True)}
 
 

@@ -26,7 +26,7 @@ from polyseek.search.calibration import (
     query_stats,
     update_calibration,
 )
-from polyseek.search.hybrid import linear_fusion
+from polyseek.search.hybrid import linear_fusion, standardise
 from polyseek.search.lexical import ensure_fts_index, search_lexical
 from polyseek.store.base import StoredItem
 from polyseek.store.lancedb import LanceStore
@@ -174,10 +174,8 @@ def rerank(
     if q.rerank_weight < 1.0:
         w = q.rerank_weight
         final = [
-            w * r + (1.0 - w) * f
-            for r, f in zip(
-                _standardised(final), _standardised([h.score for h in head]), strict=True
-            )
+            float(w * r + (1.0 - w) * f)
+            for r, f in zip(standardise(final), standardise([h.score for h in head]), strict=True)
         ]
     order = sorted(range(len(head)), key=lambda i: (-final[i], i))
     out = [
@@ -185,12 +183,6 @@ def rerank(
         for i in order
     ]
     return out + fused[q.rerank_depth :]
-
-
-def _standardised(values: Sequence[float]) -> list[float]:
-    a = np.asarray(values, dtype=np.float64)
-    std = float(a.std())
-    return [0.0] * len(a) if std <= 1e-12 else ((a - a.mean()) / std).tolist()
 
 
 def cut(q: Query, fused: list[Fused]) -> list[Fused]:
