@@ -41,7 +41,11 @@ class Locator:
     char_end: int | None = None
     start_s: float | None = None  # time range in seconds
     end_s: float | None = None
-    bbox: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+    bbox: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 (PDF points)
+    # A layout region inside a page: its kind ("text", "title", "list", "table",
+    # "figure", ...) and its 1-based number among the regions of that kind on the page.
+    region: str | None = None
+    region_index: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -58,7 +62,10 @@ class Locator:
 
     def __str__(self) -> str:
         parts = []
-        if self.page is not None:
+        if self.page is not None and self.region is not None:
+            number = f" {self.region_index}" if self.region_index is not None else ""
+            parts.append(f"page {self.page} · {self.region}{number}")
+        elif self.page is not None:
             parts.append(f"page {self.page}")
         if self.char_start is not None and self.char_end is not None:
             parts.append(f"chars {self.char_start}-{self.char_end}")
@@ -72,6 +79,22 @@ class Locator:
 def item_id(source: str, locator: Locator) -> str:
     """Stable id of an item: the same file and place always give the same id."""
     return hashlib.sha1(f"{source}\x00{locator.key()}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of an item's text embedded on its own (a long page gets several).
+
+    ``char_start``/``char_end`` index into the item's ``text``; ``bbox`` is where the
+    span lies on its page (PDF points), when known.
+    """
+
+    char_start: int
+    char_end: int
+    bbox: tuple[float, float, float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
@@ -89,6 +112,10 @@ class Item:
     keyframes: list[Image] = field(default_factory=list)
     # The sound of a time span (16 kHz mono float32), for audio-text encoders (not persisted).
     audio: np.ndarray | None = None
+    # Spans of ``text`` that text encoders embed one by one (one vector row each), so a
+    # page longer than the encoder's window is searchable all through; empty: the whole
+    # text is one vector.
+    passages: list[Passage] = field(default_factory=list)
 
     @property
     def id(self) -> str:
