@@ -11,7 +11,6 @@ A backend is named by a spec ``name`` or ``name:model`` (split on the first colo
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 from polyseek.asr.base import (
@@ -24,15 +23,14 @@ from polyseek.asr.base import (
 )
 from polyseek.asr.vad import VadOptions, speech_spans
 
-_BACKEND_MODULES = {"pocketsphinx": "polyseek.asr.pocketsphinx", "whisper": "polyseek.asr.whisper"}
+TRANSCRIBERS.register_lazy("pocketsphinx", "polyseek.asr.pocketsphinx:PocketSphinxTranscriber")
+TRANSCRIBERS.register_lazy("whisper", "polyseek.asr.whisper:WhisperTranscriber")
 _CACHE: dict[str, Transcriber] = {}
 _LOCK = threading.Lock()
 
 
 def backend_names() -> list[str]:
     """Names of the registered speech-to-text backends (built-in ones included)."""
-    for module in _BACKEND_MODULES.values():
-        importlib.import_module(module)
     return TRANSCRIBERS.names()
 
 
@@ -43,8 +41,6 @@ def load_transcriber(spec: str) -> Transcriber:
         if cached is not None:
             return cached
         name, _, model_ref = spec.partition(":")
-        for module in _BACKEND_MODULES.values():  # light: backends import their models lazily
-            importlib.import_module(module)
         factory = TRANSCRIBERS.resolve(name)
         transcriber = factory(model_ref or None)
         _CACHE[spec] = transcriber

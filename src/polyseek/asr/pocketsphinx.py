@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from polyseek.asr.base import SAMPLE_RATE, TRANSCRIBERS, Segment, Transcriber, Word
-from polyseek.encoders._util import require
+from polyseek.deps import require
 from polyseek.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from polyseek import hub
 from polyseek.asr.base import SAMPLE_RATE, TRANSCRIBERS, Segment, Transcriber
-from polyseek.encoders import _hub
-from polyseek.encoders._util import require
+from polyseek.deps import require
 from polyseek.errors import ConfigError, EncoderError
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ class WhisperTranscriber(Transcriber):
             )
         transformers = require("transformers", hint=_HINT, feature="Whisper speech recognition")
         require("torch", hint=_HINT, feature="Whisper speech recognition")
-        resolved = _hub.resolve_model(model_ref, backend="whisper")
-        with _hub.offline_mode() if resolved.local else contextlib.nullcontext():
+        resolved = hub.resolve_model(model_ref, backend="whisper")
+        with hub.offline_mode() if resolved.local else contextlib.nullcontext():
             try:
                 model = transformers.WhisperForConditionalGeneration.from_pretrained(
                     resolved.location

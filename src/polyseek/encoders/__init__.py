@@ -15,12 +15,11 @@ whose constructor takes ``model_ref: str | None``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind
 from polyseek.errors import ConfigError
@@ -36,34 +35,15 @@ ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 DEFAULT_TEXT_ENCODER = "minilm"
 
 
-@dataclass(frozen=True)
-class LazyBackend:
-    """A registry entry that imports its backend module only when an encoder is loaded."""
-
-    module: str
-    attr: str
-
-    def load(self) -> type[Encoder]:
-        cls = getattr(importlib.import_module(self.module), self.attr)
-        if not (isinstance(cls, type) and issubclass(cls, Encoder)):  # pragma: no cover
-            raise ConfigError(f"{self.module}.{self.attr} is not an Encoder subclass")
-        return cls
-
-    def __call__(self, model_ref: str | None) -> Encoder:
-        return self.load()(model_ref)  # type: ignore[call-arg]
-
-
-ENCODERS.register("minilm")(LazyBackend("polyseek.encoders.minilm", "MiniLMEncoder"))
-ENCODERS.register("st", "sentence-transformers")(
-    LazyBackend("polyseek.encoders.minilm", "SentenceTransformerEncoder")
+ENCODERS.register_lazy("minilm", "polyseek.encoders.minilm:MiniLMEncoder")
+ENCODERS.register_lazy(
+    ("st", "sentence-transformers"), "polyseek.encoders.minilm:SentenceTransformerEncoder"
 )
-ENCODERS.register("clip", "siglip", "hf")(
-    LazyBackend("polyseek.encoders.transformers_clip", "TransformersImageTextEncoder")
+ENCODERS.register_lazy(
+    ("clip", "siglip", "hf"), "polyseek.encoders.transformers_clip:TransformersImageTextEncoder"
 )
-ENCODERS.register("open_clip", "open-clip")(
-    LazyBackend("polyseek.encoders.open_clip", "OpenClipEncoder")
-)
-ENCODERS.register("clap")(LazyBackend("polyseek.encoders.clap", "ClapEncoder"))
+ENCODERS.register_lazy(("open_clip", "open-clip"), "polyseek.encoders.open_clip:OpenClipEncoder")
+ENCODERS.register_lazy("clap", "polyseek.encoders.clap:ClapEncoder")
 
 
 def parse_encoder_spec(spec: str) -> tuple[str, str | None]:
@@ -141,7 +121,6 @@ __all__ = [
     "EncoderFactory",
     "EncoderInfo",
     "EncoderKind",
-    "LazyBackend",
     "clear_encoder_cache",
     "load_encoder",
     "parse_encoder_spec",

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
-from types import ModuleType
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from polyseek.encoders.base import Encoder, l2_normalize
-from polyseek.errors import ConfigError, EncoderError, MissingDependencyError
+from polyseek.errors import ConfigError, EncoderError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 T = TypeVar("T")
-
-
-def require(module: str, *, hint: str, feature: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` saying how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{feature} needs the Python package {module!r}, which is not installed ({exc})",
-            hint=hint,
-        ) from exc
 
 
 def as_texts(texts: Sequence[str]) -> list[str]:
@@ -57,13 +44,6 @@ def as_rgb_images(images: Sequence[Image]) -> list[Image]:
             )
         out.append(image if image.mode == "RGB" else image.convert("RGB"))
     return out
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[tuple[list[int], list[T]]]:
-    """Yield ``(positions, items)`` batches of at most ``size``, in the given order."""
-    for start in range(0, len(items), size):
-        idx = list(range(start, min(start + size, len(items))))
-        yield idx, [items[i] for i in idx]
 
 
 def empty(dim: int) -> np.ndarray:

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from polyseek import hub
 from polyseek.asr.base import SAMPLE_RATE
-from polyseek.encoders import _hub
-from polyseek.encoders._util import as_float32_rows, as_texts, empty, require
+from polyseek.deps import require
+from polyseek.encoders._util import as_float32_rows, as_texts, empty
 from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
 from polyseek.encoders.transformers_clip import _dtype_kwarg, _features
 from polyseek.errors import ConfigError, EncoderError
@@ -55,8 +56,8 @@ class ClapEncoder(Encoder):
         require("torch", hint=_HINT, feature="the CLAP encoder")
         import torch
 
-        resolved = _hub.resolve_model(model_ref, backend=self.backend)
-        with _hub.offline_mode() if resolved.local else contextlib.nullcontext():
+        resolved = hub.resolve_model(model_ref, backend=self.backend)
+        with hub.offline_mode() if resolved.local else contextlib.nullcontext():
             try:
                 model = transformers.ClapModel.from_pretrained(
                     resolved.location, **{_dtype_kwarg(transformers): torch.float32}
@@ -78,7 +79,7 @@ class ClapEncoder(Encoder):
         self._window = int(float(getattr(self._features, "max_length_s", 10)) * self._rate)
         max_len = getattr(model.config.text_config, "max_position_embeddings", 512)
         self._max_tokens = max(8, min(int(max_len) - 2, 512))
-        revision = resolved.revision or _hub.hub_revision(model_ref) or "unknown"
+        revision = resolved.revision or hub.hub_revision(model_ref) or "unknown"
         dim = self._probe_dim(model_ref)
         self.info = EncoderInfo(
             spec=f"{self.backend}:{model_ref}", kind="audio-text", revision=revision, dim=dim

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from polyseek.encoders import _hub
-from polyseek.encoders._util import as_float32_rows, as_texts, empty, require
+from polyseek import hub
+from polyseek.deps import require
+from polyseek.encoders._util import as_float32_rows, as_texts, empty
 from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
 from polyseek.errors import ConfigError, EncoderError, PolyseekError
 
@@ -57,17 +58,17 @@ class SentenceTransformerEncoder(Encoder):
                 hint="e.g. st:sentence-transformers/all-MiniLM-L6-v2 or st:/path/to/model; "
                 "for the bundled default use 'minilm'",
             )
-        resolved = _hub.resolve_model(model_ref, backend=self.backend)
+        resolved = hub.resolve_model(model_ref, backend=self.backend)
         if resolved.local:
-            with _hub.offline_mode():
+            with hub.offline_mode():
                 model = _load_sentence_transformer(resolved.location)
             revision = resolved.revision or "unknown"
         else:
             logger.info("downloading sentence-transformers model %s", model_ref)
             model = _load_sentence_transformer(
-                resolved.location, cache_folder=str(_hub.hub_cache_dir())
+                resolved.location, cache_folder=str(hub.hub_cache_dir())
             )
-            revision = _hub.hub_revision(model_ref) or "unknown"
+            revision = hub.hub_revision(model_ref) or "unknown"
         self._init(model, spec=f"{self.backend}:{model_ref}", revision=revision)
 
     def _init(self, model: SentenceTransformer, *, spec: str, revision: str) -> None:
@@ -128,7 +129,7 @@ class MiniLMEncoder(SentenceTransformerEncoder):
             feature="the default text encoder 'minilm'",
         )
         path = str(package.get_model_path())  # a Path; SentenceTransformer wants str
-        with _hub.offline_mode():
+        with hub.offline_mode():
             model = _load_sentence_transformer(path)
         self._init(model, spec="minilm", revision=f"{MINILM_PACKAGE}=={_package_version(package)}")
 

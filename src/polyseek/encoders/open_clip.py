@@ -12,7 +12,7 @@ Model references (after ``open_clip:``):
   ``open_clip.push_to_hf_hub`` writes.
 
 Weights already in the local caches are loaded without touching the network; others are
-downloaded only when that can work (see :mod:`polyseek.encoders._hub`).
+downloaded only when that can work (see :mod:`polyseek.hub`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polyseek.encoders import _hub
-from polyseek.encoders._util import (
-    TwoTowerEncoder,
-    as_float32_rows,
-    require,
-)
+from polyseek import hub
+from polyseek.deps import require
+from polyseek.encoders._util import TwoTowerEncoder, as_float32_rows
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import ConfigError, EncoderError, PolyseekError
 
@@ -92,21 +89,21 @@ def _plan_local_dir(path: Path, ref: str) -> _Plan:
             f"{str(path)!r} has {CONFIG_NAME} but no weights (*.safetensors, *.bin, *.pth)",
         )
     name = LOCAL_DIR_PREFIX + str(path)
-    return _Plan(name, name, revision=_hub.fingerprint(path))
+    return _Plan(name, name, revision=hub.fingerprint(path))
 
 
 def _plan_hf_hub(repo: str) -> _Plan:
     if not repo:
         raise ConfigError("empty hub name after 'hf-hub:'", hint=f"valid forms: {_FORMATS}")
-    snapshot = _hub.cached_snapshot(repo)
+    snapshot = hub.cached_snapshot(repo)
     if snapshot is not None and (snapshot / CONFIG_NAME).is_file() and _has_weights(snapshot):
         logger.debug("using cached snapshot %s for hf-hub:%s", snapshot, repo)
         name = LOCAL_DIR_PREFIX + str(snapshot)
         return _Plan(name, name, revision=f"{repo}@{snapshot.name}")
-    _hub.ensure_downloadable(repo, backend="open_clip")
+    hub.ensure_downloadable(repo, backend="open_clip")
     name = HF_HUB_PREFIX + repo
     return _Plan(
-        name, name, local=False, hub_repo=repo, kwargs={"cache_dir": str(_hub.hub_cache_dir())}
+        name, name, local=False, hub_repo=repo, kwargs={"cache_dir": str(hub.hub_cache_dir())}
     )
 
 
@@ -130,7 +127,7 @@ def _plan_arch_checkpoint(open_clip: ModuleType, arch: str, weights: str, ref: s
     path = Path(weights).expanduser()
     if not path.is_file():
         raise EncoderError(f"open_clip checkpoint {weights!r} does not exist (in {ref!r})")
-    return _Plan(arch, arch, pretrained=str(path), revision=_hub.fingerprint(path))
+    return _Plan(arch, arch, pretrained=str(path), revision=hub.fingerprint(path))
 
 
 def _tag_preprocess(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -172,24 +169,24 @@ def _plan_arch_tag(open_clip: ModuleType, arch: str, tag: str, ref: str) -> _Pla
         if filename.endswith((".bin", ".pth")):
             candidates.insert(0, filename[:-4] + ".safetensors")
         for candidate in candidates:
-            cached = _hub.cached_file(repo, candidate)
+            cached = hub.cached_file(repo, candidate)
             if cached is not None:
                 logger.debug("using cached weights %s for %s", cached, ref)
                 return _Plan(
                     arch,
                     arch,
                     pretrained=str(cached),
-                    revision=_hub.hub_revision(repo),
+                    revision=hub.hub_revision(repo),
                     kwargs=kwargs,
                 )
-        _hub.ensure_downloadable(repo, backend="open_clip")
+        hub.ensure_downloadable(repo, backend="open_clip")
         return _Plan(
             arch,
             arch,
             pretrained=tag,
             local=False,
             hub_repo=repo,
-            kwargs={"cache_dir": str(_hub.hub_cache_dir())},
+            kwargs={"cache_dir": str(hub.hub_cache_dir())},
         )
     if url:
         cached_url = Path("~/.cache/clip").expanduser() / os.path.basename(url)
@@ -198,10 +195,10 @@ def _plan_arch_tag(open_clip: ModuleType, arch: str, tag: str, ref: str) -> _Pla
                 arch,
                 arch,
                 pretrained=str(cached_url),
-                revision=f"{arch}/{tag}:{_hub.fingerprint(cached_url)}",
+                revision=f"{arch}/{tag}:{hub.fingerprint(cached_url)}",
                 kwargs=kwargs,
             )
-        _hub.ensure_downloadable(f"{arch}/{tag}", backend="open_clip", url=url)
+        hub.ensure_downloadable(f"{arch}/{tag}", backend="open_clip", url=url)
         return _Plan(arch, arch, pretrained=tag, local=False, revision=f"{arch}/{tag}")
     raise EncoderError(f"open_clip has no download source for {arch}/{tag}")
 
@@ -213,7 +210,7 @@ def plan(open_clip: ModuleType, ref: str) -> _Plan:
         return _plan_local_dir(Path(ref[len(LOCAL_DIR_PREFIX) :]).expanduser(), ref)
     if ref.startswith(HF_HUB_PREFIX):
         return _plan_hf_hub(ref[len(HF_HUB_PREFIX) :].strip())
-    local = _hub.local_path(ref)
+    local = hub.local_path(ref)
     if local is not None:
         if local.is_dir():
             return _plan_local_dir(local, ref)
@@ -257,7 +254,7 @@ class OpenClipEncoder(TwoTowerEncoder):
 
         ref = (model_ref or DEFAULT_MODEL).strip()
         p = plan(open_clip, ref)
-        with _hub.offline_mode() if p.local else contextlib.nullcontext():
+        with hub.offline_mode() if p.local else contextlib.nullcontext():
             try:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     p.model_name,
@@ -281,7 +278,7 @@ class OpenClipEncoder(TwoTowerEncoder):
         self._model = model
         self._preprocess = preprocess
         self._tokenizer = tokenizer
-        revision = p.revision or (_hub.hub_revision(p.hub_repo) if p.hub_repo else None)
+        revision = p.revision or (hub.hub_revision(p.hub_repo) if p.hub_repo else None)
         dim = self._probe_dim(ref)
         self.info = EncoderInfo(
             spec=f"{self.backend}:{ref}",

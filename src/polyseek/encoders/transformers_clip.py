@@ -18,12 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polyseek.encoders import _hub
-from polyseek.encoders._util import (
-    TwoTowerEncoder,
-    as_float32_rows,
-    require,
-)
+from polyseek import hub
+from polyseek.deps import require
+from polyseek.encoders._util import TwoTowerEncoder, as_float32_rows
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import ConfigError, EncoderError, MissingDependencyError, PolyseekError
 
@@ -110,12 +107,12 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
         transformers = require("transformers", hint=_TRANSFORMERS_HINT, feature="the CLIP encoder")
         import torch
 
-        resolved = _hub.resolve_model(model_ref, backend=self.backend)
+        resolved = hub.resolve_model(model_ref, backend=self.backend)
         kwargs: dict[str, Any] = {}
         if not resolved.local:
-            kwargs["cache_dir"] = str(_hub.hub_cache_dir())
+            kwargs["cache_dir"] = str(hub.hub_cache_dir())
             logger.info("downloading %s from the model hub", model_ref)
-        with _hub.offline_mode() if resolved.local else contextlib.nullcontext():
+        with hub.offline_mode() if resolved.local else contextlib.nullcontext():
             try:
                 model = transformers.AutoModel.from_pretrained(
                     resolved.location, **{_dtype_kwarg(transformers): torch.float32}, **kwargs
@@ -152,7 +149,7 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
                 hint="make sure the model directory (or hub cache) holds the tokenizer files",
             )
         self._text_kwargs = self._text_padding()
-        revision = resolved.revision or _hub.hub_revision(model_ref) or "unknown"
+        revision = resolved.revision or hub.hub_revision(model_ref) or "unknown"
         dim = self._probe_dim(model_ref)
         self.info = EncoderInfo(
             spec=f"{self.backend}:{model_ref}", kind="image-text", revision=revision, dim=dim

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from polyseek.asr.base import SAMPLE_RATE
-from polyseek.encoders._util import require
+from polyseek.deps import require
 from polyseek.errors import IngestError
 from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 

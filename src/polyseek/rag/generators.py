@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from polyseek.errors import ConfigError, PolyseekError
 from polyseek.rag.base import ChatMessage, Generator
+from polyseek.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -189,34 +191,49 @@ def _is_vision_language(model_type: str) -> bool:
     return model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
 
-GENERATOR_KINDS = ("extractive", "openai:MODEL", "transformers:PATH")
+GeneratorFactory = Callable[..., Generator]
+"""``(model, *, base_url=None, api_key=None) -> Generator``."""
+
+GENERATORS: Registry[GeneratorFactory] = Registry("generator")
+
+
+@GENERATORS.register("openai")
+def openai_generator(
+    model: str, *, base_url: str | None = None, api_key: str | None = None
+) -> OpenAIChatGenerator:
+    """``openai:MODEL``: the endpoint's base URL from ``base_url``,
+    ``$POLYSEEK_OPENAI_BASE_URL`` or ``$OPENAI_BASE_URL``; its key from ``api_key`` or
+    ``$OPENAI_API_KEY``."""
+    url = (
+        base_url or os.environ.get("POLYSEEK_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+    )
+    if not url:
+        raise ConfigError(
+            f"generator 'openai:{model}' needs the endpoint's base URL",
+            hint="pass --base-url http://host:port/v1 or set $POLYSEEK_OPENAI_BASE_URL",
+        )
+    return OpenAIChatGenerator(model, url, api_key or os.environ.get("OPENAI_API_KEY"))
+
+
+@GENERATORS.register("transformers")
+def transformers_generator(model: str, **_: Any) -> TransformersGenerator:
+    """``transformers:PATH``: a local causal or vision-language model."""
+    return TransformersGenerator(model)
+
+
+EXTRACTIVE = "extractive"
+GENERATOR_KINDS = (EXTRACTIVE, "openai:MODEL", "transformers:PATH")
 
 
 def load_generator(
     spec: str, *, base_url: str | None = None, api_key: str | None = None
 ) -> Generator | None:
-    """``extractive`` -> None (no generator); ``openai:MODEL``; ``transformers:PATH``.
-
-    The endpoint's base URL comes from ``base_url``, ``$POLYSEEK_OPENAI_BASE_URL`` or
-    ``$OPENAI_BASE_URL``; its key from ``api_key`` or ``$OPENAI_API_KEY``.
-    """
-    kind, _, model = spec.partition(":")
-    if spec == "extractive":
+    """``extractive`` -> None (no generator); otherwise ``KIND:MODEL`` from :data:`GENERATORS`."""
+    if spec == EXTRACTIVE:
         return None
-    if kind == "openai" and model:
-        url = (
-            base_url
-            or os.environ.get("POLYSEEK_OPENAI_BASE_URL")
-            or os.environ.get("OPENAI_BASE_URL")
+    kind, _, model = spec.partition(":")
+    if not model or kind not in GENERATORS:
+        raise ConfigError(
+            f"unknown generator {spec!r}", hint=f"valid forms: {', '.join(GENERATOR_KINDS)}"
         )
-        if not url:
-            raise ConfigError(
-                f"generator {spec!r} needs the endpoint's base URL",
-                hint="pass --base-url http://host:port/v1 or set $POLYSEEK_OPENAI_BASE_URL",
-            )
-        return OpenAIChatGenerator(model, url, api_key or os.environ.get("OPENAI_API_KEY"))
-    if kind == "transformers" and model:
-        return TransformersGenerator(model)
-    raise ConfigError(
-        f"unknown generator {spec!r}", hint=f"valid forms: {', '.join(GENERATOR_KINDS)}"
-    )
+    return GENERATORS.resolve(kind)(model, base_url=base_url, api_key=api_key)

@@ -130,6 +130,17 @@ class EndpointReranker(Reranker):
         return scores
 
 
+def endpoint_reranker(model: str) -> EndpointReranker:
+    """``MODEL@http://host:port/v1`` (the ``mllm-endpoint:`` spec) -> an EndpointReranker."""
+    name, at, url = model.partition("@")
+    if not at or not name or not url:
+        raise ConfigError(
+            f"bad reranker spec 'mllm-endpoint:{model}'",
+            hint="write mllm-endpoint:MODEL@http://host:port/v1",
+        )
+    return EndpointReranker(url, name)
+
+
 class TransformersVLMReranker(Reranker):
     """Prompt-and-rerank with a local transformers vision-language model.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -122,8 +122,22 @@ def test_dotted_path_that_does_not_import() -> None:
         load_encoder("polyseek.no_such_module.Encoder")
 
 
-def test_registered_custom_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ENCODERS._entries, "hash", HashEncoder)
+@pytest.fixture
+def registered() -> Iterator[Callable[[str, object], None]]:
+    """Register factories for one test through the public registry API."""
+    names: list[str] = []
+
+    def register(name: str, factory: object) -> None:
+        ENCODERS.register(name)(factory)  # type: ignore[arg-type]
+        names.append(name)
+
+    yield register
+    for name in names:
+        ENCODERS.unregister(name)
+
+
+def test_registered_custom_backend(registered: Callable[[str, object], None]) -> None:
+    registered("hash", HashEncoder)
     encoder = load_encoder("hash:4")
     assert encoder.info.spec == "hash:4"
     assert encoder.info.dim == 4
@@ -140,7 +154,7 @@ def test_encoders_are_cached_per_spec() -> None:
     assert load_encoder(f"{DOTTED}:8") is not first
 
 
-def test_failed_loads_are_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_loads_are_not_cached(registered: Callable[[str, object], None]) -> None:
     calls = []
 
     def flaky(model_ref: str | None) -> Encoder:
@@ -149,15 +163,15 @@ def test_failed_loads_are_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
             raise EncoderError("first load fails")
         return HashEncoder(model_ref)
 
-    monkeypatch.setitem(ENCODERS._entries, "flaky", flaky)
+    registered("flaky", flaky)
     with pytest.raises(EncoderError):
         load_encoder("flaky:8")
     assert load_encoder("flaky:8").info.dim == 8
     assert len(calls) == 2
 
 
-def test_factory_must_return_an_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ENCODERS._entries, "bad", NotAnEncoder)
+def test_factory_must_return_an_encoder(registered: Callable[[str, object], None]) -> None:
+    registered("bad", NotAnEncoder)
     with pytest.raises(ConfigError, match="not Encoder"):
         load_encoder("bad")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyseek.encoders import _hub, clear_encoder_cache, load_encoder
+from polyseek import hub
+from polyseek.encoders import clear_encoder_cache, load_encoder
 from polyseek.encoders.base import Encoder
 from polyseek.errors import ConfigError, EncoderError
 from tests.helpers.tiny_models import (
@@ -43,7 +44,7 @@ def test_directory(reference: Encoder, tiny_open_clip_dir: Path) -> None:
     assert info.spec == f"open_clip:{tiny_open_clip_dir}"
     assert info.kind == "image-text"
     assert info.dim == TINY_DIM
-    assert info.revision == _hub.fingerprint(tiny_open_clip_dir)
+    assert info.revision == hub.fingerprint(tiny_open_clip_dir)
 
     text = reference.embed_queries(TEXTS)
     assert text.shape == (len(TEXTS), TINY_DIM) and text.dtype == np.float32

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyseek.encoders import _hub, load_encoder
+from polyseek import hub
+from polyseek.encoders import load_encoder
 from polyseek.encoders.base import Encoder
 from polyseek.errors import ConfigError, EncoderError
 from tests.helpers.tiny_models import TINY_DIM, fake_hub_cache, sample_images
@@ -35,7 +36,7 @@ def test_info(tiny: tuple[str, Path, Encoder]) -> None:
     assert encoder.info.spec == f"{backend}:{path}"
     assert encoder.info.kind == "image-text"
     assert encoder.info.dim == TINY_DIM
-    assert encoder.info.revision == _hub.fingerprint(path)
+    assert encoder.info.revision == hub.fingerprint(path)
     assert encoder.model_type == backend  # type: ignore[attr-defined]
 
 

@@ -99,6 +99,12 @@ _reachability: dict[str, tuple[float, str | None]] = {}
 _reachability_lock = threading.Lock()
 
 
+def forget_reachability() -> None:
+    """Drop the remembered reachability answers (after the network or endpoint changed)."""
+    with _reachability_lock:
+        _reachability.clear()
+
+
 def hub_unreachable_reason(timeout: float = REACHABILITY_TIMEOUT_S) -> str | None:
     """None when the hub endpoint (``HF_ENDPOINT``) accepts a TCP connection, else why not."""
     return unreachable_reason(hub_endpoint(), timeout=timeout)
