@@ -50,7 +50,7 @@ def main() -> None:
         engine = filled_engine(Path(tmp), texts, base, args.n)
         key = engine.encoder_infos[0].key
         store = engine.store
-        cache = store._cache(key)  # warm, as a server would be
+        cache = store.vectors(key)  # warm, as a server would be
 
         def search(v: np.ndarray, fp: FirstPass | None = None) -> list[tuple[str, float]]:
             return store.search_vectors(key, v[None], 10, exact=True, first_pass=fp)[0]
@@ -87,7 +87,7 @@ def main() -> None:
                         first_pass_search(fp, matrix, ids, v[None], 10, None, cache.compressed)
                     core_ms[m].append((time.perf_counter() - t0) * 1000)
                 t0 = time.perf_counter()
-                store._cache(key)  # what every search pays first: are the tables current?
+                store.vectors(key)  # what every search pays first: are the tables current?
                 check_ms.append((time.perf_counter() - t0) * 1000)
         exact_ms, exact_top = ms[0], found[0]
         rows = []

@@ -123,8 +123,8 @@ def main() -> None:
         engine = filled_engine(Path(tmp), texts, base, args.n)
         info = engine.encoder_infos[0]
         engine.store.maintain_indexes(min_rows=10**12)  # the item-id index only, as after `index`
-        table = engine.store._table(info.key)
-        matrix = engine.store._cache(info.key).matrix.copy()  # warm the cache, as a server would
+        table = engine.store.lance_table(info.key)
+        matrix = engine.store.vectors(info.key).matrix.copy()  # warm the cache, as a server would
         engine.rank(Query(text="warm-up"), {info: queries[0]})
         few = queries[: max(20, args.queries // 10)]
         rank_exact = Query(text="q", top=10, exact=True)

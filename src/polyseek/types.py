@@ -15,6 +15,8 @@ Modality = Literal["text", "image", "page", "video", "audio"]
 """What an item is: a text chunk, an image, a document page, a video moment, an audio span."""
 
 MODALITIES: tuple[Modality, ...] = get_args(Modality)
+MODALITY_CODES: dict[Modality, int] = {m: i for i, m in enumerate(MODALITIES)}
+"""Small integer per modality (how vector tables in memory record an item's modality)."""
 
 
 def check_modality(value: str) -> Modality:

@@ -42,11 +42,5 @@ def add_items(
     if commit:
         store.commit(batch)
     else:
-        import pyarrow as pa
-
-        from polyseek.store.lancedb import ITEMS_SCHEMA
-
-        store._table("items").add(
-            pa.Table.from_pylist([it.row() for it in batch.items], schema=ITEMS_SCHEMA)
-        )
+        store.stage(batch)
     return [it.id for it in batch.items]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def visible_items(store_path: Path) -> dict[str, tuple[str, str]]:
     store = LanceStore.open(store_path)
-    ids = [r["id"] for r in store._table("items").to_arrow().select(["id"]).to_pylist()]
+    ids = store.row_ids("items")
     return {i: (it.source, it.text) for i, it in store.get_items(ids).items()}
 
 
@@ -86,10 +86,10 @@ def test_sigkill_mid_index_loses_and_duplicates_nothing(tmp_path):
     assert got == expected  # nothing lost, nothing extra
 
     st = LanceStore.open(store)
-    raw_ids = [r["id"] for r in st._table("items").to_arrow().select(["id"]).to_pylist()]
+    raw_ids = st.row_ids("items")
     assert len(raw_ids) == len(set(raw_ids)) == len(expected)  # no duplicates, no orphans
     for enc in st.manifest.encoders:
-        vec_ids = [r["id"] for r in st._table(enc.key).to_arrow().select(["id"]).to_pylist()]
+        vec_ids = st.row_ids(enc.key)
         assert len(vec_ids) == len(set(vec_ids))
         assert set(vec_ids) <= set(raw_ids)
     previews = {it.preview for it in st.get_items(raw_ids).values() if it.preview}

@@ -49,9 +49,9 @@ import numpy as np
 
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
-from polyseek.store.lancedb import _MODALITY_CODE, LanceStore
+from polyseek.store.base import Store
 from polyseek.store.quantized import FirstPass
-from polyseek.types import MODALITIES, Modality
+from polyseek.types import MODALITIES, MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ Calibration = dict[str, dict[str, ScoreStats]]
 """encoder key -> modality -> score statistics."""
 
 
-def calibration_path(store: LanceStore) -> Path:
+def calibration_path(store: Store) -> Path:
     return store.path / CALIBRATION_FILE
 
 
@@ -88,24 +88,13 @@ class _Probe:
     siblings: tuple[str, ...]  # ids of every item of the same source (the probe's own too)
 
 
-def _probe_texts(store: LanceStore, rng: np.random.Generator) -> list[_Probe]:
+def _probe_texts(store: Store, rng: np.random.Generator) -> list[_Probe]:
     """Query-length probes from a deterministic sample of the items with text."""
-    t = store._table("items").to_arrow().select(["id", "source", "gen", "text"])
-    committed = store._committed()
     rows, of_source = [], defaultdict(list)
-    for i, s, g, x in zip(
-        t.column("id").to_pylist(),
-        t.column("source").to_pylist(),
-        t.column("gen").to_pylist(),
-        t.column("text").to_pylist(),
-        strict=True,
-    ):
-        if committed.get(s) != g:
-            continue
+    for i, s, x in store.item_texts():  # in id order: the sample must not follow history
         of_source[s].append(i)
         if x and x.strip():
             rows.append((i, s, x))
-    rows.sort()  # table order depends on write history; the sample must not
     if len(rows) > MAX_PROBES:
         rows = [rows[i] for i in sorted(rng.choice(len(rows), MAX_PROBES, replace=False))]
     return [
@@ -114,13 +103,13 @@ def _probe_texts(store: LanceStore, rng: np.random.Generator) -> list[_Probe]:
     ]
 
 
-def compute_calibration(store: LanceStore, encoders: Sequence[Encoder]) -> Calibration:
+def compute_calibration(store: Store, encoders: Sequence[Encoder]) -> Calibration:
     """Score statistics per encoder and item modality, from the collection itself."""
     return _compute(store, encoders)[0]
 
 
 def _compute(
-    store: LanceStore, encoders: Sequence[Encoder]
+    store: Store, encoders: Sequence[Encoder]
 ) -> tuple[Calibration, dict[str, np.ndarray], list[_Probe]]:
     """Statistics, and the probe vectors per encoder key they came from."""
     out: Calibration = {}
@@ -134,12 +123,12 @@ def _compute(
         probe_vecs = enc.embed_queries([p.text for p in probes])
         vectors[enc.info.key] = np.asarray(probe_vecs, dtype=np.float32)
         probe_ids = np.array([p.item_id for p in probes], dtype=object)
-        cache = store._cache(enc.info.key)
+        cache = store.vectors(enc.info.key)
         order = np.argsort(cache.ids.astype(str), kind="stable")
         ids, codes, matrix = cache.ids[order], cache.modality[order], cache.matrix[order]
         per_modality: dict[str, ScoreStats] = {}
         for modality in MODALITIES:
-            keep = np.flatnonzero(codes == _MODALITY_CODE[modality])
+            keep = np.flatnonzero(codes == MODALITY_CODES[modality])
             if not len(keep):
                 continue
             if len(keep) > MAX_ITEMS:
@@ -158,7 +147,7 @@ def _compute(
     return out, vectors, probes
 
 
-def save_calibration(store: LanceStore, calibration: Calibration) -> None:
+def save_calibration(store: Store, calibration: Calibration) -> None:
     data = {
         key: {m: {"mean": s.mean, "std": s.std, "n": s.n} for m, s in mods.items()}
         for key, mods in calibration.items()
@@ -169,7 +158,7 @@ def save_calibration(store: LanceStore, calibration: Calibration) -> None:
     os.replace(tmp, path)
 
 
-def load_calibration(store: LanceStore) -> Calibration:
+def load_calibration(store: Store) -> Calibration:
     """The saved statistics; empty when the index predates calibration."""
     path = calibration_path(store)
     if not path.is_file():
@@ -190,7 +179,7 @@ def load_calibration(store: LanceStore) -> Calibration:
         ) from exc
 
 
-def update_calibration(store: LanceStore, encoders: Sequence[Encoder]) -> Calibration:
+def update_calibration(store: Store, encoders: Sequence[Encoder]) -> Calibration:
     calibration, vectors, probes = _compute(store, encoders)
     save_probes(store, vectors, probes)
     save_calibration(store, calibration)
@@ -227,11 +216,11 @@ class Hubness:
         return 0.0 if n is None else float(self.r[n])
 
 
-def probes_path(store: LanceStore) -> Path:
+def probes_path(store: Store) -> Path:
     return store.path / PROBES_FILE
 
 
-def save_probes(store: LanceStore, vectors: dict[str, np.ndarray], probes: list[_Probe]) -> None:
+def save_probes(store: Store, vectors: dict[str, np.ndarray], probes: list[_Probe]) -> None:
     """Probe vectors per encoder (and the items each probe must not be scored against)."""
     keys = sorted(vectors)
     siblings = [list(p.siblings) for p in probes]
@@ -250,10 +239,10 @@ def save_probes(store: LanceStore, vectors: dict[str, np.ndarray], probes: list[
 
 
 _probes: dict[Path, tuple[int, dict[str, np.ndarray], list[np.ndarray]]] = {}
-_hubness: dict[tuple[str, str, int, int, int, int], Hubness] = {}
+_hubness: dict[tuple[str, str, tuple[int, ...], int], Hubness] = {}
 
 
-def _load_probes(store: LanceStore) -> tuple[int, dict[str, np.ndarray], list[np.ndarray]] | None:
+def _load_probes(store: Store) -> tuple[int, dict[str, np.ndarray], list[np.ndarray]] | None:
     path = probes_path(store)
     try:
         mtime = path.stat().st_mtime_ns
@@ -278,22 +267,15 @@ def _load_probes(store: LanceStore) -> tuple[int, dict[str, np.ndarray], list[np
     return _probes[path]
 
 
-def hubness(store: LanceStore, encoder_key: str) -> Hubness | None:
+def hubness(store: Store, encoder_key: str) -> Hubness | None:
     """r(x) for every item of one encoder; None without probes (an older index)."""
     loaded = _load_probes(store)
     if loaded is None or encoder_key not in loaded[1]:
         return None
     mtime, vectors, siblings = loaded
     probes = vectors[encoder_key]
-    cache = store._cache(encoder_key)
-    key = (
-        str(store.path),
-        encoder_key,
-        cache.version,
-        cache.sources_version,
-        len(cache.ids),
-        mtime,
-    )
+    cache = store.vectors(encoder_key)
+    key = (str(store.path), encoder_key, cache.version, mtime)
     found = _hubness.get(key)
     if found is not None:
         return found
@@ -328,19 +310,19 @@ CALIBRATION_MODES = ("hubness", "query", "collection")
 QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
 PRIOR_ITEMS = 30  # weight of the index-time statistics in the per-query ones, in items
 
-_samples: dict[tuple[str, str, int, int, int], dict[str, np.ndarray]] = {}
+_samples: dict[tuple[str, str, tuple[int, ...]], dict[str, np.ndarray]] = {}
 
 
-def _sample_rows(store: LanceStore, encoder_key: str) -> dict[str, np.ndarray]:
+def _sample_rows(store: Store, encoder_key: str) -> dict[str, np.ndarray]:
     """A fixed sample of each modality's rows (kept per store version)."""
-    cache = store._cache(encoder_key)
-    key = (str(store.path), encoder_key, cache.version, cache.sources_version, len(cache.ids))
+    cache = store.vectors(encoder_key)
+    key = (str(store.path), encoder_key, cache.version)
     rows = _samples.get(key)
     if rows is None:
         rng = np.random.default_rng(SEED)
         rows = {}
         for modality in MODALITIES:
-            idx = np.flatnonzero(cache.modality == _MODALITY_CODE[modality])
+            idx = np.flatnonzero(cache.modality == MODALITY_CODES[modality])
             if len(idx) > QUERY_SAMPLE:
                 idx = np.sort(rng.choice(idx, QUERY_SAMPLE, replace=False))
             if len(idx):
@@ -351,7 +333,7 @@ def _sample_rows(store: LanceStore, encoder_key: str) -> dict[str, np.ndarray]:
 
 
 def mixes_modalities(
-    store: LanceStore, encoder_key: str, modalities: Sequence[Modality] | None = None
+    store: Store, encoder_key: str, modalities: Sequence[Modality] | None = None
 ) -> bool:
     """Whether a search over ``modalities`` (None: all) merges items of several modalities."""
     present = set(_sample_rows(store, encoder_key))
@@ -359,7 +341,7 @@ def mixes_modalities(
 
 
 def query_stats(
-    store: LanceStore,
+    store: Store,
     encoder_key: str,
     query: np.ndarray,
     hub: Hubness | None = None,
@@ -379,7 +361,7 @@ def query_stats(
     query its own statistics would hide exactly that; the offset keeps the modality gap
     corrected. Modalities of thousands of items barely move.
     """
-    cache = store._cache(encoder_key)
+    cache = store.vectors(encoder_key)
     values: dict[str, np.ndarray] = {}
     for name, idx in _sample_rows(store, encoder_key).items():
         values[name] = (cache.matrix[idx] @ np.asarray(query, dtype=np.float32)).astype(np.float64)
@@ -412,7 +394,7 @@ def _offsets(prior: dict[str, ScoreStats], sizes: dict[str, int]) -> dict[str, f
 
 
 def calibrated_search(
-    store: LanceStore,
+    store: Store,
     encoder_key: str,
     query: np.ndarray,
     k: int,

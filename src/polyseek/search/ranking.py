@@ -27,7 +27,7 @@ from polyseek.search.calibration import (
     update_calibration,
 )
 from polyseek.search.hybrid import linear_fusion, standardise
-from polyseek.search.lexical import ensure_fts_index, search_lexical
+from polyseek.search.lexical import search_lexical
 from polyseek.store.base import StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.store.quantized import FirstPass
@@ -58,7 +58,7 @@ def after_index(store: LanceStore, encoders: Sequence[Encoder], changed: bool) -
     """Bring the full-text index and calibration statistics up to date after indexing."""
     if changed or not calibration_path(store).is_file():
         update_calibration(store, encoders)
-    ensure_fts_index(store)
+    store.ensure_text_index()
 
 
 def candidate_lists(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -104,6 +106,28 @@ class SourceBatch:
 
 
 @dataclass(frozen=True)
+class VectorView:
+    """The visible vectors of one encoder, in memory: what exact search and calibration read.
+
+    Rows are item vectors (an item may own several rows: passages, keyframes); ``ids`` and
+    ``modality`` (codes of :data:`polyseek.types.MODALITY_CODES`) say whose each row is.
+    ``version`` changes whenever the rows may have (a write or a commit), so anything
+    derived from a view can be cached under ``(store path, encoder_key, version)``.
+    ``compressed`` holds first-pass copies of ``matrix`` (:mod:`polyseek.store.quantized`).
+    """
+
+    encoder_key: str
+    version: tuple[int, ...]
+    ids: np.ndarray  # object array of item ids, one per row
+    modality: np.ndarray  # int8 modality codes, one per row
+    matrix: np.ndarray  # float32 (rows, dim), L2-normalised
+    compressed: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What the index was built with; saved beside the tables."""
 
@@ -128,9 +152,25 @@ class Manifest:
 
 
 class Store(ABC):
-    """Persistent home of a collection's index."""
+    """Persistent home of a collection's index.
+
+    Writes: :meth:`stage` rows (invisible), :meth:`commit` a batch (stage + the atomic
+    publish of its source records + removal of what it replaced), :meth:`remove_sources`,
+    :meth:`recover`. Reads see committed rows only.
+    """
 
     manifest: Manifest
+    path: Path
+    media_dir: Path
+
+    # ------------------------------------------------------------------ writes
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[None]:
+        """Hold the store's write lock (one writer at a time)."""
+
+    @abstractmethod
+    def stage(self, batch: SourceBatch) -> None:
+        """Write a batch's items and vectors without its records: invisible until committed."""
 
     @abstractmethod
     def sources(self) -> dict[str, SourceRecord]:
@@ -166,9 +206,43 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def search_text(
+        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (item id, BM25 score) for plain query words, visible items only."""
+
+    @abstractmethod
+    def ensure_text_index(self) -> None:
+        """Bring the full-text index up to date with the items (after writes)."""
+
+    @abstractmethod
     def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
         """Visible items by id."""
 
     @abstractmethod
+    def item_texts(self) -> list[tuple[str, str, str]]:
+        """(item id, source, text) of every visible item, in id order."""
+
+    @abstractmethod
+    def committed(self) -> dict[str, str]:
+        """source path -> the generation of its visible items (committed, status ok)."""
+
+    @abstractmethod
+    def vectors(self, encoder_key: str) -> VectorView:
+        """The visible vectors of one encoder, in memory."""
+
+    @abstractmethod
     def counts(self) -> dict[str, int]:
         """Visible items per modality."""
+
+    @abstractmethod
+    def table_rows(self) -> dict[str, int]:
+        """Rows per table, visible or not (``sources``, ``items``, one per encoder key)."""
+
+    @abstractmethod
+    def media_path(self, source: str, item_id: str, gen: str) -> Path:
+        """Where the preview image of an item is written."""
+
+    @abstractmethod
+    def disk_bytes(self) -> int:
+        """Size of the store on disk."""

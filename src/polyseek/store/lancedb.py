@@ -11,7 +11,11 @@ Layout of a store directory::
 
 Search is exact: vectors are read once into a float32 matrix and scored with numpy
 (a few ms at 100k x 384); LanceDB without an ANN index takes ~0.3 s per query here.
-The cache is rebuilt when a table's version moves.
+The in-memory copy (:meth:`LanceStore.vectors`, a :class:`~polyseek.store.base.VectorView`)
+is rebuilt when a table's version moves. Lexical search is LanceDB's built-in BM25
+full-text index over the items' ``text`` (English stemming, stop words removed,
+lower-cased, ASCII-folded); rows added after the index was built are still searched (flat)
+until :meth:`LanceStore.ensure_text_index` folds them in.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import logging
 import os
 import shutil
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,10 +40,17 @@ import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import CollectionNotFoundError, QueryError, StoreError
-from polyseek.search.multivector import dedupe_best, top_unique
-from polyseek.store.base import Manifest, SourceBatch, SourceRecord, Store, StoredItem
+from polyseek.store.base import (
+    Manifest,
+    SourceBatch,
+    SourceRecord,
+    Store,
+    StoredItem,
+    VectorView,
+)
+from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
-from polyseek.types import MODALITIES, Modality
+from polyseek.types import MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +79,7 @@ ITEMS_SCHEMA = pa.schema(
         ("preview", pa.string()),
     ]
 )
-_MODALITY_CODE = {m: i for i, m in enumerate(MODALITIES)}
+FTS_COLUMN = "text"
 
 
 def vector_schema(dim: int) -> pa.Schema:
@@ -92,16 +103,6 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
         yield values[i : i + size]
 
 
-@dataclass
-class _VectorCache:
-    version: int
-    sources_version: int
-    ids: np.ndarray  # object array of item ids, visible rows only
-    modality: np.ndarray  # int8 codes
-    matrix: np.ndarray  # float32 (n, dim), L2-normalised
-    compressed: dict[str, Any] = field(default_factory=dict)  # first-pass copies (quantized.py)
-
-
 class LanceStore(Store):
     """Items and vectors in LanceDB, exact search over an in-memory matrix."""
 
@@ -112,7 +113,7 @@ class LanceStore(Store):
         self.manifest = manifest
         self.media_dir = path / "media"
         self._db = lancedb.connect(str(path / "db"), read_consistency_interval=timedelta(0))
-        self._caches: dict[str, _VectorCache] = {}
+        self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._ann: dict[str, bool] = {}
         self._lock_fd: int | None = None
@@ -203,7 +204,7 @@ class LanceStore(Store):
         rows = self._table("sources").to_arrow().to_pylist()
         return {r["path"]: SourceRecord(**r) for r in rows}
 
-    def _committed(self) -> dict[str, str]:
+    def committed(self) -> dict[str, str]:
         """path -> gen of the items that are visible (cached per sources-table version)."""
         with self._cache_lock:
             return self._committed_locked()
@@ -237,7 +238,7 @@ class LanceStore(Store):
     def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
         if not ids:
             return {}
-        committed = self._committed()
+        committed = self.committed()
         out: dict[str, StoredItem] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             rows = (
@@ -253,25 +254,10 @@ class LanceStore(Store):
                     out[row["id"]] = StoredItem.from_row(row)
         return out
 
-    def items_of(self, source: str) -> list[StoredItem]:
-        committed = self._committed()
-        gen = committed.get(source)
-        if gen is None:
-            return []
-        rows = (
-            self._table("items")
-            .search()
-            .where(f"source = {_sql_list([source])} AND gen = {_sql_list([gen])}")
-            .limit(None)
-            .to_arrow()
-            .to_pylist()
-        )
-        return [StoredItem.from_row(r) for r in rows]
-
     def counts(self) -> dict[str, int]:
         t = self._table("items").to_arrow().select(["source", "gen", "modality"])
         mask = self._visible_mask(
-            t.column("source").to_pylist(), t.column("gen").to_pylist(), self._committed()
+            t.column("source").to_pylist(), t.column("gen").to_pylist(), self.committed()
         )
         out: dict[str, int] = {}
         for modality, visible in zip(t.column("modality").to_pylist(), mask, strict=True):
@@ -279,32 +265,68 @@ class LanceStore(Store):
                 out[modality] = out.get(modality, 0) + 1
         return dict(sorted(out.items()))
 
+    def item_texts(self) -> list[tuple[str, str, str]]:
+        t = self._table("items").to_arrow().select(["id", "source", "gen", "text"])
+        committed = self.committed()
+        rows = [
+            (i, src, x)
+            for i, src, g, x in zip(
+                t.column("id").to_pylist(),
+                t.column("source").to_pylist(),
+                t.column("gen").to_pylist(),
+                t.column("text").to_pylist(),
+                strict=True,
+            )
+            if committed.get(src) == g
+        ]
+        rows.sort()  # table order depends on write history; callers' samples must not
+        return rows
+
+    def table_rows(self) -> dict[str, int]:
+        return {name: self._table(name).count_rows() for name in ["sources", *self._data_tables()]}
+
+    def row_ids(self, name: str) -> list[str]:
+        """The item id of every row of a table, visible or not (for consistency checks)."""
+        column = "path" if name == "sources" else "id"
+        return [str(v) for v in self._table(name).to_arrow().column(column).to_pylist()]
+
+    def lance_table(self, name: str) -> Any:
+        """The LanceDB table behind ``name`` (``items``, ``sources`` or an encoder key).
+
+        For benchmarks that compare with raw LanceDB queries on the same data; polyseek's
+        own code goes through the methods above, which hide unfinished writes.
+        """
+        return self._table(name)
+
     def disk_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     # ----------------------------------------------------------------- search
-    def _cache(self, encoder_key: str) -> _VectorCache:
+    def vectors(self, encoder_key: str) -> VectorView:
+        """The visible vectors of one encoder, in memory (rebuilt when a table moves)."""
         with self._cache_lock:
-            return self._cache_locked(encoder_key)
+            return self._vectors_locked(encoder_key)
 
-    def _cache_locked(self, encoder_key: str) -> _VectorCache:
+    def _vectors_locked(self, encoder_key: str) -> VectorView:
         table = self._table(encoder_key)
         version, sources_version = table.version, self._table("sources").version
         cache = self._caches.get(encoder_key)
-        if cache and cache.version == version and cache.sources_version == sources_version:
+        if cache and cache.version == (version, sources_version):
             return cache
         data = table.to_arrow()
         mask = self._visible_mask(
-            data.column("source").to_pylist(), data.column("gen").to_pylist(), self._committed()
+            data.column("source").to_pylist(), data.column("gen").to_pylist(), self.committed()
         )
         dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
         flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         matrix = np.asarray(flat, dtype=np.float32).reshape(-1, dim)[mask]
         codes = np.array(
-            [_MODALITY_CODE[m] for m in data.column("modality").to_pylist()], dtype=np.int8
+            [MODALITY_CODES[m] for m in data.column("modality").to_pylist()], dtype=np.int8
         )[mask]
         ids = np.array(data.column("id").to_pylist(), dtype=object)[mask]
-        cache = _VectorCache(version, sources_version, ids, codes, np.ascontiguousarray(matrix))
+        cache = VectorView(
+            encoder_key, (version, sources_version), ids, codes, np.ascontiguousarray(matrix)
+        )
         self._caches[encoder_key] = cache
         logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
         return cache
@@ -323,10 +345,10 @@ class LanceStore(Store):
         if not fp.is_exact:  # compressed in-memory pass + exact rescoring, instead of ANN
             if exact is False:
                 raise QueryError(f"first pass {fp.spec} and the ANN path are alternatives")
-            cache = self._cache(encoder_key)
+            cache = self.vectors(encoder_key)
             keep = None
             if modalities:
-                keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
+                keep = np.isin(cache.modality, [MODALITY_CODES[m] for m in modalities])
             return first_pass_search(
                 fp, cache.matrix, cache.ids, queries, k, keep, cache.compressed
             )
@@ -383,7 +405,7 @@ class LanceStore(Store):
         modalities: Sequence[Modality] | None,
         overfetch: int = 1,
     ) -> list[tuple[str, float]]:
-        committed = self._committed()
+        committed = self.committed()
         limit = k * overfetch * self.ANN_OVERFETCH + 10
         search = (
             self._table(encoder_key)
@@ -412,23 +434,71 @@ class LanceStore(Store):
         k: int,
         modalities: Sequence[Modality] | None = None,
     ) -> list[list[tuple[str, float]]]:
-        cache = self._cache(encoder_key)
+        cache = self.vectors(encoder_key)
         if len(cache.ids) == 0:
             return [[] for _ in range(len(queries))]
         scores = np.asarray(queries, dtype=np.float32) @ cache.matrix.T
         if modalities:
             # Mask rows instead of copying the matrix per query (150 MB at 100k x 384).
-            keep = np.isin(cache.modality, [_MODALITY_CODE[m] for m in modalities])
+            keep = np.isin(cache.modality, [MODALITY_CODES[m] for m in modalities])
             scores[:, ~keep] = -np.inf
         # An item may have several rows (max-sim keyframes): each id once, at its best row.
         return [
             [(i, s) for i, s in top_unique(row, cache.ids, k) if s != -np.inf] for row in scores
         ]
 
-    # ----------------------------------------------------------------- writes
-    def commit(self, batch: SourceBatch) -> None:
-        if not batch.records:
+    # ----------------------------------------------------------------- full text
+    def has_text_index(self) -> bool:
+        return any(
+            FTS_COLUMN in ix.columns and ix.index_type == "FTS"
+            for ix in self._table("items").list_indices()
+        )
+
+    def unindexed_text_rows(self) -> int | None:
+        """Item rows the full-text index does not hold yet (None: there is no index)."""
+        if not self.has_text_index():
+            return None
+        stats = self._table("items").index_stats(f"{FTS_COLUMN}_idx")
+        return None if stats is None else int(stats.num_unindexed_rows)
+
+    def ensure_text_index(self) -> None:
+        """Build (or rebuild, to take in new rows) the BM25 index of the items' text."""
+        table = self._table("items")
+        if table.count_rows() == 0 or self.unindexed_text_rows() == 0:
             return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table.create_fts_index(FTS_COLUMN, replace=True, with_position=False)
+        logger.info("built the full-text index over %d items", table.count_rows())
+
+    def search_text(
+        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (item id, BM25 score) for plain words (no query syntax), best first."""
+        if not query.strip() or k < 1:
+            return []
+        if not self.has_text_index():
+            self.ensure_text_index()
+            if not self.has_text_index():
+                return []
+        committed = self.committed()
+        search = (
+            self._table("items")
+            .search(query, query_type="fts", fts_columns=FTS_COLUMN)
+            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
+            .select(["id", "source", "gen", "_score"])
+        )
+        if modalities:
+            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        rows = search.to_arrow().to_pylist()
+        visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        # Ties broken by id so that the same index always gives the same order.
+        visible.sort(key=lambda r: (-float(r["_score"]), r["id"]))
+        return [(r["id"], float(r["_score"])) for r in visible[:k]]
+
+    # ----------------------------------------------------------------- writes
+    def stage(self, batch: SourceBatch) -> None:
+        """Write a batch's items and vectors; invisible until its records are committed."""
         if batch.items:
             self._table("items").add(
                 pa.Table.from_pylist([it.row() for it in batch.items], schema=ITEMS_SCHEMA)
@@ -438,6 +508,11 @@ class LanceStore(Store):
             ids, vectors = batch.vectors.get(enc.key, ([], np.zeros((0, enc.dim), np.float32)))
             if ids:
                 self._add_vectors(enc, [by_id[i] for i in ids], vectors)
+
+    def commit(self, batch: SourceBatch) -> None:
+        if not batch.records:
+            return
+        self.stage(batch)
         # The commit point: one atomic upsert of the source records.
         records = pa.Table.from_pylist([r.__dict__ for r in batch.records], schema=SOURCES_SCHEMA)
         (
@@ -512,7 +587,7 @@ class LanceStore(Store):
 
     def recover(self) -> int:
         """Delete rows and previews whose source record does not name their generation."""
-        committed = self._committed()
+        committed = self.committed()
         removed = 0
         for name in self._data_tables():
             t = self._table(name).to_arrow().select(["source", "gen"])

@@ -11,13 +11,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from polyseek.encoders.base import EncoderInfo, l2_normalize
-from polyseek.search.multivector import dedupe_best, top_unique
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
+from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.types import Locator, item_id
 
 DIM = 16
@@ -80,7 +79,7 @@ def test_store_keeps_each_moment_once_at_its_best_keyframe(tmp_path: Path) -> No
     batch = moment_batch("v.mp4", "g1", [3, 1, 5, 2] * 10, rng)
     store.commit(batch)
     ids, vectors = batch.vectors[ENC.key]
-    assert store._table(ENC.key).count_rows() == len(ids) == 110
+    assert store.table_rows()[ENC.key] == len(ids) == 110
     queries = l2_normalize(rng.normal(size=(5, DIM)))
     for q, got in zip(queries, store.search_vectors(ENC.key, queries, k=12), strict=True):
         want = best_per_item(vectors @ q, ids, 12)
@@ -119,20 +118,17 @@ def test_recover_leaves_no_orphan_keyframe_rows(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     store.commit(moment_batch("v.mp4", "g1", [3, 3], rng))
     crashed = moment_batch("v.mp4", "g2", [3, 2, 4], rng)
-    items = store._table("items")
-    items.add(pa.Table.from_pylist([it.row() for it in crashed.items], schema=items.schema))
-    by_id = {it.id: it for it in crashed.items}
+    store.stage(crashed)  # items and keyframe rows written, the commit point never reached
     ids, vectors = crashed.vectors[ENC.key]
-    store._add_vectors(ENC, [by_id[i] for i in ids], vectors)
     found = store.search_vectors(ENC.key, vectors[:1], k=100)[0]
     assert len(found) == 2  # g1's two moments only, each once
     assert store.recover() == 3 + 9  # 3 item rows, 9 keyframe rows of g2
-    assert store._table("items").count_rows() == 2
-    assert store._table(ENC.key).count_rows() == 6
+    assert store.table_rows()["items"] == 2
+    assert store.table_rows()[ENC.key] == 6
     assert store.recover() == 0
     # Re-committing the same moments replaces every keyframe row of the old generation.
     store.commit(moment_batch("v.mp4", "g3", [2, 2, 2], rng))
-    assert store._table(ENC.key).count_rows() == 6
+    assert store.table_rows()[ENC.key] == 6
     assert len(store.search_vectors(ENC.key, vectors[:1], k=100)[0]) == 3
 
 
@@ -181,7 +177,7 @@ def test_max_sim_scores_a_moment_by_its_best_keyframe(tmp_path: Path) -> None:
         options = IngestOptions(asr="none", keyframes=3, keyframe_pooling=how)
         report = engine.index(options=options)
         assert report.ok and report.items == 2
-        rows = engine.store._table(engine.store.manifest.encoders[0].key).count_rows()
+        rows = engine.store.table_rows()[engine.store.manifest.encoders[0].key]
         assert rows == (sum(len(m.keyframes) for m in moments) if how == "max" else 2)
         hits = engine.search(image=query, top=2).hits
         assert len(hits) == 2 and len({h.item_id for h in hits}) == 2  # no duplicates

@@ -110,7 +110,7 @@ def test_hubness_is_the_mean_of_the_k_nearest_probes_of_other_sources(tmp_path):
     assert probes_path(store).is_file()
     hub = hubness(store, ENC.key)
     assert hub is not None and set(hub.row) == set(ids)
-    cache = store._cache(ENC.key)
+    cache = store.vectors(ENC.key)
     for n, item in enumerate(ids):
         sims = vectors @ cache.matrix[hub.row[item]]
         others = np.sort(np.delete(sims, n))[::-1][:HUBNESS_K]
@@ -141,7 +141,7 @@ def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
     # A query a little closer to the hub than to the least hubby item: raw search returns
     # the hub above it, the hubness-corrected ranking the specific item above the hub.
     specific = min(ids, key=hub.of)
-    matrix = store._cache(ENC.key).matrix
+    matrix = store.vectors(ENC.key).matrix
     query = l2_normalize(
         (0.55 * matrix[hub.row[generic]] + 0.45 * matrix[hub.row[specific]])[None, :]
     )[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyseek.search.lexical import clean_query, ensure_fts_index, has_fts_index, search_lexical
+from polyseek.search.lexical import clean_query, search_lexical
 from tests.helpers.ranking_store import add_items, make_store
 
 V = (1.0, 0.0, 0.0, 0.0)
@@ -30,8 +30,8 @@ def ids_to_sources(store, hits):
 
 
 def test_stemmed_match_ranks_best_document_first(store):
-    ensure_fts_index(store)
-    assert has_fts_index(store)
+    store.ensure_text_index()
+    assert store.has_text_index()
     hits = search_lexical(store, "run dog", 10)
     # "run" matches "Running" (stemming); dogs.txt has both words.
     assert ids_to_sources(store, hits)[0] == "dogs.txt"
@@ -44,18 +44,18 @@ def test_modality_filter(store):
 
 
 def test_builds_index_on_first_search_and_sees_later_rows(store):
-    assert not has_fts_index(store)
+    assert not store.has_text_index()
     assert search_lexical(store, "sofa", 5)
     add_items(store, [("new.txt", "text", "A sofa catalogue with prices", V)], gen="g2")
     # Rows added after the index was built are searched before the index is refreshed...
     assert "new.txt" in ids_to_sources(store, search_lexical(store, "catalogue", 5))
-    ensure_fts_index(store)  # ...and folded into it after.
-    assert store._table("items").index_stats("text_idx").num_unindexed_rows == 0
+    store.ensure_text_index()  # ...and folded into it after.
+    assert store.unindexed_text_rows() == 0
 
 
 def test_unfinished_writes_are_invisible(store):
     add_items(store, [("ghost.txt", "text", "zebra zebra zebra", V)], gen="gx", commit=False)
-    ensure_fts_index(store)
+    store.ensure_text_index()
     assert search_lexical(store, "zebra", 5) == []
 
 

@@ -13,7 +13,6 @@ from polyseek.rerank import load_reranker
 from polyseek.samples import load_papers
 from polyseek.search.calibration import calibration_path
 from polyseek.search.cutoff import Cutoff
-from polyseek.search.lexical import has_fts_index
 from tests.helpers.tiny_rerankers import make_tiny_cross_encoder
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "papers"
@@ -38,7 +37,7 @@ def papers():
 
 
 def test_index_builds_full_text_index_and_calibration(engine):
-    assert has_fts_index(engine.store)
+    assert engine.store.has_text_index()
     assert calibration_path(engine.store).is_file()
 
 

@@ -143,7 +143,7 @@ def test_store_first_pass_matches_exact_search_and_filters_modality(store, data,
         # measured: 0.99-1.0 unfiltered; over the 1000 image rows (still 100 candidates)
         # truncate:128 0.88, binary 0.93, int8 1.0
         assert np.mean(overlap) >= bound, (modalities, overlap)
-    assert spec in lance._cache(ENC.key).compressed  # built once, kept with the matrix
+    assert spec in lance.vectors(ENC.key).compressed  # built once, kept with the matrix
 
 
 def test_query_first_pass_reaches_the_store_through_ranking(store, data):
