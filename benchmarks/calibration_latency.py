@@ -27,9 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from query_latency import filled_engine, print_latencies, setup, timed  # noqa: E402
 
-from polyseek.search.base import Query  # noqa: E402
+from polyseek.search.base import Query, Ranking  # noqa: E402
 from polyseek.search.calibration import hubness  # noqa: E402
-from polyseek.search.ranking import after_index  # noqa: E402
 
 
 def main() -> None:
@@ -38,9 +37,9 @@ def main() -> None:
         engine = filled_engine(Path(tmp), texts, base, args.n, image_every=2)
         info = engine.encoder_infos[0]
         t0 = time.perf_counter()
-        after_index(engine.store, [engine.encoder(info)], changed=True)
+        engine.collection.refresh(changed=True)
         stats_s = time.perf_counter() - t0
-        engine.rank(Query(text="warm-up", exact=True), {info: queries[0]})
+        engine.rank(Query(text="warm-up", ranking=Ranking(exact=True)), {info: queries[0]})
         t0 = time.perf_counter()
         hubness(engine.store, info.key)
         hub_s = time.perf_counter() - t0
@@ -50,7 +49,7 @@ def main() -> None:
         ]
         results = {}
         for name, options in modes:
-            query = Query(text="q", top=10, exact=True, **options)
+            query = Query(text="q", top=10, ranking=Ranking(exact=True, **options))
             engine.rank(query, {info: queries[0]})  # caches warm
             results[name] = timed(lambda v, q=query: engine.rank(q, {info: v}), queries)
     print(

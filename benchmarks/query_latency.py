@@ -28,7 +28,7 @@ from polyseek.encoders import load_encoder  # noqa: E402
 from polyseek.encoders.base import l2_normalize  # noqa: E402
 from polyseek.engine import Engine  # noqa: E402
 from polyseek.ingest import load_file  # noqa: E402
-from polyseek.search.base import Query  # noqa: E402
+from polyseek.search.base import Query, Ranking  # noqa: E402
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem  # noqa: E402
 from polyseek.store.lancedb import LanceStore  # noqa: E402
 from polyseek.types import Locator, item_id  # noqa: E402
@@ -127,7 +127,7 @@ def main() -> None:
         matrix = engine.store.vectors(info.key).matrix.copy()  # warm the cache, as a server would
         engine.rank(Query(text="warm-up"), {info: queries[0]})
         few = queries[: max(20, args.queries // 10)]
-        rank_exact = Query(text="q", top=10, exact=True)
+        rank_exact = Query(text="q", top=10, ranking=Ranking(exact=True))
         results = {
             "numpy exact (matmul+argpartition)": timed(
                 lambda v: np.argpartition(-(matrix @ v), 10)[:10], queries

@@ -1,9 +1,15 @@
 """polyseek: universal multimodal retrieval, offline first.
 
-The public API is listed in ``__all__``; everything else is private.
+The public API is listed in ``__all__``; everything else is private. Names are imported
+on first use, so ``import polyseek`` (and the CLI's ``--help``) does not load LanceDB,
+PyMuPDF or torch.
 """
 
-from polyseek.engine import CollectionStatus, Engine
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
@@ -15,14 +21,38 @@ from polyseek.errors import (
     QueryError,
     StoreError,
 )
-from polyseek.indexing import IndexReport
-from polyseek.search.base import Query
 from polyseek.types import MODALITIES, Hit, Item, Locator, Modality, SearchResult
+
+if TYPE_CHECKING:
+    from polyseek.collection import Collection, CollectionStatus
+    from polyseek.engine import Engine
+    from polyseek.indexing import IndexReport
+    from polyseek.search.base import Query, Ranking
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Collection": "polyseek.collection",
+    "CollectionStatus": "polyseek.collection",
+    "Engine": "polyseek.engine",
+    "IndexReport": "polyseek.indexing",
+    "Query": "polyseek.search.base",
+    "Ranking": "polyseek.search.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polyseek' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "MODALITIES",
+    "Collection",
     "CollectionNotFoundError",
     "CollectionStatus",
     "ConfigError",
@@ -39,6 +69,7 @@ __all__ = [
     "PolyseekError",
     "Query",
     "QueryError",
+    "Ranking",
     "SearchResult",
     "StoreError",
     "__version__",

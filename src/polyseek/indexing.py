@@ -2,7 +2,14 @@
 
 Loading (parsing, OCR, rendering, previews) runs in a small thread pool ahead of the
 encoder, so decoding overlaps with encoding; a batch of finished files is encoded and
-committed as one unit (see :mod:`polyseek.store.base` for why that is crash-safe).
+committed as one unit (see :mod:`polyseek.store.base` for why that is crash-safe). After
+a run that changed anything, the indexer refreshes the collection's derived data (the
+full-text index and the calibration statistics) before it lets go of the write lock.
+
+Sources need not be files: :meth:`Indexer.index_sources` commits items another front
+end made (the evaluator's candidate pools), through the same previews, encoding and
+commits. Encoding goes through an :class:`ItemEmbedder`; the default embeds with the
+collection's encoders, the evaluator's reuses vectors across the pools of one dataset.
 """
 
 from __future__ import annotations
@@ -13,21 +20,24 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from polyseek.encoders.base import Encoder
+from polyseek.encoders.items import embed_items
 from polyseek.errors import IngestError
-from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, load_file
-from polyseek.ingest._errors import describe_os_error
+from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, describe_os_error, load_file
 from polyseek.ingest.media import media_progress
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
-from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item
+
+if TYPE_CHECKING:
+    from polyseek.collection import Collection
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +83,20 @@ class Progress:
         """How far decoding of a video/audio file has come (called from loader threads)."""
 
     def stop(self) -> None: ...
+
+
+ItemEmbedder = Callable[[Encoder, list[Item], str], tuple[list[str], np.ndarray]]
+"""``(encoder, items, keyframe pooling) -> (item ids, vectors)``: a row per id; an item may
+have several rows or none (:func:`~polyseek.encoders.items.embed_items` is the default)."""
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """A source that is not a file read by the indexer: its name, items and content hash."""
+
+    path: str
+    items: list[Item]
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -127,22 +151,23 @@ def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
 
 
 class Indexer:
-    """Brings a store up to date with the files of a collection."""
+    """Brings a collection's index up to date with its files (or with given sources)."""
 
     def __init__(
         self,
-        root: Path,
-        store: LanceStore,
-        encoders: Sequence[Encoder],
+        collection: Collection,
         options: IngestOptions | None = None,
         *,
         batch_items: int = 256,
         batch_files: int = 256,
         workers: int = 2,
+        embedder: ItemEmbedder | None = None,
     ) -> None:
-        self.root = root
-        self.store = store
-        self.encoders = list(encoders)
+        self.collection = collection
+        self.root = collection.root
+        self.store = collection.store
+        self.encoders = collection.encoders()
+        self.embed: ItemEmbedder = embedder or embed_items
         self.options = options or IngestOptions()
         self.batch_items = batch_items
         self.batch_files = batch_files
@@ -193,9 +218,7 @@ class Indexer:
             finally:
                 progress.stop()
             report.failed.sort()
-            if report.added + report.updated + report.removed > 0:
-                self.store.compact()
-                self.store.maintain_indexes()
+            self._finish(report)
         # Failures from earlier runs whose files did not change are still failures.
         fresh = {p for p, _ in report.failed}
         for rec in self.store.sources().values():
@@ -204,12 +227,61 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
+    def index_sources(
+        self, sources: Iterable[LoadedSource], progress: Progress | None = None
+    ) -> IndexReport:
+        """Commit sources made elsewhere (no files are read), in the given order."""
+        progress = progress or Progress()
+        report = IndexReport()
+        started = time.perf_counter()
+        with self.store.writing():
+            self.store.recover()
+            known = self.store.sources()
+            loaded = (self._loaded_source(s, known.get(s.path)) for s in sources)
+            try:
+                self._commit_stream(loaded, report, progress)
+            finally:
+                progress.stop()
+            self._finish(report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _loaded_source(self, source: LoadedSource, prev: SourceRecord | None) -> _Loaded:
+        gen = uuid.uuid4().hex[:12]
+        rec = SourceRecord(
+            path=source.path,
+            content_hash=source.content_hash,
+            size=0,
+            mtime_ns=0,
+            gen=gen,
+            status="ok",
+            n_items=len(source.items),
+            indexed_at=time.time(),
+        )
+        return _Loaded(
+            rec, source.items, self._write_previews(source.items, gen), was_known=prev is not None
+        )
+
+    def _finish(self, report: IndexReport) -> None:
+        """After the last commit of a run: compact, index, refresh derived data."""
+        changed = report.added + report.updated + report.removed > 0
+        if changed:
+            self.store.compact()
+            self.store.maintain_indexes()
+        self.collection.refresh(changed)
+
     def _load_encode_commit(
         self, todo: list[_Candidate], report: IndexReport, progress: Progress
     ) -> None:
+        self._commit_stream(self._load_all(todo), report, progress)
+
+    def _commit_stream(
+        self, stream: Iterable[_Loaded], report: IndexReport, progress: Progress
+    ) -> None:
+        """Commit loaded sources in batches of about ``batch_items`` items."""
         pending: list[_Loaded] = []
         n_items = 0
-        for loaded in self._load_all(todo):
+        for loaded in stream:
             pending.append(loaded)
             n_items += len(loaded.items)
             if n_items >= self.batch_items or len(pending) >= self.batch_files:
@@ -304,7 +376,7 @@ class Indexer:
             )
         all_items = [it for loaded in pending for it in loaded.items]
         for enc in self.encoders:
-            ids, vectors = self._encode(enc, all_items, self.options.keyframe_pooling)
+            ids, vectors = self.embed(enc, all_items, self.options.keyframe_pooling)
             if ids:
                 batch.vectors[enc.info.key] = (ids, vectors)
         self.store.commit(batch)
@@ -321,30 +393,3 @@ class Indexer:
                 report.added += 1
             report.items += len(loaded.items)
         progress.advance(len(pending), sum(len(x.items) for x in pending))
-
-    @staticmethod
-    def _encode(
-        enc: Encoder, items: list[Item], pooling: str = "mean"
-    ) -> tuple[list[str], np.ndarray]:
-        if enc.kind == "text":
-            chosen = [it for it in items if it.text.strip()]
-            if not chosen:
-                return [], np.zeros((0, enc.info.dim), np.float32)
-            return [it.id for it in chosen], enc.embed_documents([it.text for it in chosen])
-        if enc.kind == "audio-text":  # CLAP: the sound of audio segments and video moments
-            heard = [it for it in items if it.audio is not None and len(it.audio)]
-            if not heard:
-                return [], np.zeros((0, enc.info.dim), np.float32)
-            return [it.id for it in heard], enc.embed_audio([it.audio for it in heard])  # type: ignore[misc]
-        chosen = [it for it in items if it.image is not None]
-        if not chosen:
-            return [], np.zeros((0, enc.info.dim), np.float32)
-        if any(it.keyframes for it in chosen) and pooling == "max":  # a row per keyframe
-            from polyseek.encoders.pooling import embed_item_keyframes
-
-            return embed_item_keyframes(enc, chosen)
-        if any(it.keyframes for it in chosen):  # video moments: pooled keyframe embeddings
-            from polyseek.encoders.pooling import embed_item_images
-
-            return [it.id for it in chosen], embed_item_images(enc, chosen, pooling)
-        return [it.id for it in chosen], enc.embed_images([it.image for it in chosen])  # type: ignore[misc]

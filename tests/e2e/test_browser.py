@@ -65,6 +65,29 @@ def test_search_by_text(page, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / "ui-text-search.png"), full_page=True)
 
 
+def test_ranking_options_panel_comes_from_the_api(page, artifacts: Path) -> None:
+    """Every ranking option the API declares is a control; a changed one reaches the server."""
+    page.click("#ranking summary")
+    page.wait_for_selector("#rank-lexical", timeout=TIMEOUT)
+    declared = page.evaluate("state.ranking.map(o => o.name)")
+    shown = page.evaluate(
+        "Array.from(document.querySelectorAll('#ranking-options [data-option]'))"
+        ".map(e => e.dataset.option)"
+    )
+    assert set(declared) - {"encoders"} == set(shown)
+    page.select_option("#rank-lexical", "true")
+    page.select_option("#rank-dense", "false")
+    search(page, "ALBEF momentum distillation", "text")
+    assert PAPER in first_card(page).inner_text()
+    page.screenshot(path=str(artifacts / "ui-ranking-options.png"), full_page=True)
+    first_card(page).click()
+    page.wait_for_selector("#detail:not([hidden])", timeout=TIMEOUT)
+    page.keyboard.press("Escape")
+    page.select_option("#rank-lexical", "false")
+    page.select_option("#rank-dense", "true")
+    page.click("#ranking summary")
+
+
 def test_search_by_uploaded_image(page, artifacts: Path) -> None:
     page.fill("#q", "")
     page.select_option("#modality", "")

@@ -6,7 +6,7 @@ import pytest
 
 from polyseek.engine import Engine
 from polyseek.errors import QueryError
-from polyseek.search.base import Query
+from polyseek.search.base import Query, Ranking
 from tests.conftest import copy_small_collection
 
 
@@ -17,7 +17,7 @@ def test_batch_equals_single_searches(tmp_path):
     queries = [
         Query(text="pump housing bolts torque", top=5),
         Query(text="hallucination in vision-language models", top=3, modalities=("text",)),
-        Query(text="receipt for spare parts", top=4, lexical=True),
+        Query(text="receipt for spare parts", top=4, ranking=Ranking(lexical=True)),
     ]
     batch = engine.search_batch(queries)
     single = [engine.search_batch([q])[0] for q in queries]

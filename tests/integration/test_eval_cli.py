@@ -58,7 +58,7 @@ def test_cli_on_mbeir_sample_writes_json_and_report(tmp_path):
 
 def test_same_config_twice_gives_identical_numbers(minilm):
     dataset = load_dataset("mbeir", MBEIR)
-    config = EvalConfig(lexical=True, calibrate=True, cutoff="gap:0.2", pools=("union",))
+    config = EvalConfig.of(lexical=True, calibrate=True, cutoff="gap:0.2", pools=("union",))
     first = Evaluator(config, encoders=[minilm]).run(dataset)
     second = Evaluator(config, encoders=[minilm]).run(load_dataset("mbeir", MBEIR))
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
@@ -68,7 +68,7 @@ def test_same_config_twice_gives_identical_numbers(minilm):
 
 def test_image_text_encoder_runs_every_task_and_reports_ann_recall(tmp_path, minilm):
     clip_dir = make_tiny_clip(tmp_path / "clip")
-    config = EvalConfig(encoders=("minilm", f"clip:{clip_dir}"), exact=False)
+    config = EvalConfig.of(encoders=("minilm", f"clip:{clip_dir}"), exact=False)
     with Evaluator(config, encoders=[minilm, load_encoder(f"clip:{clip_dir}")]) as ev:
         result = ev.run(load_dataset("mbeir", MBEIR))
     for pool in ("local", "union"):
@@ -143,11 +143,11 @@ def test_compare_tests_two_results_per_task_and_refuses_bad_files(tmp_path):
 def test_default_calibration_corrects_hubness_on_the_mixed_sample(minilm):
     dataset = load_dataset("mbeir", MBEIR)
     results = {}
-    with Evaluator(EvalConfig(pools=("union",)), encoders=[minilm]) as ev:
+    with Evaluator(EvalConfig.of(pools=("union",)), encoders=[minilm]) as ev:
         for mode in ("query", "hubness"):
-            ev.configure(EvalConfig(calibrate=True, calibration=mode, pools=("union",)))
+            ev.configure(EvalConfig.of(calibrate=True, calibration=mode, pools=("union",)))
             results[mode] = ev.run(dataset)
-    assert EvalConfig().calibration == "hubness"
+    assert EvalConfig.of().ranking.calibration == "hubness"
     assert results["hubness"]["config"]["calibration"] == "hubness"
     tasks = {m: r["pools"]["union"]["tasks"] for m, r in results.items()}
     # The same per-query standardisation, but hub items are pushed down: some query's

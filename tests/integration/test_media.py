@@ -22,7 +22,7 @@ from PIL import Image
 
 from polyseek.engine import Engine
 from polyseek.ingest import IngestOptions, VideoLoader
-from polyseek.search.base import Query
+from polyseek.search.base import Query, Ranking
 from tests.helpers.media import (
     Scene,
     draw,
@@ -106,7 +106,12 @@ def indexed(media: dict[str, Path]) -> tuple[Engine, object]:
 def _transcript_hits(engine: Engine, text: str, modality: str, top: int = 5) -> list:
     """Hits of the transcript (MiniLM) signal alone: the tiny CLIP's text tower is random, and
     fusing its ranking in would only add noise to what this file tests."""
-    query = Query(text=text, modalities=(modality,), encoders=("minilm",), top=top)  # type: ignore[arg-type]
+    query = Query(
+        text=text,
+        modalities=(modality,),  # type: ignore[arg-type]
+        top=top,
+        ranking=Ranking(encoders=("minilm",)),
+    )
     return engine.search_batch([query])[0].hits
 
 

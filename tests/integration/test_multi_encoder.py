@@ -16,7 +16,7 @@ from polyseek.cli.app import app
 from polyseek.encoders import clear_encoder_cache
 from polyseek.engine import Engine
 from polyseek.errors import EncoderMismatchError
-from polyseek.search.base import Query
+from polyseek.search.base import Query, Ranking
 from tests.conftest import copy_small_collection
 from tests.helpers.tiny_models import make_tiny_clip
 
@@ -71,7 +71,7 @@ def test_composed_query_weights_image_and_text(two_encoder_collection):
     spec = f"clip:{clip_dir}"
 
     def ranking(**kw):
-        q = Query(top=10, encoders=(spec,), **kw)
+        q = Query(top=10, ranking=Ranking(encoders=(spec,)), **kw)
         return [(h.item_id, round(h.score, 5)) for h in engine.search_batch([q])[0].hits]
 
     image_only = ranking(image=image)

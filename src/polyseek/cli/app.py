@@ -9,28 +9,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from polyseek.cli.options import (
-    CalibrateOpt,
-    CutoffOpt,
-    FirstPassOpt,
+    CollectionOpt,
     ImageWeightOpt,
-    LexicalOpt,
-    OversampleOpt,
-    RerankOpt,
-    RerankWeightOpt,
+    JsonOpt,
+    StoreOpt,
+    err,
+    out,
+    ranking_options,
 )
 from polyseek.errors import PolyseekError
+from polyseek.search.base import Ranking
 
 # Model loading draws its own progress bars; the CLI draws ours only.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-err = Console(stderr=True, soft_wrap=True)
 
 
 class _Group(TyperGroup):
@@ -54,21 +51,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-
-CollectionOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--collection",
-        "-c",
-        help="Collection folder (default: $POLYSEEK_COLLECTION or the nearest .polyseek above).",
-    ),
-]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Index location (default: <collection>/.polyseek)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _setup_logging(verbose: int) -> None:
@@ -140,6 +122,7 @@ def index(
 
 
 @app.command()
+@ranking_options
 def search(
     query: Annotated[str | None, typer.Argument(help="Text query.")] = None,
     image: Annotated[Path | None, typer.Option("--image", "-i", help="Query image.")] = None,
@@ -157,16 +140,11 @@ def search(
         ),
     ] = None,
     image_weight: ImageWeightOpt = 0.5,
-    lexical: LexicalOpt = False,
-    calibrate: CalibrateOpt = False,
-    rerank: RerankOpt = None,
-    rerank_weight: RerankWeightOpt = 1.0,
-    cutoff: CutoffOpt = None,
-    first_pass: FirstPassOpt = "none",
-    oversample: OversampleOpt = 10,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    *,
+    ranking: Ranking,
 ) -> None:
     """Search by text, by image (--image), or both (--image FILE --text "in blue")."""
     from polyseek.engine import Engine
@@ -180,25 +158,13 @@ def search(
     if words is None and image is None:
         raise PolyseekError("give a text query, --image FILE, or both")
     engine = Engine.open(collection, store=store)
-    options: dict[str, Any] = {"lexical": lexical, "calibrate": calibrate}
-    if first_pass != "none":
-        options.update(first_pass=first_pass, oversample=oversample)
-    if rerank is not None:
-        from polyseek.rerank import load_reranker
-
-        options["rerank"] = load_reranker(rerank)
-        options["rerank_weight"] = rerank_weight
-    if cutoff is not None:
-        from polyseek.search.cutoff import Cutoff
-
-        options["cutoff"] = Cutoff.parse(cutoff)
     result = engine.search(
         words,
         image=image,
         top=top,
         modality=modality or None,
         image_weight=image_weight,
-        **options,
+        ranking=ranking,
     )
     if as_json:
         print(result.to_json(indent=2))

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from polyseek.cli.app import CollectionOpt, JsonOpt, StoreOpt, out
+from polyseek.cli.options import CollectionOpt, JsonOpt, StoreOpt, out, ranking_options
 from polyseek.errors import ConfigError
+from polyseek.search.base import Ranking
 
 
 def _load_examples(path: Path) -> list:
@@ -34,6 +35,7 @@ def _load_examples(path: Path) -> list:
     return examples
 
 
+@ranking_options
 def ask_command(
     question: Annotated[str, typer.Argument(help="The question.")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Evidence items to retrieve.")] = 8,
@@ -56,18 +58,15 @@ def ask_command(
     examples: Annotated[
         Path | None, typer.Option(help="JSONL of few-shot {question, answer} examples.")
     ] = None,
-    rerank: Annotated[
-        str | None,
-        typer.Option(help="Rerank the evidence first: late:minilm, cross-encoder:DIR, ..."),
-    ] = None,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    *,
+    ranking: Ranking,
 ) -> None:
     """Answer a question from the collection, citing file and page/time on every sentence."""
     from polyseek.engine import Engine
     from polyseek.rag import ask, load_generator
-    from polyseek.rerank import load_reranker
 
     engine = Engine.open(collection, store=store)
     answer = ask(
@@ -79,7 +78,7 @@ def ask_command(
         support_threshold=support,
         policy="flag" if flag else "drop",
         examples=_load_examples(examples) if examples else None,
-        reranker=load_reranker(rerank) if rerank else None,
+        ranking=ranking,
     )
     if as_json:
         out.print_json(json.dumps(answer.to_dict()))

@@ -6,25 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from polyseek.cli.options import (
-    CalibrateOpt,
-    CutoffOpt,
-    FirstPassOpt,
-    ImageWeightOpt,
-    LexicalOpt,
-    OversampleOpt,
-    RerankOpt,
-    RerankWeightOpt,
-)
+from polyseek.cli.options import ImageWeightOpt, out, ranking_options
 from polyseek.errors import ConfigError
+from polyseek.search.base import Ranking
 
-out = Console(soft_wrap=True)
 
-
+@ranking_options
 def eval_command(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="Dataset format: beir or mbeir.")],
     path: Annotated[Path, typer.Argument(help="Dataset folder.")],
@@ -34,38 +24,11 @@ def eval_command(
             "--encoder", "--model", "-e", help="Encoder spec (repeatable; default minilm)."
         ),
     ] = None,
-    lexical: LexicalOpt = False,
-    fusion: Annotated[
-        str, typer.Option(help="Hybrid fusion: zscore (linear mix) or rrf.")
-    ] = "zscore",
-    lexical_weight: Annotated[
-        float, typer.Option(help="Share of the lexical list in the zscore mix.")
-    ] = 0.5,
-    dense: Annotated[
-        bool, typer.Option(help="Embedding search (--no-dense: lexical only).")
-    ] = True,
-    calibrate: CalibrateOpt = False,
-    calibration: Annotated[
-        str,
-        typer.Option(
-            help="Calibration: hubness (per-query statistics of hubness-corrected scores), "
-            "query (per-query statistics) or collection (index-time statistics)."
-        ),
-    ] = "hubness",
-    rerank: RerankOpt = None,
-    rerank_depth: Annotated[int, typer.Option(help="Candidates the reranker sees.")] = 30,
-    rerank_weight: RerankWeightOpt = 1.0,
-    cutoff: CutoffOpt = None,
     image_weight: ImageWeightOpt = 0.5,
     instruction: Annotated[
         list[str] | None,
         typer.Option(help="Query prefix per task: TASK=TEXT or *=TEXT (repeatable)."),
     ] = None,
-    ann: Annotated[
-        bool, typer.Option("--ann", help="Use the ANN path; report its recall vs exact.")
-    ] = False,
-    first_pass: FirstPassOpt = "none",
-    oversample: OversampleOpt = 10,
     depth: Annotated[int, typer.Option(help="Results scored per query.")] = 100,
     pool: Annotated[
         list[str] | None, typer.Option(help="Pools to evaluate: local, union (default both).")
@@ -75,27 +38,21 @@ def eval_command(
         Path | None, typer.Option(help="Folder for result.json, index.html and PNG plots.")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON here.")] = None,
+    *,
+    ranking: Ranking,
 ) -> None:
-    """Measure retrieval quality on a BEIR or M-BEIR dataset (metrics, modality bias)."""
+    """Measure retrieval quality on a BEIR or M-BEIR dataset (metrics, modality bias).
+
+    Search is exhaustive (exact) unless --ann is given; the ANN path's recall against
+    exact search is then reported.
+    """
     from polyseek.eval import EvalConfig, evaluate, load_dataset, write_json, write_report
 
     config = EvalConfig(
         encoders=tuple(encoder or ["minilm"]),
-        dense=dense,
-        lexical=lexical,
-        fusion=fusion,
-        lexical_weight=lexical_weight,
-        calibrate=calibrate,
-        calibration=calibration,
-        rerank=rerank,
-        rerank_depth=rerank_depth,
-        rerank_weight=rerank_weight,
-        cutoff=cutoff,
+        ranking=ranking,
         image_weight=image_weight,
         instructions=_instructions(instruction or []),
-        exact=not ann,
-        first_pass=first_pass,
-        oversample=oversample,
         depth=depth,
         pools=tuple(pool or ["local", "union"]),
     )

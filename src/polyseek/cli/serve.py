@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from polyseek.cli.app import CollectionOpt, StoreOpt, err
+from polyseek.cli.options import CollectionOpt, StoreOpt, err
 
 
 def serve(
@@ -33,6 +33,13 @@ def serve(
         str | None, typer.Option(help="Base URL of an OpenAI-compatible endpoint (…/v1).")
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Upload size limit.")] = 20.0,
+    rerank: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rerank",
+            help="A reranker requests may ask for (repeatable; late:minilm is always enabled).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (schema at /openapi.json) and the web UI for a collection.
 
@@ -60,6 +67,7 @@ def serve(
         generator=generator,
         generator_base_url=base_url,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        rerankers=tuple(dict.fromkeys(["late:minilm", *(rerank or [])])),
     )
     engine = Engine.open(collection, store=store)
     app = create_app(engine, settings)

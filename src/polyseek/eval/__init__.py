@@ -1,7 +1,8 @@
 """Evaluation: BEIR / M-BEIR datasets in, trec_eval metrics, modality bias and a report out.
 
 >>> from polyseek.eval import EvalConfig, evaluate, load_dataset   # doctest: +SKIP
->>> result = evaluate(load_dataset("beir", "examples/eval/beir-papers"), EvalConfig(lexical=True))
+>>> dataset = load_dataset("beir", "examples/eval/beir-papers")    # doctest: +SKIP
+>>> result = evaluate(dataset, EvalConfig.of(lexical=True))         # doctest: +SKIP
 """
 
 from polyseek.eval.base import MBEIR_TASKS, EvalDataset, EvalDoc, EvalQuery, EvalTask

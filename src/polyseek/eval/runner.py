@@ -1,11 +1,13 @@
 """Run an evaluation: index a dataset's candidate pools, search every query, score.
 
-Every candidate is embedded once per encoder; each pool (the union of all candidates,
-and each task's local pool) gets its own index built from those vectors, with its own
-full-text index and calibration statistics, exactly as ``polyseek index`` would make
-them. Queries go through :meth:`Engine.search_batch` with the configured ranking
-options, and exhaustive (exact) search by default, so the same configuration gives the
-same numbers every time.
+Each pool (the union of all candidates, and each task's local pool) gets its own
+collection, written by the same :class:`~polyseek.indexing.Indexer` that ``polyseek
+index`` uses (previews, commits, full-text index, calibration statistics); candidates
+are embedded once per encoder and dataset (:class:`PoolEmbedder` hands the vectors to
+every pool). Queries go through the engine's search pipeline with the configured
+:class:`~polyseek.search.base.Ranking`, with exhaustive (exact) search by default, so the
+same configuration gives the same numbers every time; query vectors are embedded once
+per evaluator.
 """
 
 from __future__ import annotations
@@ -17,27 +19,23 @@ import tempfile
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from polyseek.collection import Collection
 from polyseek.encoders import load_encoder
 from polyseek.encoders.base import Encoder
+from polyseek.encoders.items import embed_items
 from polyseek.engine import Engine
 from polyseek.errors import ConfigError, PolyseekError, QueryError
 from polyseek.eval.base import EvalDataset, EvalDoc, EvalQuery
 from polyseek.eval.metrics import CURVE_CUTOFFS, METRIC_NAMES, PRIMARY_METRIC, mean, per_query
-from polyseek.indexing import THUMBNAIL_SIZE, Indexer
-from polyseek.rerank import load_reranker
-from polyseek.rerank.base import Reranker
-from polyseek.search.base import Query
-from polyseek.search.cutoff import Cutoff
-from polyseek.search.ranking import FUSIONS, after_index
-from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
-from polyseek.store.lancedb import LanceStore
-from polyseek.store.quantized import FirstPass
+from polyseek.indexing import LoadedSource
+from polyseek.search.base import Query, Ranking
+from polyseek.search.embedder import QueryEmbedder
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
@@ -48,69 +46,100 @@ COMMIT_BATCH = 256
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Everything that decides the numbers; recorded in the output."""
+    """Everything that decides the numbers; recorded in the output.
+
+    ``ranking`` is how queries are ranked (the same options as ``polyseek search``);
+    evaluation searches exhaustively unless ``ranking.exact`` is False (the ANN path,
+    whose recall against exact search is then reported). :meth:`of` takes ranking and
+    evaluation options as keywords alike.
+    """
 
     encoders: tuple[str, ...] = ("minilm",)
-    dense: bool = True
-    lexical: bool = False
-    fusion: str = "zscore"  # hybrid rule: "zscore" linear mix or "rrf"
-    lexical_weight: float = 0.5
-    calibrate: bool = False
-    calibration: str = "hubness"  # "hubness", "query" or "collection" (search/calibration.py)
-    rerank: str | None = None  # reranker spec, see polyseek.rerank.load_reranker
-    rerank_depth: int = 30
-    rerank_weight: float = 1.0  # reranker share of the head's score (1: reranker alone)
-    cutoff: str | None = None  # "relative:0.5" / "gap:0.3"
+    ranking: Ranking = field(default_factory=Ranking)
     image_weight: float = 0.5  # share of the image in composed (image + text) queries
     instructions: tuple[tuple[str, str], ...] = ()  # (task id or "*", prefix) pairs
-    exact: bool = True  # exhaustive search; False: the store's ANN path (recall reported)
-    first_pass: str = "none"  # compressed first pass + rescoring (recall vs exact reported)
-    oversample: int = 10  # first pass: candidates rescored = results x oversample
     depth: int = 100  # results per query scored (map is over this depth)
     share_k: int = 10  # modality share is measured in the top share_k
     pools: tuple[str, ...] = ("local", "union")
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.encoders and self.dense:
+        if not self.encoders and self.ranking.dense:
             raise ConfigError("dense evaluation needs at least one encoder")
-        if not self.dense and not self.lexical:
-            raise ConfigError("enable dense or lexical retrieval (or both)")
         if self.depth < 10:
             raise ConfigError(f"depth must be at least 10, got {self.depth}")
         for pool in self.pools:
             if pool not in ("local", "union"):
                 raise ConfigError(f"unknown pool {pool!r}", hint="valid pools: local, union")
-        if self.cutoff is not None:
-            Cutoff.parse(self.cutoff)
-        if self.fusion not in FUSIONS:
-            raise ConfigError(
-                f"unknown fusion {self.fusion!r}", hint=f"valid: {', '.join(FUSIONS)}"
-            )
+        if not 0.0 <= self.image_weight <= 1.0:
+            raise ConfigError(f"image_weight must be in [0, 1], got {self.image_weight}")
+
+    @classmethod
+    def of(cls, **options: Any) -> EvalConfig:
+        """``EvalConfig.of(lexical=True, pools=("union",))``: ranking options go to
+        :class:`Ranking`, the rest to the configuration."""
+        own = {f.name for f in fields(cls)} - {"ranking"}
+        ranking = {k: v for k, v in options.items() if k not in own}
+        rest = {k: v for k, v in options.items() if k in own}
         try:
-            first_pass = FirstPass.parse(self.first_pass, self.oversample)
+            return cls(ranking=Ranking.from_options(ranking), **rest)
         except QueryError as exc:
             raise ConfigError(exc.message, hint=exc.hint) from None
-        if not first_pass.is_exact and not self.exact:
-            raise ConfigError("--first-pass and --ann are alternatives: give one")
+
+    @property
+    def exact(self) -> bool:
+        return self.ranking.exact is not False
 
     def instruction(self, task: str) -> str:
         found = dict(self.instructions)
         return found.get(task, found.get("*", ""))
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["instructions"] = dict(self.instructions)
-        return out
+        ranking = self.ranking.to_dict()
+        del ranking["encoders"]  # a search-time restriction; evaluation uses every encoder
+        ranking["exact"] = self.exact
+        return {
+            "encoders": list(self.encoders),
+            **ranking,
+            "image_weight": self.image_weight,
+            "instructions": dict(self.instructions),
+            "depth": self.depth,
+            "share_k": self.share_k,
+            "pools": list(self.pools),
+            "seed": self.seed,
+        }
 
 
-@dataclass
-class _Vectors:
-    """Every candidate's vector for one encoder (ids sorted)."""
+class PoolEmbedder:
+    """Embeds each candidate once per encoder, for every pool index of one dataset.
 
-    ids: list[str]
-    matrix: np.ndarray
-    row: dict[str, int] = field(default_factory=dict)
+    An :class:`~polyseek.indexing.ItemEmbedder`: the first pool to need a batch embeds it
+    (:func:`~polyseek.encoders.items.embed_items`); later pools get the same rows.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], list[np.ndarray]] = {}
+
+    def __call__(
+        self, encoder: Encoder, items: list[Item], pooling: str
+    ) -> tuple[list[str], np.ndarray]:
+        spec = encoder.info.spec
+        todo = [it for it in items if (spec, it.id) not in self._rows]
+        if todo:
+            ids, vectors = embed_items(encoder, todo, pooling)
+            for it in todo:
+                self._rows[(spec, it.id)] = []
+            for item_id, vec in zip(ids, vectors, strict=True):
+                self._rows[(spec, item_id)].append(vec)
+        out_ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for it in items:
+            for vec in self._rows[(spec, it.id)]:
+                out_ids.append(it.id)
+                rows.append(vec)
+        if not rows:
+            return [], np.zeros((0, encoder.info.dim), np.float32)
+        return out_ids, np.stack(rows).astype(np.float32, copy=False)
 
 
 def _load_image(path: Path):  # type: ignore[no-untyped-def]
@@ -124,15 +153,18 @@ def _load_image(path: Path):  # type: ignore[no-untyped-def]
         raise ConfigError(f"{path}: cannot read the image ({exc})") from exc
 
 
-def _item(doc: EvalDoc, with_image: bool) -> Item:
-    return Item(
+def _source(doc: EvalDoc) -> LoadedSource:
+    """A candidate as a source of one item (its image kept for encoders and the preview)."""
+    item = Item(
         source=doc.id,
         modality=doc.modality,
         locator=Locator(),
         text=doc.text,
-        image=_load_image(doc.image_path) if with_image and doc.image_path else None,
+        image=_load_image(doc.image_path) if doc.image_path else None,
         metadata={"doc_id": doc.id},
     )
+    digest = hashlib.sha1(f"{doc.text}\0{doc.image_path}".encode()).hexdigest()
+    return LoadedSource(doc.id, [item], digest)
 
 
 class Evaluator:
@@ -143,34 +175,26 @@ class Evaluator:
         config: EvalConfig,
         *,
         encoders: Sequence[Encoder] | None = None,
-        reranker: Reranker | None = None,
         work_dir: str | Path | None = None,
     ) -> None:
         self.config = config
         self.encoders = (
             list(encoders) if encoders is not None else [load_encoder(s) for s in config.encoders]
         )
-        if reranker is None and config.rerank:
-            reranker = load_reranker(config.rerank)
-        self.reranker = reranker
-        self.cutoff = Cutoff.parse(config.cutoff) if config.cutoff else None
         self.work_dir = Path(work_dir) if work_dir is not None else None
         # Caches across runs of this evaluator (e.g. several ranking options, one dataset):
         # candidate vectors, pool indexes and query vectors depend only on the encoders.
         self._tmp: Path | None = None
         self._finalizer: weakref.finalize | None = None
-        self._doc_vectors: dict[int, dict[str, _Vectors]] = {}
+        self._pool_embedders: dict[int, PoolEmbedder] = {}
         self._engines: dict[tuple[int, str], Engine] = {}
-        self._query_vectors: dict[tuple[str, str, float], np.ndarray] = {}
+        self._query_vectors: dict[Any, np.ndarray] = {}
 
-    def configure(self, config: EvalConfig, *, reranker: Reranker | None = None) -> None:
+    def configure(self, config: EvalConfig) -> None:
         """Switch ranking options for the next :meth:`run`; encoders must stay the same."""
         if config.encoders != self.config.encoders:
             raise ConfigError("configure() cannot change encoders: make a new Evaluator")
-        if reranker is None and config.rerank:
-            reranker = load_reranker(config.rerank)
-        self.config, self.reranker = config, reranker
-        self.cutoff = Cutoff.parse(config.cutoff) if config.cutoff else None
+        self.config = config
 
     def __enter__(self) -> Evaluator:
         return self
@@ -196,82 +220,23 @@ class Evaluator:
         return self._tmp
 
     def _engine(self, dataset: EvalDataset, name: str, pool: Sequence[str]) -> Engine:
+        """The index of one pool (built on first use) with the evaluator's query cache."""
         key = (id(dataset), name)
         if key not in self._engines:
-            if id(dataset) not in self._doc_vectors:
-                self._doc_vectors[id(dataset)] = self._embed(dataset)
             path = self._work() / f"{dataset.name}-{len(self._engines)}-{name}"
             if path.exists():
                 shutil.rmtree(path)
-            vectors = self._doc_vectors[id(dataset)]
-            self._engines[key] = self._build_pool(path, dataset, pool, vectors)
+            collection = Collection.create(dataset.path, path, self.encoders)
+            embedder = self._pool_embedders.setdefault(id(dataset), PoolEmbedder())
+            sources = (_source(dataset.docs[d]) for d in pool)
+            collection.indexer(batch_files=COMMIT_BATCH, embedder=embedder).index_sources(sources)
+            queries = QueryEmbedder(collection, cache=self._query_vectors)
+            self._engines[key] = Engine(collection, queries)
+            logger.info("indexed pool %s of %s: %d candidates", name, dataset.name, len(pool))
         return self._engines[key]
 
-    # ------------------------------------------------------------------ indexing
-    def _embed(self, dataset: EvalDataset) -> dict[str, _Vectors]:
-        docs = [dataset.docs[d] for d in sorted(dataset.docs)]
-        out: dict[str, _Vectors] = {}
-        for enc in self.encoders:
-            ids: list[str] = []
-            parts: list[np.ndarray] = []
-            for start in range(0, len(docs), COMMIT_BATCH):
-                items = [
-                    _item(d, enc.kind == "image-text") for d in docs[start : start + COMMIT_BATCH]
-                ]
-                got_ids, vecs = Indexer._encode(enc, items)
-                ids.extend(got_ids)
-                parts.append(vecs)
-            matrix = np.concatenate(parts) if parts else np.zeros((0, enc.info.dim), np.float32)
-            doc_of = {_item(d, False).id: d.id for d in docs}
-            row = {doc_of[i]: n for n, i in enumerate(ids)}
-            out[enc.info.key] = _Vectors(ids, matrix, row)
-            logger.info("embedded %d candidates with %s", len(ids), enc.info.spec)
-        return out
-
-    def _build_pool(
-        self, path: Path, dataset: EvalDataset, pool: Sequence[str], vectors: dict[str, _Vectors]
-    ) -> Engine:
-        manifest = Manifest(tuple(e.info for e in self.encoders), collection_root=str(dataset.path))
-        store = LanceStore.create(path, manifest)
-        with store.writing():
-            for start in range(0, len(pool), COMMIT_BATCH):
-                chunk = list(pool[start : start + COMMIT_BATCH])
-                batch = SourceBatch()
-                for did in chunk:
-                    doc = dataset.docs[did]
-                    gen = "eval"
-                    item = _item(doc, with_image=False)
-                    preview = self._preview(store, doc, item.id, gen)
-                    batch.items.append(StoredItem.from_item(item, gen, preview))
-                    digest = hashlib.sha1(f"{doc.text}\0{doc.image_path}".encode()).hexdigest()
-                    batch.records.append(
-                        SourceRecord(did, digest, 0, 0, gen, "ok", n_items=1, indexed_at=0.0)
-                    )
-                for key, vec in vectors.items():
-                    have = [d for d in chunk if d in vec.row]
-                    if have:
-                        item_ids = [_item(dataset.docs[d], False).id for d in have]
-                        rows = vec.matrix[[vec.row[d] for d in have]]
-                        batch.vectors[key] = (item_ids, rows)
-                store.commit(batch)
-        after_index(store, self.encoders, changed=True)
-        engine = Engine(dataset.path, store)
-        engine._encoders = {e.info.spec: e for e in self.encoders}
-        return engine
-
-    @staticmethod
-    def _preview(store: LanceStore, doc: EvalDoc, item_id: str, gen: str) -> str | None:
-        if doc.image_path is None:
-            return None
-        target = store.media_path(doc.id, item_id, gen)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        img = _load_image(doc.image_path)
-        img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        img.save(target, "JPEG", quality=85)
-        return target.relative_to(store.path).as_posix()
-
     # ------------------------------------------------------------------ searching
-    def _query(self, q: EvalQuery, exact: bool, first_pass: str | None = None) -> Query:
+    def _query(self, q: EvalQuery, ranking: Ranking) -> Query:
         text = q.text
         prefix = self.config.instruction(q.task)
         if prefix and text:
@@ -281,68 +246,23 @@ class Evaluator:
             image=q.image_path,
             top=self.config.depth,
             image_weight=self.config.image_weight,
-            exact=exact,
-            dense=self.config.dense,
-            lexical=self.config.lexical,
-            fusion=self.config.fusion,
-            lexical_weight=self.config.lexical_weight,
-            calibrate=self.config.calibrate,
-            calibration=self.config.calibration,
-            rerank=self.reranker,
-            rerank_depth=self.config.rerank_depth,
-            rerank_weight=self.config.rerank_weight,
-            cutoff=self.cutoff,
-            first_pass=self.config.first_pass if first_pass is None else first_pass,
-            oversample=self.config.oversample,
+            ranking=ranking,
         )
 
-    def _vectors(self, engine: Engine, q: Query) -> dict[Any, np.ndarray]:
-        """Query vectors per applicable encoder, embedded once per evaluator."""
-        if not q.dense:
-            return {}
-        out = {}
-        for info in engine._applicable(q):
-            key = (info.spec, f"{q.text}\0{q.image}", q.image_weight)
-            if key not in self._query_vectors:
-                self._query_vectors[key] = engine._query_vector(engine.encoder(info), q)
-            out[info] = self._query_vectors[key]
-        return out
-
-    def _prefetch(self, engine: Engine, queries: Sequence[Query]) -> None:
-        """Embed the text-only queries in batches (one at a time is ~10x slower)."""
-        if not self.config.dense:
-            return
-        for enc in self.encoders:
-            todo = [
-                q.text
-                for q in queries
-                if q.image is None
-                and q.text
-                and (enc.info.spec, f"{q.text}\0{q.image}", q.image_weight)
-                not in self._query_vectors
-            ]
-            todo = sorted(set(todo))
-            for start in range(0, len(todo), 64):
-                chunk = todo[start : start + 64]
-                for text, vec in zip(chunk, enc.embed_queries(chunk), strict=True):
-                    key = (enc.info.spec, f"{text}\0None", self.config.image_weight)
-                    self._query_vectors[key] = vec
-
     def _search(
-        self,
-        engine: Engine,
-        queries: Sequence[EvalQuery],
-        exact: bool,
-        first_pass: str | None = None,
+        self, engine: Engine, queries: Sequence[EvalQuery], ranking: Ranking
     ) -> dict[str, list[tuple[str, str]]]:
         """query id -> [(doc id, modality)] best first."""
-        built = [self._query(q, exact, first_pass) for q in queries]
-        self._prefetch(engine, built)
-        out: dict[str, list[tuple[str, str]]] = {}
-        for q, query in zip(queries, built, strict=True):
-            result = engine.rank(query, self._vectors(engine, query))
-            out[q.id] = [(h.source, h.modality) for h in result.hits]
-        return out
+        results = engine.search_batch([self._query(q, ranking) for q in queries])
+        return {
+            q.id: [(h.source, h.modality) for h in result.hits]
+            for q, result in zip(queries, results, strict=True)
+        }
+
+    def _ranking(self) -> Ranking:
+        """The configured ranking; exhaustive search unless the ANN path was asked for."""
+        r = self.config.ranking
+        return replace(r, exact=self.config.exact)
 
     # ------------------------------------------------------------------ scoring
     def _score_task(
@@ -413,6 +333,7 @@ class Evaluator:
         torch.manual_seed(self.config.seed)
         started = time.perf_counter()
         share_key = f"target_share@{self.config.share_k}"
+        ranking = self._ranking()
         pools: dict[str, dict[str, Any]] = {}
         union_ranked: dict[str, list[tuple[str, str]]] = {}
         ann: dict[str, Any] | None = None
@@ -422,7 +343,7 @@ class Evaluator:
             tasks_out: dict[str, dict[str, Any]] = {}
             for task in dataset.tasks:
                 try:
-                    ranked = self._search(union, dataset.queries_of(task), self.config.exact)
+                    ranked = self._search(union, dataset.queries_of(task), ranking)
                 except PolyseekError as exc:
                     tasks_out[task] = {"name": dataset.tasks[task].name, "error": exc.message}
                     continue
@@ -431,7 +352,7 @@ class Evaluator:
             pools["union"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
             if not self.config.exact:
                 ann = self._ann_recall(union, dataset, union_ranked)
-            if not FirstPass.parse(self.config.first_pass).is_exact:
+            if not ranking.first_pass_plan.is_exact:
                 first_pass = self._ann_recall(union, dataset, union_ranked)
         if "local" in self.config.pools:
             tasks_out = {}
@@ -442,7 +363,7 @@ class Evaluator:
                     else self._engine(dataset, f"local-{task}", sorted(info.pool))
                 )
                 try:
-                    ranked = self._search(engine, dataset.queries_of(task), self.config.exact)
+                    ranked = self._search(engine, dataset.queries_of(task), ranking)
                 except PolyseekError as exc:
                     tasks_out[task] = {"name": info.name, "error": exc.message}
                     continue
@@ -459,7 +380,7 @@ class Evaluator:
             },
             "config": self.config.to_dict(),
             "encoders": [e.info.to_dict() for e in self.encoders],
-            "reranker": self.reranker.name if self.reranker else None,
+            "reranker": ranking.rerank_name,
             "primary_metric": PRIMARY_METRIC,
             "pools": pools,
             "modality_bias": self._bias(pools, share_key),
@@ -468,8 +389,8 @@ class Evaluator:
             result["ann"] = ann
         if first_pass is not None:
             result["first_pass"] = {
-                "spec": self.config.first_pass,
-                "oversample": self.config.oversample,
+                "spec": ranking.first_pass,
+                "oversample": ranking.oversample,
                 **first_pass,
             }
         logger.info("evaluated %s in %.1f s", dataset.name, time.perf_counter() - started)
@@ -484,7 +405,8 @@ class Evaluator:
             queries = [q for q in dataset.queries_of(task) if q.id in ann_ranked]
             if not queries:
                 continue
-            exact = self._search(engine, queries, True, "none")
+            exhaustive = replace(self._ranking(), exact=True, first_pass="none")
+            exact = self._search(engine, queries, exhaustive)
             for q in queries:
                 want = {d for d, _ in exact[q.id][:10]}
                 got = {d for d, _ in ann_ranked[q.id][:10]}

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from polyseek.errors import IngestError
-from polyseek.ingest._errors import ingest_errors
+from polyseek.ingest._errors import describe_os_error, ingest_errors
 from polyseek.ingest.audio import AudioLoader
 from polyseek.ingest.base import LOADERS, Loader, LoaderFactory
 from polyseek.ingest.detect import (
@@ -70,6 +70,7 @@ def load_file(
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "describe_os_error",
     "EXTENSION_KINDS",
     "LOADERS",
     "SUPPORTED_EXTENSIONS",

@@ -14,8 +14,9 @@ from polyseek.rag.extractive import ExtractiveAnswerer
 from polyseek.rag.generative import GenerativeAnswerer
 
 if TYPE_CHECKING:
-    from polyseek.engine import Engine
+    from polyseek.rag.base import Searcher
     from polyseek.rerank.base import Reranker as SearchReranker
+    from polyseek.search.base import Ranking
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ DEFAULT_THRESHOLD = 0.35
 
 
 def ask(
-    engine: Engine,
+    engine: Searcher,
     question: str,
     *,
     top: int = 8,
@@ -36,6 +37,7 @@ def ask(
     policy: Literal["drop", "flag"] = "drop",
     examples: list[FewShotExample] | None = None,
     reranker: Reranker | SearchReranker | None = None,
+    ranking: Ranking | None = None,
     max_sentences: int = 3,
     lock: AbstractContextManager[object] | None = None,
 ) -> Answer:
@@ -45,8 +47,10 @@ def ask(
     the best evidence sentence scores below ``threshold`` (text-encoder similarity) the
     answer is "no answer in the collection". ``reranker`` is a
     :class:`polyseek.rerank.Reranker` (cross-encoder, MLLM; it re-scores the retrieved
-    candidates) or any callable reordering the evidence. ``lock`` guards the engine's
-    encoders (the server shares them between threads); generation runs outside it.
+    candidates) or any callable reordering the evidence. ``ranking`` is how evidence is
+    searched (default: the default ranking, with the index's text encoder). ``lock``
+    guards the engine's encoders (the server shares them between threads); generation
+    runs outside it.
     """
     from polyseek.rerank.base import Reranker as SearchReranker
 
@@ -57,7 +61,7 @@ def ask(
     guard = lock if lock is not None else nullcontext()
     with guard:
         search_reranker = reranker if isinstance(reranker, SearchReranker) else None
-        evidence = retrieve(engine, question, top=top, rerank=search_reranker)
+        evidence = retrieve(engine, question, top=top, rerank=search_reranker, ranking=ranking)
         if reranker is not None and search_reranker is None:
             evidence = [
                 Evidence(

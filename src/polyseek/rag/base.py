@@ -6,13 +6,35 @@ an :class:`Answer` is a list of sentences, each citing the evidence that support
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from polyseek.types import Locator, Modality
+from polyseek.types import Locator, Modality, SearchResult
+
+if TYPE_CHECKING:
+    from polyseek.encoders.base import Encoder, EncoderInfo
+    from polyseek.search.base import Query
+    from polyseek.store.base import StoredItem
 
 NO_ANSWER = "No answer in the collection."
+
+
+class Searcher(Protocol):
+    """What answering needs of a collection: its encoders, search, items and previews
+    (an :class:`~polyseek.engine.Engine`)."""
+
+    @property
+    def encoder_infos(self) -> tuple[EncoderInfo, ...]: ...
+
+    def encoder(self, info: EncoderInfo) -> Encoder: ...
+
+    def search_batch(self, queries: Sequence[Query]) -> list[SearchResult]: ...
+
+    def items(self, ids: Sequence[str]) -> dict[str, StoredItem]: ...
+
+    def preview_file(self, item: StoredItem) -> Path | None: ...
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,8 +13,9 @@ from polyseek.rag.base import Evidence
 
 if TYPE_CHECKING:
     from polyseek.encoders.base import Encoder
-    from polyseek.engine import Engine
+    from polyseek.rag.base import Searcher
     from polyseek.rerank.base import Reranker as SearchReranker
+    from polyseek.search.base import Ranking
 
 # A sentence ends at . ! or ? followed by space and a capital, digit or quote; lines and
 # markdown headings are separate sentences too.
@@ -38,7 +39,7 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def text_encoder(engine: Engine) -> Encoder:
+def text_encoder(engine: Searcher) -> Encoder:
     """The encoder that scores sentences: the index's text encoder, else its first one."""
     infos = engine.encoder_infos
     info = next((i for i in infos if i.kind == "text"), infos[0])
@@ -46,20 +47,29 @@ def text_encoder(engine: Engine) -> Encoder:
 
 
 def retrieve(
-    engine: Engine, question: str, top: int = 8, rerank: SearchReranker | None = None
+    engine: Searcher,
+    question: str,
+    top: int = 8,
+    rerank: SearchReranker | None = None,
+    ranking: Ranking | None = None,
 ) -> list[Evidence]:
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
-    Retrieval uses the index's text encoder when it has one: answers are read from
-    item texts (chunks, page text, OCR, transcripts), which that encoder embeds.
+    ``ranking`` is how to search (default: the default ranking). Unless it names
+    encoders, retrieval uses the index's text encoder when it has one: answers are read
+    from item texts (chunks, page text, OCR, transcripts), which that encoder embeds.
     A ``rerank`` (:mod:`polyseek.rerank`) re-scores the candidates before the cut.
     """
-    from polyseek.search.base import Query
+    from polyseek.search.base import Query, Ranking
 
-    text_specs = tuple(i.spec for i in engine.encoder_infos if i.kind == "text")
-    query = Query(text=question, top=top, encoders=text_specs[:1], rerank=rerank)
-    result = engine.search_batch([query])[0]
-    stored = engine.store.get_items([h.item_id for h in result.hits])
+    ranking = ranking or Ranking()
+    if rerank is not None:
+        ranking = replace(ranking, rerank=rerank)
+    if not ranking.encoders:
+        text_specs = tuple(i.spec for i in engine.encoder_infos if i.kind == "text")
+        ranking = replace(ranking, encoders=text_specs[:1])
+    result = engine.search_batch([Query(text=question, top=top, ranking=ranking)])[0]
+    stored = engine.items([h.item_id for h in result.hits])
     evidence: list[Evidence] = []
     for hit in result.hits:
         item = stored.get(hit.item_id)
@@ -74,7 +84,7 @@ def retrieve(
                 locator=hit.locator,
                 text=item.text,
                 score=hit.score,
-                preview=engine.store.path / item.preview if item.preview else None,
+                preview=engine.preview_file(item),
             )
         )
     return evidence

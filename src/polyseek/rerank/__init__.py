@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from polyseek.errors import ConfigError
-from polyseek.registry import Registry
+from polyseek import registry as _registry
+from polyseek.errors import ConfigError as _ConfigError
 from polyseek.rerank.base import Candidate, Reranker
 
 RerankerFactory = Callable[[str], Reranker]
 
-RERANKERS: Registry[RerankerFactory] = Registry("reranker")
+RERANKERS: _registry.Registry[RerankerFactory] = _registry.Registry("reranker")
 RERANKERS.register_lazy("cross-encoder", "polyseek.rerank.cross_encoder:CrossEncoderReranker")
 RERANKERS.register_lazy("mllm-endpoint", "polyseek.rerank.mllm:endpoint_reranker")
 RERANKERS.register_lazy("mllm", "polyseek.rerank.mllm:TransformersVLMReranker")
@@ -39,12 +39,12 @@ def load_reranker(spec: str) -> Reranker:
     """The reranker ``BACKEND:MODEL`` names (a new instance each call)."""
     backend, sep, model = spec.partition(":")
     if not sep or not model:
-        raise ConfigError(
+        raise _ConfigError(
             f"bad reranker spec {spec!r}",
             hint=f"write BACKEND:MODEL with BACKEND one of {', '.join(RERANKERS.names())}",
         )
     if backend not in RERANKERS and "." not in backend:
-        raise ConfigError(
+        raise _ConfigError(
             f"unknown reranker backend {backend!r}",
             hint=f"valid backends: {', '.join(RERANKERS.names())}",
         )

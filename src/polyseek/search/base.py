@@ -1,51 +1,247 @@
-"""Search protocol pieces: a query, ranked candidate lists, and a fuser that merges them."""
+"""What to find (:class:`Query`) and how to rank it (:class:`Ranking`), declared once.
+
+Every ranking option lives in :class:`Ranking`, a frozen dataclass that validates itself.
+Each field's metadata (help text, bounds, choices) is the one declaration the other
+surfaces are built from: the CLI options of ``search``, ``eval`` and ``ask``
+(:mod:`polyseek.cli.options`), the REST query and form parameters and the web UI's
+option panel (:mod:`polyseek.server.schemas`), ``Engine.search(**options)`` and the eval
+configuration. Adding an option here adds it everywhere.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from polyseek.types import Modality
+from polyseek.errors import QueryError
+from polyseek.search.cutoff import Cutoff
+from polyseek.store.quantized import DEFAULT_OVERSAMPLE, FIRST_PASS_KINDS, FirstPass
+from polyseek.types import MODALITIES, Modality
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL.Image import Image
 
+    from polyseek.encoders.base import Encoder, EncoderInfo
     from polyseek.rerank.base import Reranker
-    from polyseek.search.cutoff import Cutoff
+
+FUSIONS = ("zscore", "rrf")
+CALIBRATION_MODES = ("hubness", "query", "collection")
+
+
+def option(
+    default: Any,
+    help: str,  # noqa: A002  (the word every CLI library uses)
+    *,
+    choices: Sequence[str] | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    flag: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """A :class:`Ranking` field with what every surface needs to present it.
+
+    ``flag`` overrides the CLI spelling (``"--exact/--ann"``); ``cli=False`` keeps an
+    option out of the command line (it stays in Python and REST).
+    """
+    meta = {"help": help, "choices": tuple(choices or ()), "ge": ge, "le": le}
+    meta.update(flag=flag, cli=cli)
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How a query is ranked. Frozen and validated on construction (:class:`QueryError`).
+
+    ``rerank`` is a reranker spec (``late:minilm``, ``cross-encoder:DIR``; see
+    :func:`polyseek.rerank.load_reranker`) or a loaded :class:`~polyseek.rerank.Reranker`;
+    ``cutoff`` a spec (``gap:0.3``) or a :class:`~polyseek.search.cutoff.Cutoff`.
+    """
+
+    dense: bool = option(True, "Embedding search (--no-dense with --lexical: lexical only).")
+    lexical: bool = option(False, "Fuse BM25 full-text search with the dense lists.")
+    fusion: str = option("zscore", "Hybrid fusion: zscore (linear mix) or rrf.", choices=FUSIONS)
+    lexical_weight: float = option(
+        0.5, "Share of the lexical list in the zscore mix.", ge=0.0, le=1.0
+    )
+    calibrate: bool = option(False, "Make scores comparable across modalities (mixed results).")
+    calibration: str = option(
+        "hubness",
+        "Calibration: hubness (per-query statistics of hubness-corrected scores), query "
+        "(per-query statistics) or collection (index-time statistics).",
+        choices=CALIBRATION_MODES,
+    )
+    rerank: str | Reranker | None = option(
+        None, "Reranker: late:minilm (offline), cross-encoder:DIR, mllm:DIR."
+    )
+    rerank_depth: int = option(30, "Candidates the reranker sees.", ge=1)
+    rerank_weight: float = option(
+        1.0, "Reranker share of the score (1: alone; 0.5: mix).", ge=0.0, le=1.0
+    )
+    cutoff: str | Cutoff | None = option(
+        None, "Return fewer hits when scores fall off: gap:0.3, relative:0.6."
+    )
+    first_pass: str = option(
+        "none",
+        "Compressed first pass, rescored exactly: " + ", ".join(FIRST_PASS_KINDS) + ".",
+    )
+    oversample: int = option(
+        DEFAULT_OVERSAMPLE, "First pass: rescore results x this many candidates.", ge=1
+    )
+    exact: bool | None = option(
+        None,
+        "Exhaustive search (--exact) or the ANN index (--ann); default: ANN when the index "
+        "has one.",
+        flag="--exact/--ann",
+    )
+    encoders: tuple[str, ...] = option(
+        (), "Only these encoders (specs); default: every one that applies.", cli=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self.dense and not self.lexical:
+            raise QueryError("a query needs dense or lexical search (or both)")
+        _check_choice("fusion", self.fusion, FUSIONS)
+        _check_choice("calibration", self.calibration, CALIBRATION_MODES)
+        for f in fields(self):
+            lo, hi = f.metadata.get("ge"), f.metadata.get("le")
+            value = getattr(self, f.name)
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                bounds = f"lie in [{lo:g}, {hi:g}]" if hi is not None else f"be at least {lo:g}"
+                raise QueryError(f"{f.name} must {bounds}, got {value}")
+        if isinstance(self.cutoff, str):
+            object.__setattr__(self, "cutoff", _parse_cutoff(self.cutoff))
+        if not isinstance(self.encoders, tuple):
+            object.__setattr__(self, "encoders", tuple(self.encoders))
+        if not self.first_pass_plan.is_exact and self.exact is False:
+            raise QueryError(
+                f"first pass {self.first_pass} and the ANN path are alternatives: give one"
+            )
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def reranker(self) -> Reranker | None:
+        """The reranker, loaded once per process when given as a spec."""
+        if self.rerank is None or not isinstance(self.rerank, str):
+            return self.rerank
+        from polyseek.rerank import cached_reranker
+
+        return cached_reranker(self.rerank)
+
+    @property
+    def first_pass_plan(self) -> FirstPass:
+        return FirstPass.parse(self.first_pass, self.oversample)
+
+    @property
+    def rerank_name(self) -> str | None:
+        if self.rerank is None:
+            return None
+        return self.rerank if isinstance(self.rerank, str) else self.rerank.name
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], base: Ranking | None = None) -> Ranking:
+        """``base`` (default: the defaults) with ``options`` changed; unknown names refused."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise QueryError(
+                f"unknown ranking option{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                hint=f"valid: {', '.join(sorted(names))}",
+            )
+        return replace(base or cls(), **options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every option as plain data (a reranker by its name, a cut-off by its spec)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["rerank"] = self.rerank_name
+        out["cutoff"] = self.cutoff.describe() if isinstance(self.cutoff, Cutoff) else None
+        out["encoders"] = list(self.encoders)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The options a result's ``query`` echoes: those that change what is ranked how."""
+        out: dict[str, Any] = {}
+        if not self.dense:
+            out["dense"] = False
+        if self.lexical:
+            out["lexical"] = True
+            out["fusion"] = self.fusion
+        if self.calibrate:
+            out["calibrate"] = self.calibration
+        if self.rerank is not None:
+            out["rerank"] = self.rerank_name
+            if self.rerank_weight != 1.0:
+                out["rerank_weight"] = self.rerank_weight
+        if isinstance(self.cutoff, Cutoff):
+            out["cutoff"] = self.cutoff.describe()
+        if self.first_pass != "none":
+            out["first_pass"] = self.first_pass
+            out["oversample"] = self.oversample
+        return out
+
+
+def ranking_fields() -> list[Any]:
+    """The declared ranking options (dataclass fields with their metadata)."""
+    return list(fields(Ranking))
+
+
+def field_default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def _check_choice(name: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise QueryError(f"unknown {name} {value!r}", hint=f"valid: {', '.join(valid)}")
+
+
+def _parse_cutoff(spec: str) -> Cutoff:
+    from polyseek.errors import ConfigError
+
+    try:
+        return Cutoff.parse(spec)
+    except ConfigError as exc:
+        raise QueryError(exc.message, hint=exc.hint) from None
 
 
 @dataclass(frozen=True)
 class Query:
-    """A search request. Give ``text``, ``image`` or both (a composed query)."""
+    """What to find: ``text``, ``image`` or both (a composed query), and how many.
+
+    ``image`` is a PIL image or the path of an image or of a video clip (matched by its
+    keyframes). ``ranking`` says how (default: :class:`Ranking` defaults).
+    """
 
     text: str | None = None
     image: Image | Path | str | None = None
     top: int = 10
     modalities: tuple[Modality, ...] = ()
     image_weight: float = 0.5  # share of the image in a composed (image + text) query
-    encoders: tuple[str, ...] = ()  # restrict to these encoder specs (default: all that apply)
-    exact: bool | None = None  # True: exhaustive search; None: ANN index when the store has one
-    # Ranking options (see polyseek.search.lexical / calibration / cutoff, polyseek.rerank):
-    dense: bool = True  # embedding search (False with lexical=True: lexical only)
-    lexical: bool = False  # BM25 over item text, fused with the dense lists
-    fusion: str = "zscore"  # hybrid rule: "zscore" (linear mix, search/hybrid.py) or "rrf"
-    lexical_weight: float = 0.5  # share of the lexical list in the "zscore" mix
-    calibrate: bool = False  # standardise scores per encoder and item modality
-    # "hubness" (per-query statistics of hubness-corrected scores), "query" or "collection"
-    calibration: str = "hubness"
-    rerank: Reranker | None = None  # re-score the top ``rerank_depth`` candidates
-    rerank_depth: int = 30
-    # Share of the reranker in the head's final score: 1.0 ranks by the reranker alone;
-    # below 1, a mix of the reranker's and the first stage's scores, each standardised
-    # over the head (search/ranking.py: rerank).
-    rerank_weight: float = 1.0
-    cutoff: Cutoff | None = None  # return fewer hits when scores fall off
-    # Compressed first pass + exact rescoring (polyseek.store.quantized): "none" (exact
-    # float32), "truncate:N", "int8" or "binary"; ``oversample``: candidates = top x this
-    first_pass: str = "none"
-    oversample: int = 10
+    ranking: Ranking = field(default_factory=Ranking)
+
+    def __post_init__(self) -> None:
+        # Neither text nor image is allowed: a query ranked with vectors computed
+        # elsewhere (SearchPipeline.rank); embedding one is refused by the embedder.
+        if self.text is not None and not self.text.strip() and self.image is None:
+            raise QueryError("the query text is empty")
+        if self.top < 1:
+            raise QueryError(f"top must be at least 1, got {self.top}")
+        if not 0.0 <= self.image_weight <= 1.0:
+            raise QueryError(f"image_weight must be in [0, 1], got {self.image_weight}")
+        for m in self.modalities:
+            _check_choice("modality", m, MODALITIES)
+        if not self.ranking.dense and not self.has_text:
+            raise QueryError("lexical-only search needs query text")
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text and self.text.strip())
+
+    def with_ranking(self, **options: Any) -> Query:
+        return replace(self, ranking=Ranking.from_options(options, self.ranking))
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"top": self.top}
@@ -57,22 +253,7 @@ class Query:
             out["modalities"] = list(self.modalities)
         if self.text is not None and self.image is not None:
             out["image_weight"] = self.image_weight
-        if not self.dense:
-            out["dense"] = False
-        if self.lexical:
-            out["lexical"] = True
-            out["fusion"] = self.fusion
-        if self.calibrate:
-            out["calibrate"] = self.calibration
-        if self.rerank is not None:
-            out["rerank"] = self.rerank.name
-            if self.rerank_weight != 1.0:
-                out["rerank_weight"] = self.rerank_weight
-        if self.cutoff is not None:
-            out["cutoff"] = self.cutoff.describe()
-        if self.first_pass != "none":
-            out["first_pass"] = self.first_pass
-            out["oversample"] = self.oversample
+        out.update(self.ranking.describe())
         return out
 
 
@@ -91,3 +272,31 @@ class Fuser(Protocol):
     def fuse(self, lists: Mapping[str, Ranked], k: int) -> list[Fused]:
         """Merge named ranked lists (signal name -> ranking) into one list of ``k``."""
         ...
+
+
+class EncoderSource(Protocol):
+    """Where a pipeline gets the encoders of an index (a :class:`~polyseek.Collection`)."""
+
+    @property
+    def encoder_infos(self) -> tuple[EncoderInfo, ...]: ...
+
+    def encoder(self, info: EncoderInfo) -> Encoder: ...
+
+
+QueryVectors = dict["EncoderInfo", "np.ndarray"]
+"""One query's vector per encoder that embeds it."""
+
+
+__all__ = [
+    "CALIBRATION_MODES",
+    "FUSIONS",
+    "EncoderSource",
+    "Fused",
+    "Fuser",
+    "Query",
+    "QueryVectors",
+    "Ranked",
+    "Ranking",
+    "option",
+    "ranking_fields",
+]

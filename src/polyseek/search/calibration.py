@@ -49,6 +49,7 @@ import numpy as np
 
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
+from polyseek.search.base import CALIBRATION_MODES
 from polyseek.store.base import Store
 from polyseek.store.quantized import FirstPass
 from polyseek.types import MODALITIES, MODALITY_CODES, Modality
@@ -306,7 +307,6 @@ def hubness(store: Store, encoder_key: str) -> Hubness | None:
     return found
 
 
-CALIBRATION_MODES = ("hubness", "query", "collection")
 QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
 PRIOR_ITEMS = 30  # weight of the index-time statistics in the per-query ones, in items
 
@@ -393,6 +393,50 @@ def _offsets(prior: dict[str, ScoreStats], sizes: dict[str, int]) -> dict[str, f
     return {m: prior[m].mean - overall for m in known}
 
 
+_saved: dict[Path, tuple[int, Calibration]] = {}
+
+
+def store_calibration(store: Store) -> Calibration:
+    """The store's saved statistics, re-read when the file changes."""
+    path = calibration_path(store)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return {}
+    cached = _saved.get(path)
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, load_calibration(store))
+        _saved[path] = cached
+    return cached[1]
+
+
+@dataclass(frozen=True)
+class QueryCalibration:
+    """What calibrated search needs for one query and encoder."""
+
+    per_modality: dict[str, ScoreStats]
+    hub: Hubness | None
+
+
+def calibration_stats(
+    store: Store,
+    encoder_key: str,
+    query: np.ndarray,
+    mode: str,
+    modalities: Sequence[Modality] | None = None,
+) -> QueryCalibration | None:
+    """The statistics ``mode`` calibrates with; None when there are none (raw scores)."""
+    saved = store_calibration(store)
+    hub = None
+    if mode == "hubness" and mixes_modalities(store, encoder_key, modalities):
+        hub = hubness(store, encoder_key)  # one modality: calibration keeps the raw order
+    if mode == "collection":
+        stats = saved.get(encoder_key)
+    else:
+        stats = query_stats(store, encoder_key, query, hub, prior=saved.get(encoder_key))
+    return QueryCalibration(stats, hub) if stats else None
+
+
 def calibrated_search(
     store: Store,
     encoder_key: str,
@@ -430,13 +474,16 @@ __all__ = [
     "CALIBRATION_MODES",
     "Calibration",
     "Hubness",
+    "QueryCalibration",
     "ScoreStats",
     "calibrated_search",
+    "calibration_stats",
     "compute_calibration",
     "hubness",
     "mixes_modalities",
     "load_calibration",
     "query_stats",
     "save_calibration",
+    "store_calibration",
     "update_calibration",
 ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from polyseek.engine import Engine
 from polyseek.errors import QueryError
 from polyseek.rag import Answer, ask, load_generator
+from polyseek.search.base import Ranking
 from polyseek.server import schemas as s
 from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_handlers
 from polyseek.server.jobs import IndexJobs
@@ -160,58 +161,74 @@ class _Context:
 
 
 def _stored(engine: Engine, item_id: str) -> Any:
-    item = engine.store.get_items([item_id]).get(item_id)
+    item = engine.collection.item(item_id)
     if item is None:
         raise NotFound(f"no item {item_id!r} in the index")
     return item
 
 
 def _search_routes(ctx: _Context) -> APIRouter:
-    """Search by text, by an uploaded image, or by both."""
+    """Search by text, by an uploaded image, or by both, with every ranking option."""
     engine, settings, read = ctx.engine, ctx.settings, ctx.read
     engine_lock = ctx.engine_lock
     router = APIRouter()
+    SearchParams, SearchForm = s.search_models(settings.max_top)  # noqa: N806 (classes)
 
-    def run_search(
-        text: str | None,
-        image: Any,
-        top: int,
-        modality: list[str] | None,
-        source: str | None,
-        image_weight: float = 0.5,
-    ) -> s.SearchOut:
+    def run_search(text: str | None, image: Any, params: Any, image_weight: float) -> s.SearchOut:
+        top, source = params.top, params.source
         depth = min(top * 5, 500) if source else top
         with engine_lock:
             result = engine.search(
-                text, image=image, top=depth, modality=modality or None, image_weight=image_weight
+                text,
+                image=image,
+                top=depth,
+                modality=list(params.modality or []) or None,
+                image_weight=image_weight,
+                ranking=_ranking(params, settings),
             )
         return _search_out(result, source, top)
 
     @router.get("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
-    def search_get(
-        q: Annotated[str, Query(min_length=1, max_length=2000, description="Text query")],
-        top: Annotated[int, Query(ge=1, le=settings.max_top)] = 10,
-        modality: Annotated[list[s.ModalityName] | None, Query()] = None,
-        source: Annotated[str | None, Query(max_length=1000, description="Path prefix")] = None,
-    ) -> s.SearchOut:
-        """Search by text."""
-        return run_search(q, None, top, list(modality or []), source)
+    def search_get(params: Annotated[SearchParams, Query()]) -> s.SearchOut:  # type: ignore[valid-type]
+        """Search by text. Every ranking option is a query parameter (see /api/ranking)."""
+        return run_search(params.q, None, params, 0.5)  # type: ignore[attr-defined]
 
-    @router.post("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
-    def search_post(
-        text: Annotated[str | None, Form(max_length=2000)] = None,
-        image: Annotated[UploadFile | None, File(description="Query image")] = None,
-        top: Annotated[int, Form(ge=1, le=settings.max_top)] = 10,
-        modality: Annotated[list[s.ModalityName] | None, Form()] = None,
-        source: Annotated[str | None, Form(max_length=1000)] = None,
-        image_weight: Annotated[float, Form(ge=0.0, le=1.0)] = 0.5,
-    ) -> s.SearchOut:
+    # The form carries a file: declare it multipart (FastAPI infers urlencoded for a model).
+    multipart = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SearchForm"}}
+            },
+        }
+    }
+
+    @router.post(
+        "/api/search",
+        response_model=s.SearchOut,
+        dependencies=[read],
+        tags=["search"],
+        openapi_extra=multipart,
+    )
+    def search_post(form: Annotated[SearchForm, Form()]) -> s.SearchOut:  # type: ignore[valid-type]
         """Search by text, by an uploaded image, or by both (a composed query)."""
+        image = form.image  # type: ignore[attr-defined]
         pil = _read_image(image, settings) if image is not None and image.filename else None
+        text = form.text  # type: ignore[attr-defined]
         words = text if text and text.strip() else None
         if pil is None and words is None:
             raise QueryError("give a text query, an image, or both")
-        return run_search(words, pil, top, list(modality or []), source, image_weight)
+        return run_search(words, pil, form, form.image_weight)  # type: ignore[attr-defined]
+
+    @router.get(
+        "/api/ranking",
+        response_model=list[s.RankingOptionOut],
+        dependencies=[read],
+        tags=["search"],
+    )
+    def ranking_options() -> list[s.RankingOptionOut]:
+        """The ranking options every search accepts: name, type, default, help, bounds."""
+        return s.ranking_options_out()
 
     return router
 
@@ -252,7 +269,7 @@ def _item_routes(ctx: _Context) -> APIRouter:
         """Items like this one: by its image when an image-text encoder exists, else its text."""
         item = _stored(engine, item_id)
         has_image_encoder = any(i.kind == "image-text" for i in engine.encoder_infos)
-        image = engine.store.path / item.preview if item.preview and has_image_encoder else None
+        image = engine.preview_file(item) if has_image_encoder else None
         text = None if image is not None else (item.text[:2000].strip() or None)
         if image is None and text is None:
             raise QueryError(f"item {item_id} has neither text nor an image to search with")
@@ -379,12 +396,13 @@ def _ask_routes(ctx: _Context) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/ask", response_model=s.AnswerOut, dependencies=[read], tags=["ask"])
-    def ask_route(body: s.AskRequest) -> s.AnswerOut:
+    def ask_route(body: s.AskRequest) -> s.AnswerOut:  # type: ignore[valid-type]
         """Answer a question from the collection, citing evidence on every sentence."""
         answer = ask(
             engine,
-            body.question,
-            top=body.top,
+            body.question,  # type: ignore[attr-defined]
+            top=body.top,  # type: ignore[attr-defined]
+            ranking=_ranking(body, settings),
             generator=generator,
             threshold=settings.answer_threshold,
             lock=engine_lock,
@@ -392,6 +410,18 @@ def _ask_routes(ctx: _Context) -> APIRouter:
         return _answer_out(answer)
 
     return router
+
+
+def _ranking(params: Any, settings: ServerSettings) -> Ranking:
+    """The ranking a request asks for; a reranker only if the server enabled it."""
+    r = s.ranking_from(params)
+    if isinstance(r.rerank, str) and r.rerank not in settings.rerankers:
+        raise QueryError(
+            f"reranker {r.rerank!r} is not enabled on this server",
+            hint=f"enabled: {', '.join(settings.rerankers)} "
+            "(start the server with --rerank SPEC to enable another)",
+        )
+    return r
 
 
 def _private_cache() -> dict[str, str]:

@@ -2,18 +2,120 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from fastapi import UploadFile
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from polyseek.search.base import Ranking, field_default, ranking_fields
 from polyseek.types import Hit
 
 ModalityName = Literal["text", "image", "page", "video", "audio"]
 
 
+_REST_TYPES: dict[str, Any] = {
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool | None": bool | None,
+    "tuple[str, ...]": list[str] | None,
+}
+
+
+def _ranking_fields() -> dict[str, Any]:
+    """Pydantic fields for every :class:`Ranking` option (the one declaration)."""
+    out: dict[str, Any] = {}
+    for f in ranking_fields():
+        meta = f.metadata
+        declared = str(f.type)
+        kind: Any = _REST_TYPES.get(declared, str | None)  # objects (a reranker): by spec
+        if meta.get("choices"):
+            kind = Literal[meta["choices"]]  # type: ignore[valid-type]
+        default = field_default(f)
+        if declared.startswith("tuple"):
+            default = None
+        out[f.name] = (
+            kind,
+            Field(default, description=meta["help"], ge=meta.get("ge"), le=meta.get("le")),
+        )
+    return out
+
+
+def ranking_from(params: BaseModel) -> Ranking:
+    """The :class:`Ranking` a request's parameters ask for (every field is optional)."""
+    names = {f.name for f in ranking_fields()}
+    options = {k: v for k, v in params.model_dump().items() if k in names}
+    if options.get("encoders") is None:
+        options.pop("encoders", None)
+    return Ranking.from_options(options)
+
+
+def search_models(max_top: int) -> tuple[type[BaseModel], type[BaseModel]]:
+    """(query parameters of ``GET /api/search``, form of ``POST /api/search``).
+
+    Both take every ranking option; unknown parameters are refused (422) so that a typo
+    does not silently search with the defaults.
+    """
+    common: dict[str, Any] = {
+        "top": (int, Field(10, ge=1, le=max_top, description="How many results")),
+        "modality": (list[ModalityName] | None, Field(None, description="Only these modalities")),
+        "source": (str | None, Field(None, max_length=1000, description="Path prefix")),
+        **_ranking_fields(),
+    }
+    get = create_model(
+        "SearchParams",
+        __config__=ConfigDict(extra="forbid"),
+        q=(str, Field(min_length=1, max_length=2000, description="Text query")),
+        **common,
+    )
+    post = create_model(
+        "SearchForm",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        text=(str | None, Field(None, max_length=2000, description="Text query or modifier")),
+        image=(UploadFile | None, Field(None, description="Query image")),
+        image_weight=(float, Field(0.5, ge=0.0, le=1.0, description="Image share")),
+        **common,
+    )
+    return get, post
+
+
+class RankingOptionOut(BaseModel):
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: list[str] = []
+    min: float | None = None
+    max: float | None = None
+
+
+def ranking_options_out() -> list[RankingOptionOut]:
+    """The ranking options as data, for clients that build their own controls (the UI)."""
+    out = []
+    for f in ranking_fields():
+        meta = f.metadata
+        default = field_default(f) if f.default is not MISSING or f.default_factory else None
+        out.append(
+            RankingOptionOut(
+                name=f.name,
+                type=str(f.type),
+                default=list(default) if isinstance(default, tuple) else default,
+                help=meta["help"],
+                choices=list(meta.get("choices") or ()),
+                min=meta.get("ge"),
+                max=meta.get("le"),
+            )
+        )
+    return out
+
+
 class LocatorOut(BaseModel):
     page: int | None = None
+    region: str | None = None
+    region_index: int | None = None
     char_start: int | None = None
     char_end: int | None = None
     start_s: float | None = None
@@ -101,9 +203,14 @@ class HealthOut(BaseModel):
     auth: bool
 
 
-class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000)
-    top: int = Field(8, ge=1, le=50)
+AskRequest = create_model(
+    "AskRequest",
+    __config__=ConfigDict(extra="forbid"),
+    question=(str, Field(min_length=1, max_length=2000)),
+    top=(int, Field(8, ge=1, le=50, description="Evidence items to retrieve")),
+    **_ranking_fields(),
+)
+"""``POST /api/ask``: the question, how much evidence, and how to search for it."""
 
 
 class EvidenceOut(BaseModel):

@@ -46,6 +46,9 @@ class ServerSettings(BaseModel):
     generator: str = "extractive"  # see polyseek.rag.load_generator
     generator_base_url: str | None = None
     answer_threshold: float = 0.35
+    # Rerankers a request may name (``rerank=``): loading a model is the server's choice,
+    # not a client's. The offline late-interaction reranker is always allowed.
+    rerankers: tuple[str, ...] = ("late:minilm",)
 
     @model_validator(mode="after")
     def _check_auth(self) -> ServerSettings:

@@ -243,6 +243,18 @@ class Store(ABC):
     def media_path(self, source: str, item_id: str, gen: str) -> Path:
         """Where the preview image of an item is written."""
 
+    def preview_file(self, item: StoredItem) -> Path | None:
+        """The stored preview image of ``item``, if it has one."""
+        return self.path / item.preview if item.preview else None
+
     @abstractmethod
     def disk_bytes(self) -> int:
         """Size of the store on disk."""
+
+    @abstractmethod
+    def compact(self) -> None:
+        """Merge small writes and drop old versions (after large runs)."""
+
+    @abstractmethod
+    def maintain_indexes(self, min_rows: int | None = None) -> None:
+        """Build the lookup and ANN indexes a table of this size should have."""

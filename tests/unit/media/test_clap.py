@@ -10,7 +10,7 @@ import pytest
 from polyseek.encoders import load_encoder
 from polyseek.encoders.clap import resample
 from polyseek.errors import ConfigError, EncoderError
-from polyseek.search.base import Query
+from polyseek.search.base import Query, Ranking
 from tests.helpers.tiny_clap import make_tiny_clap
 from tests.helpers.tiny_models import TINY_DIM
 
@@ -67,6 +67,7 @@ def test_audio_items_are_indexed_with_clap(clap_dir: Path, tmp_path: Path) -> No
     report = engine.index(options=IngestOptions(asr="none"))
     assert report.failed == [] and report.items == 1  # both cues within one 30 s segment
     (clap_info,) = [i for i in engine.encoder_infos if i.kind == "audio-text"]
-    res = engine.search_batch([Query(text="first", encoders=(clap_info.spec,))])[0]
+    query = Query(text="first", ranking=Ranking(encoders=(clap_info.spec,)))
+    res = engine.search_batch([query])[0]
     assert [h.source for h in res.hits] == ["a.wav"]
     assert res.hits[0].signals and clap_info.spec in res.hits[0].signals

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from polyseek.collection import Collection
 from polyseek.encoders.base import EncoderInfo, l2_normalize
 from polyseek.engine import Engine
-from polyseek.search.base import Query
+from polyseek.search.base import Query, Ranking
 from polyseek.search.cutoff import Cutoff
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
@@ -40,7 +41,7 @@ def moments_engine(tmp_path: Path) -> tuple[Engine, np.ndarray]:
             vectors.append(query + noise * rng.normal(size=DIM))
     batch.vectors[ENC.key] = (ids, l2_normalize(np.array(vectors, dtype=np.float32)))
     store.commit(batch)
-    return Engine(tmp_path, store), query
+    return Engine(Collection(tmp_path, store)), query
 
 
 def test_merged_moments_still_fill_top(tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_a_cut_off_is_not_refilled(tmp_path: Path) -> None:
     """When the adaptive cut-off drops candidates, merging does not bring them back."""
     engine, query = moments_engine(tmp_path)
     cut = engine.rank(
-        Query(top=6, cutoff=Cutoff(mode="relative", threshold=0.6)), {ENC: query}
+        Query(top=6, ranking=Ranking(cutoff=Cutoff(mode="relative", threshold=0.6))), {ENC: query}
     ).hits
     plain = engine.rank(Query(top=6), {ENC: query}).hits
     assert len(plain) == 6

@@ -42,11 +42,11 @@ def test_pool_rejects_unknown_methods_and_empty_input() -> None:
 
 
 def test_indexing_pools_keyframes(clip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from polyseek.indexing import Indexer
+    from polyseek.encoders.items import embed_items
 
     pictures = [im.convert("RGB") for im in sample_images(3)]
     moment = Item("v.mp4", "video", Locator(start_s=0, end_s=4), image=pictures[0])
     moment.keyframes = pictures
-    ids, vectors = Indexer._encode(clip, [moment], "mean")
+    ids, vectors = embed_items(clip, [moment], "mean")
     assert ids == [moment.id]
     np.testing.assert_allclose(vectors, embed_item_images(clip, [moment], "mean"), atol=1e-6)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from polyseek.errors import QueryError
-from polyseek.search.base import Fused, Query
+from polyseek.search.base import Fused, Query, Ranking
 from polyseek.search.fusion import ReciprocalRankFusion
 from polyseek.search.hybrid import linear_fusion
-from polyseek.search.ranking import fuse
+from polyseek.search.pipeline import SearchPipeline
 
 DENSE = [
     Fused("a", 0.80, {"enc": 0.80}),
@@ -40,7 +40,8 @@ def test_empty_lists_and_rrf_switch():
     assert [f.item_id for f in linear_fusion([], LEXICAL, 2)] == ["b", "d"]
     assert linear_fusion(DENSE, [], 2) == DENSE[:2]
     lists = {"enc": [(f.item_id, f.score) for f in DENSE], "lexical": LEXICAL}
-    rrf = fuse(Query(text="q", lexical=True, fusion="rrf"), lists, ReciprocalRankFusion(), 3)
+    pipeline = SearchPipeline(store=None)  # type: ignore[arg-type]  (fusion reads no store)
+    rrf = pipeline.fuse(Query(text="q", ranking=Ranking(lexical=True, fusion="rrf")), lists, 3)
     assert rrf == ReciprocalRankFusion().fuse(lists, 3)
     with pytest.raises(QueryError, match="unknown fusion 'max'"):
-        fuse(Query(text="q", lexical=True, fusion="max"), lists, ReciprocalRankFusion(), 3)
+        pipeline.fuse(Query(text="q", ranking=Ranking(lexical=True, fusion="max")), lists, 3)

@@ -15,8 +15,8 @@ from polyseek.errors import ConfigError, QueryError
 from polyseek.eval import EvalConfig
 from polyseek.eval.samples import write_beir_papers
 from polyseek.samples import load_papers
-from polyseek.search.base import Query
-from polyseek.search.ranking import candidate_lists
+from polyseek.search.base import Query, Ranking
+from polyseek.search.pipeline import SearchPipeline
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.store.quantized import FirstPass, first_pass_search
@@ -149,14 +149,17 @@ def test_store_first_pass_matches_exact_search_and_filters_modality(store, data,
 def test_query_first_pass_reaches_the_store_through_ranking(store, data):
     lance, _, _ = store
     vec = data[2][7]
-    exact = candidate_lists(lance, Query(text="q"), {ENC: vec}, 10)[ENC.spec]
-    q = Query(text="q", first_pass="int8", oversample=5)
-    got = candidate_lists(lance, q, {ENC: vec}, 10)[ENC.spec]
+    pipeline = SearchPipeline(lance)
+    exact = pipeline.candidates(Query(text="q"), {ENC: vec}, 10)[ENC.spec]
+    q = Query(text="q", ranking=Ranking(first_pass="int8", oversample=5))
+    got = pipeline.candidates(q, {ENC: vec}, 10)[ENC.spec]
     assert [i for i, _ in got] == [i for i, _ in exact]
     np.testing.assert_allclose([s for _, s in got], [s for _, s in exact], atol=1e-6)
     assert q.describe()["first_pass"] == "int8" and q.describe()["oversample"] == 5
-    calibrated = Query(text="q", first_pass="binary", calibrate=True, modalities=("text",))
-    hits = candidate_lists(lance, calibrated, {ENC: vec}, 10)[ENC.spec]
+    calibrated = Query(
+        text="q", modalities=("text",), ranking=Ranking(first_pass="binary", calibrate=True)
+    )
+    hits = pipeline.candidates(calibrated, {ENC: vec}, 10)[ENC.spec]
     assert len(hits) == 10
 
 
@@ -173,13 +176,15 @@ def test_query_first_pass_reaches_the_store_through_ranking(store, data):
 def test_bad_first_pass_is_rejected_with_the_valid_values(store, spec, oversample, message):
     lance, _, vectors = store
     with pytest.raises(QueryError, match=message) as info:
-        candidate_lists(
-            lance, Query(text="q", first_pass=spec, oversample=oversample), {ENC: vectors[0]}, 10
+        SearchPipeline(lance).candidates(
+            Query(text="q", ranking=Ranking(first_pass=spec, oversample=oversample)),
+            {ENC: vectors[0]},
+            10,
         )
     if oversample:
         assert "none, truncate:N, int8, binary" in str(info.value)
     with pytest.raises(ConfigError, match=message):
-        EvalConfig(first_pass=spec, oversample=oversample)
+        EvalConfig.of(first_pass=spec, oversample=oversample)
 
 
 def test_first_pass_conflicts_are_rejected(store):
@@ -189,7 +194,7 @@ def test_first_pass_conflicts_are_rejected(store):
     with pytest.raises(QueryError, match="alternatives"):
         lance.search_vectors(ENC.key, vectors[:1], 10, exact=False, first_pass="int8")
     with pytest.raises(ConfigError, match="alternatives"):
-        EvalConfig(exact=False, first_pass="binary")
+        EvalConfig.of(exact=False, first_pass="binary")
 
 
 def test_eval_cli_records_the_first_pass_and_its_recall(tmp_path):

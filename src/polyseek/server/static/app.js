@@ -91,6 +91,62 @@ document.addEventListener("paste", (e) => {
   if (item) { e.preventDefault(); setImage(item.getAsFile()); search(); }
 });
 
+// ------------------------------------------------------------------ ranking options
+// Built from GET /api/ranking, the server's one declaration of every option: the panel
+// always offers exactly what the API accepts. Only options changed from their default
+// are sent.
+state.ranking = [];
+async function loadRankingOptions() {
+  try { state.ranking = await api("/api/ranking"); } catch (e) { return; }
+  const box = $("ranking-options");
+  box.textContent = "";
+  for (const opt of state.ranking) {
+    if (opt.type.startsWith("tuple")) continue;  // encoder restriction: API only
+    const label = document.createElement("label");
+    label.title = opt.help;
+    let input;
+    if (opt.type === "bool" || opt.type === "bool | None") {
+      input = document.createElement("select");
+      const choices = opt.type === "bool" ? ["true", "false"] : ["", "true", "false"];
+      for (const c of choices) {
+        const o = document.createElement("option");
+        o.value = c; o.textContent = c === "" ? "auto" : (c === "true" ? "on" : "off");
+        input.appendChild(o);
+      }
+      input.value = opt.default === null ? "" : String(opt.default);
+    } else if (opt.choices.length) {
+      input = document.createElement("select");
+      for (const c of opt.choices) {
+        const o = document.createElement("option"); o.value = c; o.textContent = c; input.appendChild(o);
+      }
+      input.value = opt.default;
+    } else {
+      input = document.createElement("input");
+      input.type = (opt.type === "int" || opt.type === "float") ? "number" : "text";
+      if (opt.type === "float") input.step = "0.05";
+      if (opt.min !== null) input.min = opt.min;
+      if (opt.max !== null) input.max = opt.max;
+      input.value = opt.default === null ? "" : opt.default;
+      input.placeholder = opt.default === null ? "off" : "";
+      input.size = 10;
+    }
+    input.id = "rank-" + opt.name;
+    input.dataset.option = opt.name;
+    input.dataset.default = opt.default === null ? "" : String(opt.default);
+    label.append(opt.name.replaceAll("_", " ") + " ", input);
+    box.appendChild(label);
+  }
+}
+function rankingValues() {
+  const out = [];
+  for (const input of document.querySelectorAll("#ranking-options [data-option]")) {
+    const value = input.value.trim();
+    if (value !== input.dataset.default && value !== "") out.push([input.dataset.option, value]);
+  }
+  return out;
+}
+loadRankingOptions();
+
 // ------------------------------------------------------------------ search
 async function search(event) {
   if (event) event.preventDefault();
@@ -102,6 +158,7 @@ async function search(event) {
   form.append("top", $("top").value || "12");
   if ($("modality").value) form.append("modality", $("modality").value);
   if ($("source").value.trim()) form.append("source", $("source").value.trim());
+  for (const [name, value] of rankingValues()) form.append(name, value);
   state.lastQuery = text;
   showMessage("");
   $("results").setAttribute("aria-busy", "true");
@@ -339,6 +396,7 @@ $("key-form").addEventListener("submit", (e) => {
   setKey($("key").value.trim());
   $("key-form").hidden = true;
   refreshStatus();
+  loadRankingOptions();
 });
 
 // ------------------------------------------------------------------ keyboard
