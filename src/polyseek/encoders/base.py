@@ -16,8 +16,11 @@ An encoder is named by a spec string ``backend:model`` (``minilm``,
 
 from __future__ import annotations
 
+import functools
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,10 +58,48 @@ class EncoderInfo:
         return "v_" + hashlib.sha1(self.spec.encode()).hexdigest()[:10]
 
 
+EMBEDDING_METHODS = ("embed_queries", "embed_documents", "embed_images", "embed_audio")
+_LOCKS_GUARD = threading.Lock()
+
+
+def _locked(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Run ``method`` holding the encoder's own lock (see :class:`Encoder`)."""
+
+    @functools.wraps(method)
+    def call(self: Encoder, *args: Any, **kwargs: Any) -> np.ndarray:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    call.__polyseek_locked__ = True  # type: ignore[attr-defined]
+    return call
+
+
 class Encoder(ABC):
-    """Base class of every encoder backend. Outputs are float32, L2-normalised rows."""
+    """Base class of every encoder backend. Outputs are float32, L2-normalised rows.
+
+    Encoders are loaded once per process and shared (the server's searches and its
+    background index run use the same model), but tokenizers and models are not safe to
+    call from two threads at once: every ``embed_*`` method of every subclass runs under
+    the encoder's own re-entrant :attr:`lock`, so concurrent callers take turns.
+    """
 
     info: EncoderInfo
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in EMBEDDING_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__polyseek_locked__", False):
+                setattr(cls, name, _locked(method))
+
+    @property
+    def lock(self) -> AbstractContextManager[bool]:
+        """The lock every embedding call of this encoder holds."""
+        found: AbstractContextManager[bool] | None = self.__dict__.get("_embed_lock")
+        if found is None:
+            with _LOCKS_GUARD:
+                found = self.__dict__.setdefault("_embed_lock", threading.RLock())
+        return found
 
     @property
     def kind(self) -> EncoderKind:

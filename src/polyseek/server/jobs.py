@@ -1,7 +1,11 @@
 """Index runs in a background thread while the server keeps answering searches.
 
-The run opens its own :class:`Engine` on the same store (own encoders, own table
-handles); readers see each batch once it is committed (the store's generation protocol).
+The run opens its own :class:`Engine` on the same store (own table handles); readers
+see each batch once it is committed (the store's generation protocol). Encoders are
+loaded once per process, so the run embeds with the same models the searches use: one
+copy in memory, and every embedding call holds the encoder's own lock
+(:class:`polyseek.encoders.base.Encoder`), so the two take turns instead of sharing a
+tokenizer at the same time.
 """
 
 from __future__ import annotations
@@ -104,8 +108,8 @@ class IndexJobs:
     def _run(self, paths: list[str] | None) -> None:
         state = self._state
         try:
-            # A second engine: its own encoders and table handles, so that searches
-            # on the serving engine never share a tokenizer with the indexer.
+            # A second engine: its own table handles; the encoders are the process-wide
+            # ones, whose calls take turns on each encoder's lock.
             worker = Engine.open(self.engine.root, store=self.engine.store.path)
             files = [Path(self.engine.root) / p for p in paths] if paths else None
             report = worker.index(files, progress=_JobProgress(state))
