@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -327,7 +328,8 @@ def tesseract_texts(scan: Path, dpi: int, workers: int = 2) -> list[str]:
     with pymupdf.open(scan) as doc:
         n = doc.page_count
     logger.info("tesseract OCR of %s (%d pages, for the peer systems; cached)", scan.name, n)
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: the parent has LanceDB's async runtime loaded by then.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         texts = list(pool.map(_ocr_page, [(str(scan), i, dpi) for i in range(n)]))
     cached.write_text(json.dumps(texts))
     return texts
