@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402
 
 from polyseek import Engine  # noqa: E402
 from polyseek.encoders import load_encoder  # noqa: E402
@@ -109,34 +111,16 @@ def measure(search: Callable[[str], list[str]], queries: Sequence[KnownItem]) ->
 
 def lancedb_hybrid(root: Path, queries: Sequence[KnownItem], work: Path) -> dict[str, Any]:
     """LanceDB's default hybrid search over the same abstracts with the same MiniLM."""
-    import lancedb
-    import pyarrow as pa
-
     encoder = load_encoder("minilm")
     files = sorted((root / "papers").glob("*.txt"))
-    sources = [f"papers/{f.name}" for f in files]
     texts = [f.read_text(encoding="utf-8") for f in files]
-    vectors = encoder.embed_documents(texts)
-    db = lancedb.connect(str(work / "lancedb-peer"))
-    table = db.create_table(
-        "docs",
-        pa.table(
-            {
-                "source": sources,
-                "text": texts,
-                "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.ravel()), vectors.shape[1]
-                ),
-            }
-        ),
+    sources = {"source": [f"papers/{f.name}" for f in files]}
+    table = peers.lancedb_table(
+        work / "lancedb-peer", "docs", sources, texts, encoder.embed_documents(texts)
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table.create_fts_index("text")
 
     def search(title: str) -> list[str]:
-        vec = encoder.embed_queries([title])[0]
-        rows = table.search(query_type="hybrid").vector(vec).text(title).limit(10).to_list()
+        rows = peers.hybrid(table, encoder.embed_queries([title])[0], title, 10)
         return [r["source"] for r in rows]
 
     return measure(search, queries)

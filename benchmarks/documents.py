@@ -45,7 +45,7 @@ the (a) sentences lying within them first and 20% of those beyond.
 
 A new polyseek variant is one line in ``VARIANTS``: ingest-option and search-option
 overrides. A variant whose option does not exist (yet) in ``IngestOptions`` or
-``polyseek.Query`` is skipped with a note, so ``passages`` and ``regions`` run as soon as
+``polyseek.Ranking`` is skipped with a note, so ``passages`` and ``regions`` run as soon as
 their ingest option lands.
 """
 
@@ -63,7 +63,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import documents_corpus as corpus  # noqa: E402
 import documents_report as report  # noqa: E402
+import peers  # noqa: E402
 from documents_tasks import (  # noqa: E402
     KnownItem,
     ManualText,
@@ -86,7 +86,7 @@ from documents_tasks import (  # noqa: E402
 )
 
 import polyseek  # noqa: E402
-from polyseek import Engine, Query  # noqa: E402
+from polyseek import Engine, Ranking  # noqa: E402
 from polyseek.encoders import load_encoder  # noqa: E402
 from polyseek.ingest import IngestOptions  # noqa: E402
 
@@ -140,7 +140,7 @@ class Resolved:
 def resolve(variant: Variant) -> Resolved:
     """The variant's IngestOptions and search options, or why it cannot run here."""
     ingest_fields = {f.name: f for f in dataclasses.fields(IngestOptions)}
-    query_fields = {f.name for f in dataclasses.fields(Query)}
+    query_fields = {f.name for f in dataclasses.fields(Ranking)}
     values: dict[str, Any] = {}
     if variant.page_only:
         defaults = IngestOptions()
@@ -157,7 +157,7 @@ def resolve(variant: Variant) -> Resolved:
         values[found] = value
     missing = [k for k in variant.search if k not in query_fields]
     if missing:
-        return Resolved(variant, skipped=f"polyseek.Query has no option {', '.join(missing)}")
+        return Resolved(variant, skipped=f"polyseek.Ranking has no option {', '.join(missing)}")
     try:
         options = IngestOptions(**values)
     except polyseek.PolyseekError as exc:
@@ -263,42 +263,20 @@ def index_polyseek(
 
 def index_lancedb(coll: Collection, encoder: Any, path: Path) -> tuple[Any, float]:
     """One LanceDB row per page (whole page text + MiniLM vector) with an FTS index."""
-    import lancedb
-    import pyarrow as pa
-
     started = time.perf_counter()
     vectors = encoder.embed_documents(coll.texts)
-    table = lancedb.connect(str(path)).create_table(
-        "pages",
-        pa.table(
-            {
-                "page": list(range(1, len(coll.texts) + 1)),
-                "text": coll.texts,
-                "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.ravel()), vectors.shape[1]
-                ),
-            }
-        ),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table.create_fts_index("text")
+    pages = {"page": list(range(1, len(coll.texts) + 1))}
+    table = peers.lancedb_table(path, "pages", pages, coll.texts, vectors)
     return table, time.perf_counter() - started
 
 
 def lancedb_searchers(table: Any, encoder: Any, top: int) -> dict[str, Searcher]:
     def hybrid(text: str) -> list[int]:
-        vector = encoder.embed_queries([text])[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = table.search(query_type="hybrid").vector(vector).text(text).limit(top).to_arrow()
-        return list(dict.fromkeys(rows.column("page").to_pylist()))[:top]
+        rows = peers.hybrid(table, encoder.embed_queries([text])[0], text, top)
+        return list(dict.fromkeys(r["page"] for r in rows))[:top]
 
     def bm25(text: str) -> list[int]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = table.search(text, query_type="fts").limit(top).to_arrow()
-        return list(dict.fromkeys(rows.column("page").to_pylist()))[:top]
+        return list(dict.fromkeys(r["page"] for r in peers.bm25(table, text, top)))[:top]
 
     return {PEER_HYBRID: hybrid, PEER_BM25: bm25}
 

@@ -24,7 +24,6 @@ import logging
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402
 
 from polyseek.encoders import load_encoder  # noqa: E402
 from polyseek.eval import EvalConfig, Evaluator, compare, load_dataset  # noqa: E402
@@ -44,40 +46,16 @@ BEIR = REPO / "examples" / "eval" / "beir-papers"
 
 def lancedb_hybrid(dataset, encoder, work: Path) -> dict[str, float]:
     """LanceDB's default hybrid search (vector + FTS, RRFReranker) over the same vectors."""
-    import lancedb
-    import pyarrow as pa
-
     ids = sorted(dataset.docs)
     texts = [dataset.docs[i].text for i in ids]
-    vectors = encoder.embed_documents(texts)
-    db = lancedb.connect(str(work / "lancedb-peer"))
-    table = db.create_table(
-        "docs",
-        pa.table(
-            {
-                "id": ids,
-                "text": texts,
-                "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.ravel()), vectors.shape[1]
-                ),
-            }
-        ),
+    table = peers.lancedb_table(
+        work / "lancedb-peer", "docs", {"id": ids}, texts, encoder.embed_documents(texts)
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table.create_fts_index("text")
     queries = dataset.queries
     qvecs = encoder.embed_queries([q.text for q in queries])
     run: dict[str, dict[str, float]] = {}
     for q, vec in zip(queries, qvecs, strict=True):
-        rows = (
-            table.search(query_type="hybrid")
-            .vector(vec)
-            .text(q.text)
-            .limit(100)
-            .to_arrow()
-            .to_pylist()
-        )
+        rows = peers.hybrid(table, vec, q.text, 100)
         run[q.id] = {r["id"]: float(len(rows) - n) for n, r in enumerate(rows)}
     out = mean(per_query(dataset.qrels, run), ("mrr@10", "recall@10", "ndcg@10"))
     out["hits"] = float(np.mean([len(r) for r in run.values()]))
