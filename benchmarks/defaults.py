@@ -47,6 +47,7 @@ import peers  # noqa: E402
 
 from polyseek import Engine  # noqa: E402
 from polyseek.encoders import load_encoder  # noqa: E402
+from polyseek.ingest import IngestOptions  # noqa: E402
 from polyseek.samples import Paper, load_papers  # noqa: E402
 
 PAPERS = REPO.parent / "shared" / "data" / "papers"
@@ -59,8 +60,11 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
     ("polyseek defaults", {}),
     ("dense", {"dense": True, "lexical": False}),
     ("lexical (BM25)", {"dense": False, "lexical": True}),
-    ("hybrid zscore 0.5", {"lexical": True, "fusion": "zscore", "lexical_weight": 0.5}),
-    ("hybrid rrf", {"lexical": True, "fusion": "rrf"}),
+    *(
+        (f"hybrid {fusion} {w}", {"lexical": True, "fusion": fusion, "lexical_weight": w})
+        for fusion in ("zscore",)
+        for w in (0.4, 0.5, 0.6, 0.7)
+    ),
 ]
 
 
@@ -203,6 +207,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", nargs="*", help="only these ROWS (by name)")
     ap.add_argument("--skip-modality", action="store_true")
+    ap.add_argument(
+        "--ingest", nargs="*", default=[], metavar="FIELD=VALUE", help="IngestOptions overrides"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     papers = load_papers(PAPERS)
@@ -212,7 +219,8 @@ def main() -> None:
         dev = sum(q.split == "dev" for q in queries)
         print(f"{len(queries)} titles -> abstracts: {dev} DEV, {len(queries) - dev} TEST")
         engine = Engine.open(root, create=True)
-        engine.index()
+        overrides = {k: int(v) for k, v in (o.split("=", 1) for o in args.ingest)}
+        engine.index(options=IngestOptions(**overrides))
         peer = lancedb_hybrid(root, queries, Path(tmp))
         rows = []
         for name, options in ROWS:

@@ -1,6 +1,7 @@
 """Items to vectors: which part of an item each kind of encoder embeds.
 
-* a text encoder embeds the item's text (chunks, OCR text, page text layers, transcripts);
+* a text encoder embeds the item's text (chunks, OCR text, page text layers, transcripts),
+  passage by passage when the item has ``passages`` (one row each, in order);
 * an audio-text encoder (CLAP) the sound of audio segments and video moments;
 * an image-text encoder the picture: an image, a page render, a video moment's keyframes
   (pooled into one vector, or with ``pooling="max"`` one row per keyframe).
@@ -21,10 +22,19 @@ def embed_items(
 ) -> tuple[list[str], np.ndarray]:
     """``(item ids, vectors)``: one row per embedded item (per keyframe with ``max``)."""
     if enc.kind == "text":
-        chosen = [it for it in items if it.text.strip()]
-        if not chosen:
+        ids: list[str] = []
+        texts: list[str] = []
+        for it in items:
+            if it.passages:  # row k is passage k, so every passage gets its row
+                for p in it.passages:
+                    ids.append(it.id)
+                    texts.append(it.text[p.char_start : p.char_end])
+            elif it.text.strip():
+                ids.append(it.id)
+                texts.append(it.text)
+        if not ids:
             return [], np.zeros((0, enc.info.dim), np.float32)
-        return [it.id for it in chosen], enc.embed_documents([it.text for it in chosen])
+        return ids, enc.embed_documents(texts)
     if enc.kind == "audio-text":  # CLAP: the sound of audio segments and video moments
         heard = [it for it in items if it.audio is not None and len(it.audio)]
         if not heard:

@@ -15,10 +15,13 @@ class IngestOptions:
     """Run OCR on images and on PDF pages without a text layer."""
     ocr_lang: str = "eng"
     """Tesseract language(s), e.g. ``"eng"`` or ``"eng+deu"``; needs the traineddata files."""
+    text_item_chars: int = 4000
+    """Longest section of a text file, in characters: the unit BM25 scores and a result
+    names. Each section is embedded passage by passage (``chunk_chars``)."""
     chunk_chars: int = 800
-    """Longest text chunk, in characters (MiniLM truncates at 256 word pieces, ~1000 chars)."""
+    """Longest passage, in characters (MiniLM truncates at 256 word pieces, ~1000 chars)."""
     chunk_overlap: int = 100
-    """Characters shared by consecutive chunks, so a sentence cut at a border is found."""
+    """Characters shared by consecutive passages, so a sentence cut at a border is found."""
     max_text_bytes: int = 64 * 2**20
     """Larger text files are refused (a log or a dump, not a document)."""
     max_image_pixels: int = 100_000_000
@@ -60,6 +63,7 @@ class IngestOptions:
             if f.type == "int" and (not isinstance(value, int) or value < 0):
                 raise ConfigError(f"IngestOptions.{f.name} must be a non-negative integer")
         positive = (
+            "text_item_chars",
             "chunk_chars",
             "max_text_bytes",
             "max_image_pixels",

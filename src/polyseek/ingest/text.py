@@ -15,7 +15,7 @@ from polyseek.errors import ConfigError, IngestError
 from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import TEXT_EXTENSIONS
-from polyseek.types import Item, Locator
+from polyseek.types import Item, Locator, Passage
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,12 @@ _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 @LOADERS.register("text")
 class TextLoader(BaseLoader):
-    """UTF-8 ``.txt``/``.md``/``.html`` files -> text chunks with character offsets.
+    """UTF-8 ``.txt``/``.md``/``.html`` files -> sections with passages, character offsets.
 
-    Offsets index the decoded text (the visible text, for HTML):
+    A file is cut into sections of at most ``IngestOptions.text_item_chars`` (the items:
+    what BM25 scores and a result names), each cut into overlapping passages of
+    ``chunk_chars`` (what the text encoder embeds, one vector each; a hit points at the
+    passage that matched). Offsets index the decoded text (the visible text, for HTML):
     ``text[item.locator.char_start:item.locator.char_end] == item.text``.
     """
 
@@ -238,16 +241,24 @@ class TextLoader(BaseLoader):
         name = str(path)
         with ingest_errors(path):
             text, metadata = self.read(path)
-        spans = chunk_text(text, self.options.chunk_chars, self.options.chunk_overlap)
+        opts = self.options
+        spans = chunk_text(text, max(opts.text_item_chars, opts.chunk_chars), 0)
         if not spans:
             raise IngestError(name, "no text (the file is blank)")
         for i, (start, end) in enumerate(spans):
+            body = text[start:end]
+            passages = []
+            if len(body) > opts.chunk_chars:
+                passages = [
+                    Passage(a, b) for a, b in chunk_text(body, opts.chunk_chars, opts.chunk_overlap)
+                ]
             yield Item(
                 source=source,
                 modality="text",
                 locator=Locator(char_start=start, char_end=end),
-                text=text[start:end],
+                text=body,
                 metadata={**metadata, "chunk": i, "chunks": len(spans)},
+                passages=passages,
             )
 
     def read(self, path: Path) -> tuple[str, dict[str, Any]]:

@@ -268,12 +268,6 @@ class Fused:
     signals: dict[str, float] = field(default_factory=dict)
 
 
-class Fuser(Protocol):
-    def fuse(self, lists: Mapping[str, Ranked], k: int) -> list[Fused]:
-        """Merge named ranked lists (signal name -> ranking) into one list of ``k``."""
-        ...
-
-
 class EncoderSource(Protocol):
     """Where a pipeline gets the encoders of an index (a :class:`~polyseek.Collection`)."""
 
@@ -292,7 +286,6 @@ __all__ = [
     "FUSIONS",
     "EncoderSource",
     "Fused",
-    "Fuser",
     "Query",
     "QueryVectors",
     "Ranked",

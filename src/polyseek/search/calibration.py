@@ -469,6 +469,27 @@ def calibrated_search(
     return merged[:k]
 
 
+def calibrated_scores(
+    store: Store,
+    encoder_key: str,
+    query: np.ndarray,
+    item_ids: Sequence[str],
+    stats: dict[str, ScoreStats],
+    hub: Hubness | None = None,
+) -> dict[str, float]:
+    """The calibrated score :func:`calibrated_search` would give each of ``item_ids``."""
+    view = store.vectors(encoder_key)
+    raw = view.best_scores(item_ids, query)
+    out: dict[str, float] = {}
+    for item_id, value in raw.items():
+        code = int(view.modality[view.rows_of(item_id)[0]])
+        if hub is not None:
+            value -= HUBNESS_WEIGHT * hub.of(item_id)
+        s = stats.get(MODALITIES[code])
+        out[item_id] = s.standardise(value) if s else value
+    return out
+
+
 __all__ = [
     "CALIBRATION_FILE",
     "CALIBRATION_MODES",
@@ -476,6 +497,7 @@ __all__ = [
     "Hubness",
     "QueryCalibration",
     "ScoreStats",
+    "calibrated_scores",
     "calibrated_search",
     "calibration_stats",
     "compute_calibration",

@@ -1,20 +1,33 @@
-"""Hybrid fusion of the dense and lexical lists: a linear mix of standardised scores.
+"""Fusion of the candidate lists: one weighted mix of standardised signals.
 
-BM25 scores and cosine similarities live on different scales, and their spread changes
-from query to query, so each list's scores are standardised (z-scores over that query's
-candidate list) before a weighted sum; an item missing from one list gets that list's
-floor (its lowest z-score). On the paper-listing known-item task this beats reciprocal
-rank fusion, which throws the score gaps away (benchmarks/ranking.py); ``fusion="rrf"``
-in a :class:`~polyseek.search.base.Query` selects RRF instead.
+A query's candidates come from several signals: one ranked list per encoder (cosine or
+calibrated scores) and BM25. Their scores live on different scales, and their spread
+changes from query to query, so each signal is standardised (z-scores) over the *union*
+of the candidates, then mixed with weights (:class:`Signal`):
+
+* a candidate that one list missed gets that signal's true value where it can be had: the
+  exact cosine from the encoder's vectors, and BM25 = 0 when the lexical list ended
+  before its depth (every document that matches a query word is in it). Standardising
+  over one list alone gives a lone BM25 match a spread of zero - the rare term that
+  identifies the one right file added nothing to the mix.
+* a candidate the signal cannot score at all (a picture has no text for BM25 and no
+  vector in a text encoder) contributes 0 for it, the signal's average: it is ranked on
+  what it has, not pulled down by what it lacks.
+
+``fusion="rrf"`` fuses by weighted reciprocal ranks instead (Cormack et al., 2009), which
+throws the score gaps away. benchmarks/defaults.py and benchmarks/documents.py measure both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from polyseek.search.base import Fused, Ranked
+
+RRF_K = 60
 
 
 def standardise(values: Sequence[float]) -> np.ndarray:
@@ -24,29 +37,60 @@ def standardise(values: Sequence[float]) -> np.ndarray:
     return (a - a.mean()) / std if std > 1e-12 else np.zeros_like(a)
 
 
-def _z(ranked: Ranked) -> dict[str, float]:
-    z = standardise([s for _, s in ranked])
-    return {item: float(v) for (item, _), v in zip(ranked, z, strict=True)}
+@dataclass(frozen=True)
+class Signal:
+    """One ranked list to fuse and how to value candidates it did not return.
+
+    ``fill(ids)`` gives exact values for some of ``ids`` (those it can score); otherwise a
+    candidate the signal ``covers`` gets ``absent``; any other candidate has no value.
+    """
+
+    name: str
+    ranked: Ranked
+    weight: float = 1.0
+    fill: Callable[[list[str]], dict[str, float]] | None = None
+    covers: Callable[[str], bool] | None = None
+    absent: float | None = None
+
+    def values(self, candidates: Sequence[str]) -> dict[str, float]:
+        got = dict(self.ranked)
+        missing = [c for c in candidates if c not in got]
+        if missing and self.fill is not None:
+            got.update(self.fill(missing))
+            missing = [c for c in missing if c not in got]
+        if self.absent is not None:
+            for c in missing:
+                if self.covers is None or self.covers(c):
+                    got[c] = self.absent
+        return got
 
 
-def linear_fusion(
-    dense: Sequence[Fused], lexical: Ranked, k: int, lexical_weight: float = 0.5
-) -> list[Fused]:
-    """Merge a (fused) dense list and the lexical list by weighted z-scores."""
-    if not lexical:
-        return list(dense)[:k]
-    if not dense:
-        return [Fused(i, s, {"lexical": s}) for i, s in list(lexical)[:k]]
-    zd = _z([(f.item_id, f.score) for f in dense])
-    zl = _z(lexical)
-    floor_d, floor_l = min(zd.values()), min(zl.values())
-    signals = {f.item_id: dict(f.signals) for f in dense}
-    for item, raw in lexical:
-        signals.setdefault(item, {})["lexical"] = raw
-    w = lexical_weight
-    scores = {item: (1 - w) * zd.get(item, floor_d) + w * zl.get(item, floor_l) for item in signals}
-    order = sorted(scores, key=lambda i: (-scores[i], i))[:k]
-    return [Fused(i, scores[i], signals[i]) for i in order]
+def zscore_fusion(signals: Sequence[Signal], k: int) -> list[Fused]:
+    """Weighted mean of each signal's z-scores over the union of the candidates."""
+    candidates = list(dict.fromkeys(i for s in signals for i, _ in s.ranked))
+    total = sum(s.weight for s in signals) or 1.0
+    scores = dict.fromkeys(candidates, 0.0)
+    raw: dict[str, dict[str, float]] = {c: {} for c in candidates}
+    for s in signals:
+        values = s.values(candidates)
+        ids = [c for c in candidates if c in values]
+        for c, z in zip(ids, standardise([values[c] for c in ids]), strict=True):
+            scores[c] += s.weight * float(z) / total
+            raw[c][s.name] = values[c]
+    order = sorted(candidates, key=lambda c: (-scores[c], c))[:k]
+    return [Fused(c, scores[c], raw[c]) for c in order]
 
 
-__all__ = ["linear_fusion"]
+def rrf_fusion(signals: Sequence[Signal], k: int, rrf_k: int = RRF_K) -> list[Fused]:
+    """Weighted reciprocal rank fusion: sum of ``weight / (rrf_k + rank)``."""
+    scores: dict[str, float] = {}
+    raw: dict[str, dict[str, float]] = {}
+    for s in signals:
+        for rank, (item, value) in enumerate(s.ranked, start=1):
+            scores[item] = scores.get(item, 0.0) + s.weight / (rrf_k + rank)
+            raw.setdefault(item, {})[s.name] = value
+    order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+    return [Fused(c, scores[c], raw[c]) for c in order]
+
+
+__all__ = ["RRF_K", "Signal", "rrf_fusion", "standardise", "zscore_fusion"]

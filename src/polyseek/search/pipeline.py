@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +29,9 @@ from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import QueryError
 from polyseek.rerank.base import Candidate
 from polyseek.search import calibration as cal
-from polyseek.search.base import Fused, Fuser, Query, QueryVectors, Ranked
+from polyseek.search.base import Fused, Query, QueryVectors
 from polyseek.search.embedder import QueryEmbedder
-from polyseek.search.fusion import ReciprocalRankFusion
-from polyseek.search.hybrid import linear_fusion, standardise
+from polyseek.search.hybrid import Signal, rrf_fusion, standardise, zscore_fusion
 from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
 from polyseek.search.snippets import snippet
@@ -69,12 +69,9 @@ class SearchPipeline:
     Without an ``embedder`` only :meth:`rank` (vectors computed elsewhere) works.
     """
 
-    def __init__(
-        self, store: Store, embedder: QueryEmbedder | None = None, fuser: Fuser | None = None
-    ) -> None:
+    def __init__(self, store: Store, embedder: QueryEmbedder | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.fuser: Fuser = fuser or ReciprocalRankFusion()
 
     def search(self, q: Query) -> SearchResult:
         return self.search_batch([q])[0]
@@ -89,37 +86,40 @@ class SearchPipeline:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
         n_lists = len(vectors) + int(q.ranking.lexical and q.has_text)
         depths = Depths.of(q, n_lists)
-        lists = self.candidates(q, vectors, depths.lists)
-        fused = self.fuse(q, lists, depths.fused)
+        signals = self.candidates(q, vectors, depths.lists)
+        fused = self.fuse(q, signals, depths.fused)
         items = self.store.get_items([f.item_id for f in fused])
         ranked = self.rerank(q, fused, items)
         kept = self.cut(q, ranked)
         timed = any((it := items.get(f.item_id)) and it.locator.start_s is not None for f in kept)
         spare = ranked[q.top : q.top + MERGE_SLACK] if timed and len(kept) == q.top else []
-        hits = self.hits(q, [*kept, *spare], items)
+        hits = self.hits(q, [*kept, *spare], items, vectors)
         # neighbouring moments -> one span; the spare ones only refill what merging took
         return SearchResult(query=q.describe(), hits=merge_adjacent(hits)[: len(kept)])
 
     # ------------------------------------------------------------------ stages
-    def candidates(self, q: Query, vectors: QueryVectors, depth: int) -> dict[str, Ranked]:
-        """Named ranked lists to fuse: one per encoder, plus the lexical one if asked."""
-        lists: dict[str, Ranked] = {}
-        for info, vec in vectors.items():
-            lists[info.spec] = self._dense(q, info, vec, depth)
-        if q.ranking.lexical and q.has_text:
-            lists[LEXICAL_SIGNAL] = search_lexical(
-                self.store, q.text or "", depth, q.modalities or None
-            )
-        return lists
+    def candidates(self, q: Query, vectors: QueryVectors, depth: int) -> list[Signal]:
+        """One ranked list per encoder, plus BM25 if asked, each a :class:`Signal`."""
+        r = q.ranking
+        dense_share = 1.0 - r.lexical_weight if r.lexical and q.has_text else 1.0
+        signals = [
+            self._dense(q, info, vec, depth, dense_share / len(vectors))
+            for info, vec in vectors.items()
+        ]
+        if r.lexical and q.has_text:
+            signals.append(self._lexical(q, depth, r.lexical_weight if vectors else 1.0))
+        return signals
 
-    def _dense(self, q: Query, info: EncoderInfo, vec: np.ndarray, depth: int) -> Ranked:
-        r, mods, store = q.ranking, q.modalities or None, self.store
+    def _dense(
+        self, q: Query, info: EncoderInfo, vec: np.ndarray, depth: int, weight: float
+    ) -> Signal:
+        r, mods, store, key = q.ranking, q.modalities or None, self.store, info.key
         if r.calibrate:
-            stats = cal.calibration_stats(store, info.key, vec, r.calibration, mods)
+            stats = cal.calibration_stats(store, key, vec, r.calibration, mods)
             if stats is not None:
-                return cal.calibrated_search(
+                found = cal.calibrated_search(
                     store,
-                    info.key,
+                    key,
                     vec,
                     depth,
                     stats.per_modality,
@@ -128,25 +128,47 @@ class SearchPipeline:
                     first_pass=r.first_pass_plan,
                     hub=stats.hub,
                 )
+
+                # Every list holds only the asked modalities, so the candidates to fill do.
+                def calibrated(ids: list[str]) -> dict[str, float]:
+                    return cal.calibrated_scores(
+                        store, key, vec, ids, stats.per_modality, stats.hub
+                    )
+
+                return Signal(info.spec, found, weight, fill=calibrated)
             logger.warning("no calibration statistics for %s: raw scores used", info.spec)
-        return store.search_vectors(
-            info.key,
-            vec[None, :],
-            depth,
-            mods,
-            exact=r.exact,
-            first_pass=r.first_pass_plan,
+        found = store.search_vectors(
+            key, vec[None, :], depth, mods, exact=r.exact, first_pass=r.first_pass_plan
         )[0]
 
-    def fuse(self, q: Query, lists: Mapping[str, Ranked], k: int) -> list[Fused]:
-        """Encoders by the fuser (RRF), then the lexical list by the hybrid rule."""
-        r = q.ranking
-        if LEXICAL_SIGNAL not in lists or len(lists) == 1 or r.fusion == "rrf":
-            return self.fuser.fuse(lists, k)
-        dense_lists = {n: x for n, x in lists.items() if n != LEXICAL_SIGNAL}
-        deepest = max(len(x) for x in lists.values())
-        dense = self.fuser.fuse(dense_lists, deepest)
-        return linear_fusion(dense, lists[LEXICAL_SIGNAL], k, r.lexical_weight)
+        def exact(ids: list[str]) -> dict[str, float]:
+            return store.vectors(key).best_scores(ids, vec)
+
+        return Signal(info.spec, found, weight, fill=exact)
+
+    def _lexical(self, q: Query, depth: int, weight: float) -> Signal:
+        found = search_lexical(self.store, q.text or "", depth, q.modalities or None)
+        # Every item matching a query word is in a list that ended early: the others
+        # score 0. A longer list was cut: the others score at most its last score.
+        absent = 0.0 if len(found) < depth else (found[-1][1] if found else 0.0)
+        texts = self._text_view()
+        covers = None if texts is None else texts.has
+        return Signal(LEXICAL_SIGNAL, found, weight, covers=covers, absent=absent)
+
+    def _text_view(self) -> Any:
+        """The vectors of the text encoder: which items have text at all."""
+        info = next((i for i in self.store.manifest.encoders if i.kind == "text"), None)
+        return None if info is None else self.store.vectors(info.key)
+
+    def fuse(self, q: Query, signals: Sequence[Signal], k: int) -> list[Fused]:
+        """One list: the signals' weighted z-score mix (or weighted RRF)."""
+        live = [s for s in signals if s.ranked]
+        if len(live) <= 1:  # a single list keeps its raw scores
+            name, ranked = (live[0].name, live[0].ranked) if live else ("", [])
+            return [Fused(i, v, {name: v}) for i, v in list(ranked)[:k]]
+        if q.ranking.fusion == "rrf":
+            return rrf_fusion(live, k)
+        return zscore_fusion(live, k)
 
     def rerank(self, q: Query, fused: list[Fused], items: Mapping[str, StoredItem]) -> list[Fused]:
         """Re-score the first ``rerank_depth`` candidates; the rest keep their order below."""
@@ -192,12 +214,24 @@ class SearchPipeline:
             return fused
         return fused[: cutoff.keep([f.score for f in fused])]
 
-    def hits(self, q: Query, fused: Sequence[Fused], items: Mapping[str, StoredItem]) -> list[Hit]:
+    def hits(
+        self,
+        q: Query,
+        fused: Sequence[Fused],
+        items: Mapping[str, StoredItem],
+        vectors: QueryVectors | None = None,
+    ) -> list[Hit]:
+        """Results: an item with passages shows (and points at) the passage that matched."""
         out: list[Hit] = []
         for f in fused:
             item = items.get(f.item_id)
             if item is None:  # removed between the vector read and now
                 continue
+            locator, text = item.locator, item.text
+            if item.passages:
+                k = self._best_passage(q, item, vectors or {})
+                p = item.passages[k]
+                locator, text = item.passage_locator(k), item.text[p.char_start : p.char_end]
             preview = self.store.preview_file(item)
             out.append(
                 Hit(
@@ -206,14 +240,34 @@ class SearchPipeline:
                     item_id=item.id,
                     modality=item.modality,
                     source=item.source,
-                    locator=item.locator,
-                    snippet=snippet(item.text, q.text),
+                    locator=locator,
+                    snippet=snippet(text, q.text),
                     signals=f.signals,
                     metadata=item.metadata,
                     preview=str(preview) if preview else None,
                 )
             )
         return out
+
+    def _best_passage(self, q: Query, item: StoredItem, vectors: QueryVectors) -> int:
+        """The passage whose vector is closest to the query's (text encoder), else the one
+        sharing most query words."""
+        for info, vec in vectors.items():
+            if info.kind != "text":
+                continue
+            view = self.store.vectors(info.key)
+            rows = view.rows_of(item.id)
+            if len(rows):
+                parts = view.part[rows] if view.part is not None else np.arange(len(rows))
+                best = int(parts[int(np.argmax(view.matrix[rows] @ vec))])
+                if 0 <= best < len(item.passages):
+                    return best
+        words = {w for w in (q.text or "").lower().split() if len(w) > 2}
+        overlap = [
+            sum(w in item.text[p.char_start : p.char_end].lower() for w in words)
+            for p in item.passages
+        ]
+        return int(np.argmax(overlap)) if overlap else 0
 
 
 __all__ = ["LEXICAL_SIGNAL", "Depths", "SearchPipeline"]

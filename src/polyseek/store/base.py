@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +21,9 @@ import numpy as np
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.store.quantized import FirstPass
-from polyseek.types import Item, Locator, Modality
+from polyseek.types import Item, Locator, Modality, Passage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
 
 SourceStatus = Literal["ok", "failed"]
 
@@ -55,6 +55,8 @@ class StoredItem:
     text: str
     metadata: dict[str, Any]
     preview: str | None = None  # path relative to the store directory
+    # Spans of ``text`` embedded one by one (vector row k of this item is passage k).
+    passages: list[Passage] = field(default_factory=list)
 
     @classmethod
     def from_item(cls, item: Item, gen: str, preview: str | None) -> StoredItem:
@@ -67,7 +69,16 @@ class StoredItem:
             text=item.text,
             metadata=item.metadata,
             preview=preview,
+            passages=list(item.passages),
         )
+
+    def passage_locator(self, k: int) -> Locator:
+        """Where passage ``k`` lies: its characters in the source (or page) and its box."""
+        p = self.passages[k]
+        loc = self.locator
+        start = (loc.char_start or 0) + p.char_start if loc.page is None else p.char_start
+        end = start + (p.char_end - p.char_start)
+        return replace(loc, char_start=start, char_end=end, bbox=p.bbox or loc.bbox)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -79,6 +90,7 @@ class StoredItem:
             "text": self.text,
             "metadata": json.dumps(self.metadata, default=str),
             "preview": self.preview,
+            "passages": json.dumps([p.to_dict() for p in self.passages]) if self.passages else "",
         }
 
     @classmethod
@@ -92,7 +104,18 @@ class StoredItem:
             text=row["text"],
             metadata=json.loads(row["metadata"]),
             preview=row["preview"],
+            passages=_passages(row.get("passages")),
         )
+
+
+def _passages(data: str | None) -> list[Passage]:
+    if not data:
+        return []
+    out = []
+    for p in json.loads(data):
+        bbox = p.get("bbox")
+        out.append(Passage(p["char_start"], p["char_end"], tuple(bbox) if bbox else None))
+    return out
 
 
 @dataclass
@@ -103,6 +126,9 @@ class SourceBatch:
     items: list[StoredItem] = field(default_factory=list)
     # encoder key -> (item ids, vectors) for the items that encoder embedded
     vectors: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -122,9 +148,36 @@ class VectorView:
     modality: np.ndarray  # int8 modality codes, one per row
     matrix: np.ndarray  # float32 (rows, dim), L2-normalised
     compressed: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Which passage of its item each row holds (0 for a whole-item row), when recorded.
+    part: np.ndarray | None = None
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def rows_of(self, item_id: str) -> np.ndarray:
+        """The row numbers of one item (none if it has no vector from this encoder)."""
+        index = self._derived.get("rows")
+        if index is None:
+            index = {}
+            for row, i in enumerate(self.ids.tolist()):
+                index.setdefault(i, []).append(row)
+            index = {i: np.asarray(r, dtype=np.int64) for i, r in index.items()}
+            self._derived["rows"] = index
+        return index.get(item_id, _NO_ROWS)  # type: ignore[no-any-return]
+
+    def has(self, item_id: str) -> bool:
+        return len(self.rows_of(item_id)) > 0
+
+    def best_scores(self, item_ids: Sequence[str], query: np.ndarray) -> dict[str, float]:
+        """Each item's best cosine with ``query`` over its rows (items without rows left out)."""
+        out: dict[str, float] = {}
+        q = np.asarray(query, dtype=np.float32)
+        for item_id in item_ids:
+            rows = self.rows_of(item_id)
+            if len(rows):
+                out[item_id] = float((self.matrix[rows] @ q).max())
+        return out
 
 
 @dataclass(frozen=True)

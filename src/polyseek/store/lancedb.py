@@ -77,6 +77,7 @@ ITEMS_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("metadata", pa.string()),
         ("preview", pa.string()),
+        ("passages", pa.string()),  # JSON spans of text embedded one by one ("" if none)
     ]
 )
 FTS_COLUMN = "text"
@@ -89,6 +90,7 @@ def vector_schema(dim: int) -> pa.Schema:
             ("source", pa.string()),
             ("gen", pa.string()),
             ("modality", pa.string()),
+            ("part", pa.int32()),  # which passage (or keyframe) of its item the row holds
             ("vector", pa.list_(pa.float32(), dim)),
         ]
     )
@@ -324,8 +326,16 @@ class LanceStore(Store):
             [MODALITY_CODES[m] for m in data.column("modality").to_pylist()], dtype=np.int8
         )[mask]
         ids = np.array(data.column("id").to_pylist(), dtype=object)[mask]
+        part = None
+        if "part" in data.column_names:
+            part = data.column("part").to_numpy(zero_copy_only=False).astype(np.int32)[mask]
         cache = VectorView(
-            encoder_key, (version, sources_version), ids, codes, np.ascontiguousarray(matrix)
+            encoder_key,
+            (version, sources_version),
+            ids,
+            codes,
+            np.ascontiguousarray(matrix),
+            part=part,
         )
         self._caches[encoder_key] = cache
         logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
@@ -497,12 +507,17 @@ class LanceStore(Store):
         return [(r["id"], float(r["_score"])) for r in visible[:k]]
 
     # ----------------------------------------------------------------- writes
+    def _columns(self, name: str) -> set[str]:
+        """The columns a table has (indexes made before a column was added lack it)."""
+        return set(self._table(name).schema.names)
+
     def stage(self, batch: SourceBatch) -> None:
         """Write a batch's items and vectors; invisible until its records are committed."""
         if batch.items:
-            self._table("items").add(
-                pa.Table.from_pylist([it.row() for it in batch.items], schema=ITEMS_SCHEMA)
-            )
+            have = self._columns("items")
+            schema = pa.schema([f for f in ITEMS_SCHEMA if f.name in have])
+            rows = [{k: v for k, v in it.row().items() if k in have} for it in batch.items]
+            self._table("items").add(pa.Table.from_pylist(rows, schema=schema))
         by_id = {it.id: it for it in batch.items}
         for enc in self.manifest.encoders:
             ids, vectors = batch.vectors.get(enc.key, ([], np.zeros((0, enc.dim), np.float32)))
@@ -530,17 +545,23 @@ class LanceStore(Store):
             raise StoreError(
                 f"{enc.spec}: got vectors of shape {vectors.shape}, want dim {enc.dim}"
             )
-        table = pa.table(
-            {
-                "id": [it.id for it in items],
-                "source": [it.source for it in items],
-                "gen": [it.gen for it in items],
-                "modality": [it.modality for it in items],
-                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), enc.dim),
-            },
-            schema=vector_schema(enc.dim),
-        )
-        self._table(enc.key).add(table)
+        # Rows of one item are numbered in the order given: passage k (or keyframe k).
+        seen: dict[str, int] = {}
+        parts = []
+        for it in items:
+            parts.append(seen.get(it.id, 0))
+            seen[it.id] = parts[-1] + 1
+        columns = {
+            "id": [it.id for it in items],
+            "source": [it.source for it in items],
+            "gen": [it.gen for it in items],
+            "modality": [it.modality for it in items],
+            "part": pa.array(parts, pa.int32()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), enc.dim),
+        }
+        have = self._columns(enc.key)
+        schema = pa.schema([f for f in vector_schema(enc.dim) if f.name in have])
+        self._table(enc.key).add(pa.table({k: columns[k] for k in schema.names}, schema=schema))
 
     def _data_tables(self) -> list[str]:
         return ["items", *(e.key for e in self.manifest.encoders)]

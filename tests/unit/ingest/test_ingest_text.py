@@ -20,19 +20,27 @@ def write(tmp_path: Path, name: str, data: str | bytes) -> Path:
 def test_plain_text_offsets_are_exact(tmp_path: Path) -> None:
     body = " ".join(f"Step {i}: tighten housing bolt {i} to 25 Nm." for i in range(120))
     path = write(tmp_path, "steps.txt", body)
-    items = TextLoader(IngestOptions(chunk_chars=300, chunk_overlap=50)).load(
-        path, "docs/steps.txt"
-    )
-    assert len(items) > 5
+    options = IngestOptions(text_item_chars=1200, chunk_chars=300, chunk_overlap=50)
+    items = TextLoader(options).load(path, "docs/steps.txt")
+    assert len(items) > 3
     for i, item in enumerate(items):
         assert item.modality == "text"
         assert item.source == "docs/steps.txt"
         start, end = item.locator.char_start, item.locator.char_end
         assert start is not None and end is not None
         assert body[start:end] == item.text
-        assert len(item.text) <= 300
+        assert len(item.text) <= 1200
         assert item.metadata == {"format": "text", "chunk": i, "chunks": len(items)}
+        # Sections are embedded passage by passage: overlapping windows covering the text.
+        assert len(item.passages) >= (2 if len(item.text) > 300 else 0)
+        assert all(p.char_end - p.char_start <= 300 for p in item.passages)
+        covered = "".join(item.text[p.char_start : p.char_end] for p in item.passages)
+        assert set(item.text.split()) <= set(covered.split())
     assert len({item.id for item in items}) == len(items)
+    # Sections do not overlap; together they hold the whole file.
+    assert "".join(body[i.locator.char_start : i.locator.char_end] for i in items).replace(
+        " ", ""
+    ) == body.replace(" ", "")
 
 
 def test_sample_paper(sample_dir: Path) -> None:

@@ -1,47 +1,102 @@
-"""The hybrid rule: weighted z-scores of the dense and lexical lists."""
+"""Fusion: weighted z-scores over the union of the candidates, with true values filled in."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from polyseek import Engine
 from polyseek.errors import QueryError
-from polyseek.search.base import Fused, Query, Ranking
-from polyseek.search.fusion import ReciprocalRankFusion
-from polyseek.search.hybrid import linear_fusion
+from polyseek.search.base import Query, Ranking
+from polyseek.search.hybrid import Signal, rrf_fusion, standardise, zscore_fusion
 from polyseek.search.pipeline import SearchPipeline
 
-DENSE = [
-    Fused("a", 0.80, {"enc": 0.80}),
-    Fused("b", 0.79, {"enc": 0.79}),
-    Fused("c", 0.20, {"enc": 0.2}),
-]
+DENSE = [("a", 0.80), ("b", 0.79), ("c", 0.20)]
 LEXICAL = [("b", 12.0), ("d", 2.0), ("a", 1.0)]
 
 
-def test_score_gaps_count_not_just_ranks():
-    out = linear_fusion(DENSE, LEXICAL, 4)
+def test_score_gaps_count_not_just_ranks() -> None:
+    out = zscore_fusion([Signal("enc", DENSE), Signal("lexical", LEXICAL)], 4)
     # b is nearly tied with a in dense and far ahead in BM25: it wins.
     assert [f.item_id for f in out][:2] == ["b", "a"]
     assert out[0].signals == {"enc": 0.79, "lexical": 12.0}
-    # An item found by one list only gets the other list's floor, so it trails.
-    assert set(out[-1].signals) in ({"lexical"}, {"enc"})
     scores = [f.score for f in out]
     assert scores == sorted(scores, reverse=True)
 
 
-def test_weights_move_the_mix():
-    dense_only = linear_fusion(DENSE, LEXICAL, 3, lexical_weight=0.0)
-    assert [f.item_id for f in dense_only] == ["a", "b", "c"]
-    lexical_only = linear_fusion(DENSE, LEXICAL, 3, lexical_weight=1.0)
+def test_missing_values_are_filled_where_known() -> None:
+    exact = {"d": 0.75}  # d was not in the dense list, but its cosine is known
+    dense = Signal("enc", DENSE, fill=lambda ids: {i: exact[i] for i in ids if i in exact})
+    lexical = Signal("lexical", LEXICAL, absent=0.0)  # the list ended: c has BM25 0
+    out = {f.item_id: f for f in zscore_fusion([dense, lexical], 4)}
+    assert out["d"].signals == {"enc": 0.75, "lexical": 2.0}
+    assert out["c"].signals == {"enc": 0.2, "lexical": 0.0}
+
+
+def test_an_item_a_signal_cannot_score_is_not_pulled_down() -> None:
+    """A picture has no text: BM25 says nothing about it (not 'no match')."""
+    has_text = {"a", "b", "c", "d"}
+    lexical = Signal("lexical", LEXICAL, absent=0.0, covers=has_text.__contains__)
+    dense = Signal("enc", [*DENSE, ("pic", 0.5)])
+    out = {f.item_id: f for f in zscore_fusion([dense, lexical], 5)}
+    assert "lexical" not in out["pic"].signals
+    assert out["c"].signals["lexical"] == 0.0
+    assert out["pic"].score > out["c"].score  # c matches no word; pic just has no text
+
+
+def test_a_lone_lexical_match_stands_out() -> None:
+    """Issue 15.10: with one BM25 candidate the old z-score spread was 0."""
+    dense = Signal("enc", [(f"x{i}", 0.5 - 0.001 * i) for i in range(50)] + [("rare", 0.3)])
+    lexical = Signal("lexical", [("rare", 7.5)], absent=0.0)
+    assert zscore_fusion([dense, lexical], 10)[0].item_id == "rare"
+    assert standardise([3.0]).tolist() == [0.0]
+
+
+def test_weights_move_the_mix() -> None:
+    dense_only = zscore_fusion([Signal("enc", DENSE, 1.0), Signal("lexical", LEXICAL, 0.0)], 3)
+    assert [f.item_id for f in dense_only][:2] == ["a", "b"]
+    lexical = Signal("lexical", LEXICAL, 1.0, absent=0.0)
+    lexical_only = zscore_fusion([Signal("enc", DENSE, 0.0), lexical], 3)
     assert [f.item_id for f in lexical_only] == ["b", "d", "a"]
 
 
-def test_empty_lists_and_rrf_switch():
-    assert [f.item_id for f in linear_fusion([], LEXICAL, 2)] == ["b", "d"]
-    assert linear_fusion(DENSE, [], 2) == DENSE[:2]
-    lists = {"enc": [(f.item_id, f.score) for f in DENSE], "lexical": LEXICAL}
+def test_rrf_is_weighted_reciprocal_ranks() -> None:
+    out = rrf_fusion([Signal("enc", DENSE, 1.0), Signal("lexical", LEXICAL, 1.0)], 4)
+    assert out[0].item_id == "b"  # 1/62 + 1/61 beats a's 1/61 + 1/63
+    assert out[0].score == pytest.approx(1 / 62 + 1 / 61)
+    halved = rrf_fusion([Signal("enc", DENSE, 1.0), Signal("lexical", LEXICAL, 0.5)], 4)
+    assert halved[0].item_id == "a"
+
+
+def test_single_list_keeps_raw_scores_and_bad_fusion_is_refused() -> None:
     pipeline = SearchPipeline(store=None)  # type: ignore[arg-type]  (fusion reads no store)
-    rrf = pipeline.fuse(Query(text="q", ranking=Ranking(lexical=True, fusion="rrf")), lists, 3)
-    assert rrf == ReciprocalRankFusion().fuse(lists, 3)
+    q = Query(text="q", ranking=Ranking(lexical=True))
+    assert pipeline.fuse(q, [Signal("enc", DENSE), Signal("lexical", [])], 2)[0].score == 0.8
     with pytest.raises(QueryError, match="unknown fusion 'max'"):
-        pipeline.fuse(Query(text="q", ranking=Ranking(lexical=True, fusion="max")), lists, 3)
+        Query(text="q", ranking=Ranking(lexical=True, fusion="max"))
+
+
+@pytest.mark.slow
+def test_hybrid_finds_the_one_file_with_a_rare_token(tmp_path: Path) -> None:
+    """Issue 15.10: a token in one file only: BM25 puts it first; hybrid must too."""
+    root = tmp_path / "c"
+    root.mkdir()
+    topics = ["pumps", "valves", "filters", "gaskets", "bearings"]
+    for n in range(40):
+        topic = topics[n % len(topics)]
+        words = f"maintenance of {topic} in the pump room, step {n}: check the {topic} weekly"
+        (root / f"note{n:02d}.txt").write_text(words + ".\n", encoding="utf-8")
+    rare = [f"zq{n}x7" for n in range(20)]
+    for n, token in enumerate(rare):
+        path = root / f"note{n * 2:02d}.txt"
+        path.write_text(path.read_text() + f"Part number {token} is stocked.\n")
+    engine = Engine.open(root, create=True)
+    engine.index()
+    hits = 0
+    for n, token in enumerate(rare):
+        lexical = engine.search(token, top=10, lexical=True, dense=False).hits
+        assert lexical[0].source == f"note{n * 2:02d}.txt"
+        hybrid = engine.search(token, top=10, lexical=True).hits
+        hits += hybrid[0].source == f"note{n * 2:02d}.txt"
+    assert hits == len(rare)

@@ -150,16 +150,16 @@ def test_query_first_pass_reaches_the_store_through_ranking(store, data):
     lance, _, _ = store
     vec = data[2][7]
     pipeline = SearchPipeline(lance)
-    exact = pipeline.candidates(Query(text="q"), {ENC: vec}, 10)[ENC.spec]
+    exact = pipeline.candidates(Query(text="q"), {ENC: vec}, 10)[0].ranked
     q = Query(text="q", ranking=Ranking(first_pass="int8", oversample=5))
-    got = pipeline.candidates(q, {ENC: vec}, 10)[ENC.spec]
+    got = pipeline.candidates(q, {ENC: vec}, 10)[0].ranked
     assert [i for i, _ in got] == [i for i, _ in exact]
     np.testing.assert_allclose([s for _, s in got], [s for _, s in exact], atol=1e-6)
     assert q.describe()["first_pass"] == "int8" and q.describe()["oversample"] == 5
     calibrated = Query(
         text="q", modalities=("text",), ranking=Ranking(first_pass="binary", calibrate=True)
     )
-    hits = pipeline.candidates(calibrated, {ENC: vec}, 10)[ENC.spec]
+    hits = pipeline.candidates(calibrated, {ENC: vec}, 10)[0].ranked
     assert len(hits) == 10
 
 
