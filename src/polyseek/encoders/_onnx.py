@@ -321,7 +321,9 @@ def export_module(
             f"exporting to ONNX needs the Python package 'onnx' ({exc})", hint="pip install onnx"
         ) from exc
     module.eval()
-    with _quiet_export(), torch.no_grad():
+    # With grad enabled, as exporters expect: under no_grad, torch.nn.MultiheadAttention
+    # (open_clip's) takes its fused fast path, an operator ONNX cannot express.
+    with _quiet_export(), torch.inference_mode(False), torch.enable_grad():
         torch.onnx.export(
             module,
             example,
