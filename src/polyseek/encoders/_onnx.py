@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -65,7 +66,7 @@ _ALIASES = {
     "no": "off",
 }
 MANIFEST = "manifest.json"
-EXPORT_FORMAT = 1  # bump when the export code changes what it writes
+EXPORT_FORMAT = 2  # bump when the export code changes what it writes (2: fused BERT)
 OPSET = 17
 _ORT_HINT = "pip install onnxruntime"
 
@@ -338,9 +339,10 @@ def export_module(
 
 
 @contextlib.contextmanager
-def _quiet_quantizer() -> Iterator[None]:
-    """Drop what onnxruntime.quantization logs through the root logger (``logging.info``:
-    one line per tensor; a warning advising pre-processing, which measured no gain here)."""
+def quiet_onnxruntime_logs() -> Iterator[None]:
+    """Drop what onnxruntime's Python tools (quantisation, transformer optimizer) log through
+    the root logger: one line per tensor or fusion, and a warning advising pre-processing
+    before quantisation, which measured no gain here."""
     root = logging.getLogger()
 
     def keep(record: logging.LogRecord) -> bool:
@@ -351,9 +353,22 @@ def _quiet_quantizer() -> Iterator[None]:
     if guard is not None:
         root.addHandler(guard)
     root.addFilter(keep)
+    # The transformer optimizer's modules are imported as top-level names (fusion_base, ...),
+    # each with a logger of that name.
+    loggers = [logging.getLogger("onnxruntime")] + [
+        logging.getLogger(name)
+        for name, module in list(sys.modules.items())
+        if "onnxruntime" in str(getattr(module, "__file__", "") or "")
+        and not name.startswith("onnxruntime")
+    ]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
         root.removeFilter(keep)
         if guard is not None:
             root.removeHandler(guard)
@@ -367,7 +382,7 @@ def quantize_int8(source: Path, target: Path) -> None:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _quiet_quantizer():
+    with quiet_onnxruntime_logs():
         quantize_dynamic(
             source,
             target,
