@@ -5,9 +5,9 @@ of the transformers and open_clip encoders (:mod:`polyseek.encoders.onnx_image`)
 
 **Switch.** ``POLYSEEK_ONNX`` (or an encoder's ``onnx=`` argument) is one of
 :data:`ONNX_MODES`: ``auto`` (the default) uses ONNX Runtime wherever it was measured equal
-to PyTorch, ``fp32`` never uses the int8 image towers, ``off`` (also ``0``, ``false``,
-``no``) keeps every encoder on PyTorch. Without ``onnxruntime`` installed everything runs on
-PyTorch, logged at info level.
+to PyTorch and faster (MiniLM; image towers in int8), ``fp32`` runs image towers in fp32
+instead of int8, ``off`` (also ``0``, ``false``, ``no``) keeps every encoder on PyTorch. Without
+``onnxruntime`` installed everything runs on PyTorch, logged at info level.
 
 **Cache.** Exports live in ``$POLYSEEK_CACHE/onnx`` (default ``~/.cache/polyseek/onnx``, or
 ``$XDG_CACHE_HOME/polyseek/onnx``), one directory per model and key: the key hashes

@@ -56,7 +56,9 @@ Role = Literal["query", "document"]
 Runtime = Literal["onnx", "torch"]
 
 DOCUMENTS_ON_ONNX = True
-"""Documents go through ONNX Runtime too (see the measurements in benchmarks/README.md)."""
+"""Documents go through ONNX Runtime too: on 600 chunks of the sample collection (617 chars
+on average) it measured cosine 1.000000 to PyTorch, 1.12x the documents/s and 14% less CPU
+per document (``benchmarks/image_ingest.py``), and indexing then needs no torch for text."""
 MIN_COSINE = 0.9999
 """An export is used only when it embeds :data:`EXPORT_CHECK_TEXTS` at least this close."""
 EXPORT_CHECK_TEXTS = [

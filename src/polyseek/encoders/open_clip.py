@@ -14,8 +14,8 @@ Model references (after ``open_clip:``):
 Weights already in the local caches are loaded without touching the network; others are
 downloaded only when that can work (see :mod:`polyseek.hub`).
 
-The image tower runs on ONNX Runtime (int8 or fp32) when its export matched the eager
-model on calibration images, exactly as for the transformers encoder
+The image tower runs on ONNX Runtime in int8 when its export matched the eager model on
+calibration images, exactly as for the transformers encoder
 (:mod:`polyseek.encoders.onnx_image`); ``POLYSEEK_ONNX=0`` keeps it on PyTorch.
 """
 

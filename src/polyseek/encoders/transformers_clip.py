@@ -7,8 +7,8 @@ its processor). The text side differs by architecture, and is chosen from
 ``model.config.model_type``, never from the model's name: SigLIP was trained on texts
 padded to the full context (``padding="max_length"``), CLIP on unpadded ones.
 
-The image tower runs on ONNX Runtime (int8 or fp32) when its export matched the eager
-model on calibration images (:mod:`polyseek.encoders.onnx_image`); ``POLYSEEK_ONNX=0``
+The image tower runs on ONNX Runtime in int8 when its export matched the eager model on
+calibration images (:mod:`polyseek.encoders.onnx_image`); ``POLYSEEK_ONNX=0``
 (or ``onnx="off"``) keeps it on PyTorch. Models whose image processor returns more than
 ``pixel_values`` (SigLIP 2's variable resolution) stay on PyTorch.
 """

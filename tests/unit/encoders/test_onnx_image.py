@@ -46,10 +46,11 @@ def _manifest(cache: Path, model_type: str) -> dict:
 def test_runtimes(towers: dict[str, TransformersImageTextEncoder], onnx_cache: Path) -> None:
     assert towers["off"].image_runtime == "torch"
     assert towers["fp32"].image_runtime == "onnx-fp32"
-    # auto takes int8 exactly when int8 matched eager on the calibration images.
+    # auto takes int8 exactly when int8 matched eager on the calibration images, else eager
+    # (the tiny SigLIP's int8 reaches only ~0.9988: it shows the fallback).
     calibration = _manifest(onnx_cache, towers["auto"].model_type)["calibration"]
     int8_ok = calibration["int8_min_cosine"] >= onnx_image.INT8_MIN_COSINE
-    assert towers["auto"].image_runtime == ("onnx-int8" if int8_ok else "onnx-fp32")
+    assert towers["auto"].image_runtime == ("onnx-int8" if int8_ok else "torch")
     assert calibration["fp32_min_cosine"] >= FP32_MIN_COSINE
 
 
@@ -74,12 +75,10 @@ def test_automatic_choice_matches_eager(towers: dict[str, TransformersImageTextE
     images = sample_images(20) + onnx_image.calibration_images()
     eager = towers["off"].embed_images(images)
     auto = towers["auto"].embed_images(images)
-    floor = (
-        INT8_MIN_COSINE_OTHER_IMAGES
-        if towers["auto"].image_runtime == "onnx-int8"
-        else FP32_MIN_COSINE
-    )
-    assert _cos(auto, eager).min() >= floor
+    if towers["auto"].image_runtime == "onnx-int8":
+        assert _cos(auto, eager).min() >= INT8_MIN_COSINE_OTHER_IMAGES
+    else:
+        np.testing.assert_array_equal(auto, eager)
 
 
 def test_text_queries_stay_eager_and_equal(towers: dict[str, TransformersImageTextEncoder]) -> None:
@@ -136,8 +135,9 @@ def test_a_failed_export_falls_back_to_eager(
     [
         ({"fp32_min_cosine": 1.0, "int8_min_cosine": 0.9998}, "auto", onnx_image.INT8_FILE),
         ({"fp32_min_cosine": 1.0, "int8_min_cosine": 0.9998}, "fp32", onnx_image.FP32_FILE),
-        ({"fp32_min_cosine": 1.0, "int8_min_cosine": 0.99}, "auto", onnx_image.FP32_FILE),
-        ({"fp32_min_cosine": 1.0, "int8_error": "ValueError: no"}, "auto", onnx_image.FP32_FILE),
+        ({"fp32_min_cosine": 1.0, "int8_min_cosine": 0.99}, "auto", None),  # fp32: no faster
+        ({"fp32_min_cosine": 1.0, "int8_min_cosine": 0.99}, "fp32", onnx_image.FP32_FILE),
+        ({"fp32_min_cosine": 1.0, "int8_error": "ValueError: no"}, "auto", None),
         ({"fp32_min_cosine": 0.98, "int8_min_cosine": 0.9995}, "auto", None),
         ({"fp32_min_cosine": 0.98}, "fp32", None),
         ({}, "auto", None),

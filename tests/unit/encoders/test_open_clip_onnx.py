@@ -49,7 +49,7 @@ def test_runtimes_and_info(towers: dict[str, Encoder], onnx_cache: Path) -> None
     )
     calibration = json.loads(manifest.read_text())["calibration"]
     int8_ok = calibration["int8_min_cosine"] >= onnx_image.INT8_MIN_COSINE
-    assert towers["auto"].image_runtime == ("onnx-int8" if int8_ok else "onnx-fp32")  # type: ignore[attr-defined]
+    assert towers["auto"].image_runtime == ("onnx-int8" if int8_ok else "torch")  # type: ignore[attr-defined]
     assert towers["off"].info == towers["fp32"].info == towers["auto"].info
 
 
