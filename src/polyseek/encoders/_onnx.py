@@ -21,6 +21,7 @@ file is detected, logged and exported again.
 final one and renamed into place in one step, so readers only ever see a complete export.
 Two processes exporting at once both finish; the first rename wins and the loser reuses
 the winner's files (a corrupt directory found at the final name is moved aside first).
+Temporary directories of exports killed midway are swept once they are an hour old.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ _ALIASES = {
 MANIFEST = "manifest.json"
 EXPORT_FORMAT = 2  # bump when the export code changes what it writes (2: fused BERT)
 OPSET = 17
+STALE_S = 3600.0  # an export's temporary directory untouched this long was abandoned
 _ORT_HINT = "pip install onnxruntime"
 
 
@@ -182,6 +184,7 @@ class ExportCache:
         which is another process's when that one finished first with a sound export.
         """
         self.base.mkdir(parents=True, exist_ok=True)
+        _sweep(self.base)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}-{self.key}.", dir=self.base))
         try:
             start = time.perf_counter()
@@ -235,6 +238,22 @@ class ExportCache:
         with contextlib.suppress(FileNotFoundError):
             os.rename(self.directory, trash)
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def _sweep(base: Path, older_than_s: float = STALE_S) -> None:
+    """Delete what exports killed midway left behind (hidden entries, untouched for long).
+
+    Recent ones are left alone: they may be another process's export in progress.
+    """
+    now = time.time()
+    for entry in base.iterdir():
+        try:
+            stale = entry.name.startswith(".") and now - entry.stat().st_mtime > older_than_s
+        except FileNotFoundError:  # removed meanwhile by another process
+            continue
+        if stale:
+            logger.info("removing %s, left by an interrupted ONNX export", entry)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _all_files_sound(export: Export) -> bool:

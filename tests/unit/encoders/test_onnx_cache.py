@@ -98,3 +98,20 @@ def test_the_key_follows_what_the_export_depends_on(
     manifest = json.loads((export.directory / "manifest.json").read_text())
     assert manifest["parts"]["model"] == "stand-in==2"
     assert manifest["files"]["model.onnx"]["size"] == len(b"graph " * 1000)
+
+
+def test_debris_of_an_interrupted_export_is_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLYSEEK_CACHE", str(tmp_path))
+    base = tmp_path / "onnx"
+    stale = base / ".stand-in-0123456789abcdef.killed"  # a process killed mid-export
+    fresh = base / ".stand-in-0123456789abcdef.running"  # another process exporting now
+    for directory in (stale, fresh):
+        directory.mkdir(parents=True)
+        (directory / "model.onnx").write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    ExportCache("stand-in", PARTS).create(_build)
+    assert not stale.exists()
+    assert fresh.exists()
