@@ -13,6 +13,10 @@ Model references (after ``open_clip:``):
 
 Weights already in the local caches are loaded without touching the network; others are
 downloaded only when that can work (see :mod:`polyseek.hub`).
+
+The image tower runs on ONNX Runtime in int8 when its export matched the eager model on
+calibration images, exactly as for the transformers encoder
+(:mod:`polyseek.encoders.onnx_image`); ``POLYSEEK_ONNX=0`` keeps it on PyTorch.
 """
 
 from __future__ import annotations
@@ -30,8 +34,15 @@ import numpy as np
 
 from polyseek import hub
 from polyseek.deps import require
+from polyseek.encoders._onnx import onnx_mode, package_version
 from polyseek.encoders._util import TwoTowerEncoder, as_float32_rows
 from polyseek.encoders.base import EncoderInfo
+from polyseek.encoders.onnx_image import (
+    ImageRuntime,
+    OnnxImageTower,
+    TowerSource,
+    load_image_tower,
+)
 from polyseek.errors import ConfigError, EncoderError, PolyseekError
 
 if TYPE_CHECKING:
@@ -248,7 +259,8 @@ class OpenClipEncoder(TwoTowerEncoder):
 
     backend = "open_clip"
 
-    def __init__(self, model_ref: str | None = None) -> None:
+    def __init__(self, model_ref: str | None = None, *, onnx: str | None = None) -> None:
+        mode = onnx_mode(onnx)
         open_clip = import_open_clip()
         import torch
 
@@ -278,6 +290,7 @@ class OpenClipEncoder(TwoTowerEncoder):
         self._model = model
         self._preprocess = preprocess
         self._tokenizer = tokenizer
+        self._onnx_image: OnnxImageTower | None = None
         revision = p.revision or (hub.hub_revision(p.hub_repo) if p.hub_repo else None)
         dim = self._probe_dim(ref)
         self.info = EncoderInfo(
@@ -286,7 +299,34 @@ class OpenClipEncoder(TwoTowerEncoder):
             revision=revision or "unknown",
             dim=dim,
         )
-        logger.debug("loaded open_clip %s (dim %d, revision %s)", ref, dim, self.info.revision)
+        source = TowerSource(
+            what=self.info.spec,
+            name="open_clip-image",
+            model=model,
+            tower=_encode_image,
+            preprocess=self._pixels,
+            identity={
+                "revision": self.info.revision,
+                # A bare checkpoint's fingerprint does not name its architecture or options.
+                "arch": "" if p.model_name.startswith(LOCAL_DIR_PREFIX) else p.model_name,
+                "options": repr(sorted((k, v) for k, v in p.kwargs.items() if k != "cache_dir")),
+                "class": type(model).__name__,
+                "open_clip": package_version("open_clip_torch"),
+            },
+        )
+        self._onnx_image = load_image_tower(source, mode)
+        logger.debug(
+            "loaded open_clip %s (dim %d, revision %s, images on %s)",
+            ref,
+            dim,
+            self.info.revision,
+            self.image_runtime,
+        )
+
+    @property
+    def image_runtime(self) -> ImageRuntime:
+        """Where images are embedded: ``torch`` (eager), ``onnx-fp32`` or ``onnx-int8``."""
+        return self._onnx_image.runtime if self._onnx_image is not None else "torch"
 
     def _probe_dim(self, ref: str) -> int:
         """Embed one text and one blank image: both towers must work and agree in width."""
@@ -312,7 +352,19 @@ class OpenClipEncoder(TwoTowerEncoder):
         with self._torch.inference_mode():
             return as_float32_rows(self._model.encode_text(tokens))
 
+    def _pixels(self, images: list[Image]) -> np.ndarray:
+        """The pixel batch eager gets (open_clip's own transforms), as float32 numpy."""
+        pixels = self._torch.stack([self._preprocess(image) for image in images])
+        return np.ascontiguousarray(pixels.numpy(), dtype=np.float32)
+
     def _image_features(self, images: list[Image]) -> np.ndarray:
+        if self._onnx_image is not None:
+            return self._onnx_image(self._pixels(images))
         pixels = self._torch.stack([self._preprocess(image) for image in images])
         with self._torch.inference_mode():
             return as_float32_rows(self._model.encode_image(pixels))
+
+
+def _encode_image(model: Any, pixels: Any) -> Any:
+    """The eager image tower as the ONNX export traces it (unnormalised, like eager)."""
+    return model.encode_image(pixels)

@@ -6,6 +6,11 @@ Registered as ``clip``, ``siglip`` and ``hf`` (one class; the names only help th
 its processor). The text side differs by architecture, and is chosen from
 ``model.config.model_type``, never from the model's name: SigLIP was trained on texts
 padded to the full context (``padding="max_length"``), CLIP on unpadded ones.
+
+The image tower runs on ONNX Runtime in int8 when its export matched the eager model on
+calibration images (:mod:`polyseek.encoders.onnx_image`); ``POLYSEEK_ONNX=0``
+(or ``onnx="off"``) keeps it on PyTorch. Models whose image processor returns more than
+``pixel_values`` (SigLIP 2's variable resolution) stay on PyTorch.
 """
 
 from __future__ import annotations
@@ -20,8 +25,15 @@ import numpy as np
 
 from polyseek import hub
 from polyseek.deps import require
+from polyseek.encoders._onnx import onnx_mode, package_version
 from polyseek.encoders._util import TwoTowerEncoder, as_float32_rows
 from polyseek.encoders.base import EncoderInfo
+from polyseek.encoders.onnx_image import (
+    ImageRuntime,
+    OnnxImageTower,
+    TowerSource,
+    load_image_tower,
+)
 from polyseek.errors import ConfigError, EncoderError, MissingDependencyError, PolyseekError
 
 if TYPE_CHECKING:
@@ -96,7 +108,8 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
 
     backend = "clip"
 
-    def __init__(self, model_ref: str | None = None) -> None:
+    def __init__(self, model_ref: str | None = None, *, onnx: str | None = None) -> None:
+        mode = onnx_mode(onnx)
         if not model_ref:
             raise ConfigError(
                 f"the {self.backend!r} encoder needs a model",
@@ -149,14 +162,60 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
                 hint="make sure the model directory (or hub cache) holds the tokenizer files",
             )
         self._text_kwargs = self._text_padding()
+        self._onnx_image: OnnxImageTower | None = None
         revision = resolved.revision or hub.hub_revision(model_ref) or "unknown"
         dim = self._probe_dim(model_ref)
         self.info = EncoderInfo(
             spec=f"{self.backend}:{model_ref}", kind="image-text", revision=revision, dim=dim
         )
+        self._onnx_image = self._load_onnx_image(model_ref, revision, mode)
         logger.debug(
-            "loaded %s (%s, dim %d, revision %s)", model_ref, self._model_type, dim, revision
+            "loaded %s (%s, dim %d, revision %s, images on %s)",
+            model_ref,
+            self._model_type,
+            dim,
+            revision,
+            self.image_runtime,
         )
+
+    @property
+    def image_runtime(self) -> ImageRuntime:
+        """Where images are embedded: ``torch`` (eager), ``onnx-fp32`` or ``onnx-int8``."""
+        return self._onnx_image.runtime if self._onnx_image is not None else "torch"
+
+    def _load_onnx_image(self, model_ref: str, revision: str, mode: str) -> OnnxImageTower | None:
+        from PIL import Image as PILImage
+
+        if mode == "off":
+            return None
+        probe = self._image_processor(images=[PILImage.new("RGB", (64, 64))], return_tensors="pt")
+        extra = sorted(set(probe.keys()) - {"pixel_values"})
+        if extra or "pixel_values" not in _parameter_names(self._model.get_image_features):
+            logger.info(
+                "%s: image tower stays on PyTorch (its processor also returns %s)",
+                model_ref,
+                extra,
+            )
+            return None
+        source = TowerSource(
+            what=f"{self.backend}:{model_ref}",
+            name=f"{self._model_type or 'hf'}-image",
+            model=self._model,
+            tower=_image_tower,
+            preprocess=self._pixels,
+            identity={
+                "revision": revision,
+                "class": type(self._model).__name__,
+                "model_type": self._model_type,
+                "transformers": package_version("transformers"),
+            },
+        )
+        return load_image_tower(source, mode)  # type: ignore[arg-type]
+
+    def _pixels(self, images: list[Image]) -> np.ndarray:
+        """The pixel batch eager gets (the same processor call), as float32 numpy."""
+        pixels = self._image_processor(images=images, return_tensors="pt")["pixel_values"]
+        return np.ascontiguousarray(pixels.numpy(), dtype=np.float32)
 
     def _probe_dim(self, model_ref: str) -> int:
         """Embed one text and one blank image: both towers must work and agree in width."""
@@ -210,9 +269,16 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
     def _image_features(self, images: list[Image]) -> np.ndarray:
         import torch
 
+        if self._onnx_image is not None:
+            return self._onnx_image(self._pixels(images))
         # pixel_values, plus e.g. pixel_attention_mask and spatial_shapes for SigLIP 2.
         inputs = self._image_processor(images=images, return_tensors="pt")
         fn = self._model.get_image_features
         with torch.inference_mode():
             out = fn(**_accepted(fn, inputs))
         return as_float32_rows(_features(out))
+
+
+def _image_tower(model: Any, pixel_values: Any) -> Any:
+    """The eager image tower as the ONNX export traces it."""
+    return _features(model.get_image_features(pixel_values=pixel_values))

@@ -1,11 +1,14 @@
 """open_clip on a tiny model, through every model-reference form users write.
 
 Needs the open-clip extra; CI runs these in their own venv: ``bash .ci/openclip.sh``.
+These test the eager PyTorch tower (``POLYSEEK_ONNX=off``, to 1e-6 between reference
+forms); its ONNX exports are tested against it in test_open_clip_onnx.py.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,16 @@ from tests.helpers.tiny_models import (
 pytestmark = pytest.mark.openclip
 
 TEXTS = ["a red pump housing", "", "a photo of a dog running on a beach in the evening"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _eager_images() -> Iterator[None]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("POLYSEEK_ONNX", "off")
+    clear_encoder_cache()
+    yield
+    mp.undo()
+    clear_encoder_cache()
 
 
 @pytest.fixture(scope="module")

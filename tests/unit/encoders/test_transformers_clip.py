@@ -1,15 +1,23 @@
-"""CLIP and SigLIP through transformers, on tiny random models saved to disk."""
+"""CLIP and SigLIP through transformers, on tiny random models saved to disk.
+
+Every test of the ``tiny`` fixture runs twice per model: images through the eager
+PyTorch tower and through its ONNX fp32 export (``POLYSEEK_ONNX=fp32``). The int8 tower
+embeds within cosine 0.999 of eager but not within the 1e-5 tolerances used here (and a
+dynamically quantised batch is not bit-equal to the same images one by one), so it is
+tested against eager by cosine in test_onnx_image.py.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from polyseek import hub
-from polyseek.encoders import load_encoder
+from polyseek.encoders import clear_encoder_cache, load_encoder
 from polyseek.encoders.base import Encoder
 from polyseek.errors import ConfigError, EncoderError
 from tests.helpers.tiny_models import TINY_DIM, fake_hub_cache, sample_images
@@ -23,12 +31,26 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["clip", "siglip"])
-def tiny(request: pytest.FixtureRequest) -> tuple[str, Path, Encoder]:
-    """(backend, model dir, encoder) for each tiny two-tower model."""
-    backend = request.param
+RUNTIMES = {"eager": ("off", "torch"), "onnx-fp32": ("fp32", "onnx-fp32")}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[f"{b}/{r}" for b in ("clip", "siglip") for r in RUNTIMES],
+)
+def tiny(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, Encoder]]:
+    """(backend, model dir, encoder) for each tiny two-tower model and image runtime."""
+    backend, _, runtime = request.param.partition("/")
+    mode, expected = RUNTIMES[runtime]
     path = request.getfixturevalue(f"tiny_{backend}_dir")
-    return backend, path, load_encoder(f"{backend}:{path}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("POLYSEEK_ONNX", mode)
+    clear_encoder_cache()
+    encoder = load_encoder(f"{backend}:{path}")
+    assert encoder.image_runtime == expected  # type: ignore[attr-defined]
+    yield backend, path, encoder
+    mp.undo()
+    clear_encoder_cache()
 
 
 def test_info(tiny: tuple[str, Path, Encoder]) -> None:
