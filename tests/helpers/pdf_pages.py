@@ -166,3 +166,16 @@ def big_table_pdf(rows: int = 100, cols: int = 30) -> bytes:
             page.insert_text((x0 + c * w + 1, y0 + r * h + h - 2), f"{r}:{c}", fontsize=5)
     data: bytes = doc.tobytes()
     return data
+
+
+def rotated_pdf(rotation: int) -> bytes:
+    """:func:`layout_pdf`'s first page drawn turned on a page with ``/Rotate rotation``,
+    so that it displays upright (as scanners and landscape tables make them)."""
+    src = pymupdf.open(stream=layout_pdf(1))
+    doc = pymupdf.open()
+    size = (A4[1], A4[0]) if rotation % 180 else A4
+    page = doc.new_page(width=size[0], height=size[1])
+    page.set_rotation(rotation)
+    page.show_pdf_page(page.rect * page.derotation_matrix, src, 0, rotate=rotation)
+    data: bytes = doc.tobytes()
+    return data

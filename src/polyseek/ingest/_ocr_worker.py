@@ -35,6 +35,14 @@ def _block_type_names() -> dict[int, str]:
     return {getattr(tesserocr.PT, n): n for n in dir(tesserocr.PT) if n.isupper() and n != "COUNT"}
 
 
+def _word_text(it: Any, level: int) -> str | None:
+    try:
+        text: str | None = it.GetUTF8Text(level)
+    except RuntimeError:  # tesserocr: "No text returned" (an empty element)
+        return None
+    return text
+
+
 def read_page(api: Any, image: Any, dpi: int) -> dict[str, Any]:
     """OCR ``image`` (a PIL image) with the tesserocr ``api``.
 
@@ -52,7 +60,7 @@ def read_page(api: Any, image: Any, dpi: int) -> dict[str, Any]:
         blocks: list[tuple[str, tuple[int, int, int, int]]] = []
         block_index: dict[tuple[int, int, int, int], int] = {}
         it = api.GetIterator()
-        if it is not None:
+        if it is not None and not it.Empty(RIL.BLOCK):
             it.Begin()
             while True:
                 box = it.BoundingBox(RIL.BLOCK)
@@ -64,7 +72,7 @@ def read_page(api: Any, image: Any, dpi: int) -> dict[str, Any]:
         words: list[tuple[int, int, int, int, str, int, int, int]] = []
         it = api.GetIterator()
         para = line = block = -1
-        if it is not None:
+        if it is not None and not it.Empty(RIL.WORD):
             it.Begin()
             while True:
                 if it.IsAtBeginningOf(RIL.BLOCK):
@@ -74,7 +82,7 @@ def read_page(api: Any, image: Any, dpi: int) -> dict[str, Any]:
                     para += 1
                 if it.IsAtBeginningOf(RIL.TEXTLINE):
                     line += 1
-                text = it.GetUTF8Text(RIL.WORD)
+                text = _word_text(it, RIL.WORD)
                 box = it.BoundingBox(RIL.WORD)
                 if text and text.strip() and box is not None:
                     words.append((*box, text.strip(), para, line, block))

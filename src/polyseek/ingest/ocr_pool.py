@@ -136,6 +136,8 @@ class OcrPool:
 
     def read(self, image: Image, dpi: int) -> dict[str, Any]:
         """OCR ``image`` in a worker: ``{"size", "blocks", "words"}`` (see ``_ocr_worker``)."""
+        if image.mode not in ("L", "RGB", "RGBA", "1"):
+            image = image.convert("RGB")
         with self._slots:
             worker = self._take()
             try:

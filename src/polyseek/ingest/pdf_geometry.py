@@ -176,7 +176,10 @@ def find_areas(
             "page %d: %d vector paths, vector figures skipped", page.number + 1, len(drawings)
         )
     elif drawings:
-        for cluster in page.cluster_drawings(drawings=drawings):
+        # Drawings are in unrotated page space, and so must be the clip (by default the
+        # rotated page.rect, which would cut drawings off a rotated page).
+        unrotated = page.rect * page.derotation_matrix if matrix is not None else page.rect
+        for cluster in page.cluster_drawings(drawings=drawings, clip=unrotated):
             box = _clip(transform_box(cluster, matrix), page_box)
             w, h = box[2] - box[0], box[3] - box[1]
             if w < 12 or h < 12:
@@ -211,7 +214,7 @@ def _table_or_figure(
     if not inside:
         return True
     if not curved:
-        table = _read_table(page, cluster, box, text, matrix)
+        table = _read_table(page, box, text)
         if table is not None:
             return table
     share = sum(area_of(u.bbox) for u in inside) / max(area_of(box), 1.0)
@@ -220,9 +223,8 @@ def _table_or_figure(
     return True
 
 
-def _read_table(
-    page: pymupdf.Page, cluster: pymupdf.Rect, box: Box, text: PageText, matrix: Matrix | None
-) -> Area | None:
+def _read_table(page: pymupdf.Page, box: Box, text: PageText) -> Area | None:
+    """A ruled table inside ``box`` (displayed coordinates), if PyMuPDF finds one."""
     words = [
         (b, text.text[s:e])
         for s, e, b in zip(text.words.starts, text.words.ends, text.words.boxes, strict=True)
@@ -231,7 +233,8 @@ def _read_table(
     if len(words) > MAX_FINDER_WORDS:
         rows, boxes = rows_from_words(words)
     else:
-        kwargs: dict[str, Any] = {"clip": cluster}
+        # find_tables works on the page as displayed: clip and results are in that space.
+        kwargs: dict[str, Any] = {"clip": pymupdf.Rect(box)}
         if _FINDER_LAYOUT_ARG:
             kwargs["use_layout"] = False  # else it runs the layout model (~300 ms a page)
         finder = page.find_tables(**kwargs)
@@ -242,12 +245,12 @@ def _read_table(
             return None
         table = max(found, key=lambda t: t.row_count * t.col_count)
         cell_rows = [
-            [transform_box(c, matrix) if c is not None else None for c in row.cells]
+            [transform_box(c, None) if c is not None else None for c in row.cells]
             for row in table.rows
         ]
         rows = cells_from_words(cell_rows, words)
-        boxes = [round_box(transform_box(row.bbox, matrix)) for row in table.rows]
-        box = _clip(transform_box(table.bbox, matrix), box)
+        boxes = [round_box(transform_box(row.bbox, None)) for row in table.rows]
+        box = _clip(transform_box(table.bbox, None), box)
     if len(rows) < 2 or max(len(r) for r in rows) < 2:
         return None
     return Area("table", round_box(box), table=to_markdown(rows, boxes))

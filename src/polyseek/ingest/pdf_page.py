@@ -54,7 +54,16 @@ def render_page(page: pymupdf.Page, dpi: int, max_side: int, *, gray: bool = Fal
     zoom = _zoom(page.rect, dpi, max_side)
     colorspace = pymupdf.csGRAY if gray else pymupdf.csRGB
     pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=colorspace, alpha=False)
-    return Image.frombytes("L" if gray else "RGB", (pix.width, pix.height), pix.samples)
+    return _bounded(
+        Image.frombytes("L" if gray else "RGB", (pix.width, pix.height), pix.samples), max_side
+    )
+
+
+def _bounded(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` shrunk to ``max_side`` if MuPDF's rounding to whole pixels overshot."""
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
 
 
 def render_crop(page: pymupdf.Page, bbox: Box, dpi: int, max_side: int) -> Image.Image | None:
@@ -71,7 +80,7 @@ def render_crop(page: pymupdf.Page, bbox: Box, dpi: int, max_side: int) -> Image
     )
     if pix.width < 1 or pix.height < 1:
         return None
-    return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+    return _bounded(Image.frombytes("RGB", (pix.width, pix.height), pix.samples), max_side)
 
 
 @dataclass
@@ -122,7 +131,8 @@ class PageReader:
             rect = page.rect
             matrix = _matrix(page)
             textpage = page.get_textpage(flags=TEXT_FLAGS)
-            text = build_page_text(page.get_text("words", textpage=textpage), matrix)
+            page_box = (0.0, 0.0, float(rect.width), float(rect.height))
+            text = build_page_text(page.get_text("words", textpage=textpage), matrix, clip=page_box)
             work = PageWork(
                 index,
                 float(rect.width),

@@ -65,18 +65,27 @@ WordTuple = tuple[float, float, float, float, str, int, int, int]
 """``(x0, y0, x1, y1, word, block, line, word_no)``, as PyMuPDF's ``get_text("words")``."""
 
 
+def clip_box(box: Box, limit: Box) -> Box:
+    """``box`` cut to ``limit`` (a box wholly outside becomes an empty box on its edge)."""
+    x0, y0 = min(max(box[0], limit[0]), limit[2]), min(max(box[1], limit[1]), limit[3])
+    x1, y1 = max(min(box[2], limit[2]), x0), max(min(box[3], limit[3]), y0)
+    return (x0, y0, x1, y1)
+
+
 def build_page_text(
     words: Iterable[WordTuple],
     matrix: Matrix | None = None,
     *,
     block_sep: str = "\n",
     groups: dict[int, int] | None = None,
+    clip: Box | None = None,
 ) -> PageText:
     """Join ``words`` (in reading order) into a :class:`PageText`.
 
     Words of one line are joined by a space, lines by a newline, blocks by ``block_sep``.
-    ``matrix`` maps word boxes to displayed page coordinates; ``groups`` maps a block
-    number to the layout group it belongs to (tesseract's block of a paragraph).
+    ``matrix`` maps word boxes to displayed page coordinates, ``clip`` (the page) cuts
+    boxes of words running off its edge; ``groups`` maps a block number to the layout
+    group it belongs to (tesseract's block of a paragraph).
     """
     parts: list[str] = []
     pos = 0
@@ -112,6 +121,8 @@ def build_page_text(
         parts.append(sep)
         pos += len(sep)
         box = transform_box((x0, y0, x1, y1), matrix)
+        if clip is not None:
+            box = clip_box(box, clip)
         page.words.add(pos, pos + len(word), box)
         block_boxes.append(box)
         parts.append(word)

@@ -146,7 +146,7 @@ def test_dense_page_gets_passages_within_the_encoder_window(tmp_path: Path) -> N
     (page,) = load(tmp_path, dense_pdf(1, sentences=60), options)
     assert len(page.text) > 4000
     assert len(page.passages) >= 5
-    covered = set()
+    covered: set[int] = set()
     for p in page.passages:
         piece = page.text[p.char_start : p.char_end]
         assert len(piece) <= options.passage_chars
