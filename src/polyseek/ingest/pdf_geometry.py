@@ -39,6 +39,7 @@ from polyseek.ingest.pdf_layout import (
     Unit,
     area_of,
     centre_inside,
+    has_words,
     is_caption,
     is_list_item,
     overlap,
@@ -251,9 +252,18 @@ def _read_table(page: pymupdf.Page, box: Box, text: PageText) -> Area | None:
         rows = cells_from_words(cell_rows, words)
         boxes = [round_box(transform_box(row.bbox, None)) for row in table.rows]
         box = _clip(transform_box(table.bbox, None), box)
-    if len(rows) < 2 or max(len(r) for r in rows) < 2:
+    if len(rows) < 2 or max(len(r) for r in rows) < 2 or not _has_content(rows):
         return None
     return Area("table", round_box(box), table=to_markdown(rows, boxes))
+
+
+def _has_content(rows: Sequence[Sequence[str | None]]) -> bool:
+    """Whether a grid holds a table's worth of words (a music staff is a grid of empty
+    cells with a few glyphs in it)."""
+    cells = [c for r in rows for c in r]
+    filled = [c for c in cells if c and has_words(c)]
+    rows_with_words = sum(1 for r in rows if any(c and has_words(c) for c in r))
+    return len(filled) >= 0.4 * len(cells) and rows_with_words >= 2
 
 
 def _clip(box: Box, limit: Box) -> Box:
