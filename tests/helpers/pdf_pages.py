@@ -179,3 +179,21 @@ def rotated_pdf(rotation: int) -> bytes:
     page.show_pdf_page(page.rect * page.derotation_matrix, src, 0, rotate=rotation)
     data: bytes = doc.tobytes()
     return data
+
+
+def sections_pdf(sections: int = 3, sentences: int = 16) -> bytes:
+    """A page of ``sections`` headings, each over a paragraph longer than one passage."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4[0], height=A4[1])
+    y = 60.0
+    for s in range(1, sections + 1):
+        page.insert_text((50, y), f"{s}. Section on valve group {s}", fontsize=14, fontname="hebo")
+        text = " ".join(
+            f"Valve {s}.{i} of group {s} is opened after the pump has run for {i + 3} minutes."
+            for i in range(sentences)
+        )
+        rect = pymupdf.Rect(50, y + 8, 545, y + 230)
+        page.insert_textbox(rect, text, fontsize=9)
+        y += 250
+    data: bytes = doc.tobytes()
+    return data

@@ -40,7 +40,7 @@ from polyseek.ingest.detect import PDF_EXTENSIONS
 from polyseek.ingest.ocr import get_ocr_engine
 from polyseek.ingest.options import IngestOptions
 from polyseek.ingest.pdf_page import MUPDF_LOCK, PageReader, PageWork, page_items, render_page
-from polyseek.ingest.progress import current_page_progress
+from polyseek.ingest.progress import PageProgressCallback, current_page_progress
 from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class PdfLoader(BaseLoader):
         doc_meta: dict[str, Any],
         path: Path,
         source: str,
-        progress: Any,
+        progress: PageProgressCallback | None,
     ) -> Iterator[Item]:
         name, opts = str(path), self.options
         total = doc_meta["page_count"]

@@ -20,6 +20,7 @@ from tests.helpers.pdf_pages import (
     TABLE_CAPTION,
     dense_pdf,
     layout_pdf,
+    sections_pdf,
 )
 
 
@@ -88,6 +89,32 @@ def test_text_regions_are_spans_of_the_page_text(guide: list[Item]) -> None:
         assert page.text[a:b] == region.text
         # The region's vectors are the page's passages over the same span.
         assert any(p.char_start == a and p.char_end == b for p in page.passages)
+
+
+def shared_vectors_hold(page: Item, region: Item) -> bool:
+    """The contract for indexers: a text region's passages are its page's passages over
+    its span (shifted), or the one page passage that is its whole span."""
+    a, b = region.metadata["page_chars"]
+    within = [
+        (p.char_start - a, p.char_end - a, p.bbox) for p in page.passages if a <= p.char_start < b
+    ]
+    if region.passages:
+        return within == [(p.char_start, p.char_end, p.bbox) for p in region.passages]
+    return [(s, e) for s, e, _ in within] == [(0, b - a)]
+
+
+def test_text_regions_share_their_pages_passages(tmp_path: Path, guide: list[Item]) -> None:
+    sections = load(tmp_path, sections_pdf())
+    long_regions = [r for r in sections if r.locator.region and len(r.passages) > 1]
+    assert len(long_regions) == 3
+    checked = 0
+    for items in (guide, sections):
+        for page, regions in by_page(items).values():
+            for region in regions:
+                if "page_chars" in region.metadata:
+                    assert shared_vectors_hold(page, region), region.locator
+                    checked += 1
+    assert checked >= 8
 
 
 def test_table_is_markdown_with_its_caption_and_crop(guide: list[Item]) -> None:
