@@ -2,17 +2,18 @@
 
 Why geometry and not PyMuPDF 2.0's layout model (``page.get_layout()``, ONNX models in
 the wheel)? Measured on 45 pages of three real manuals (Octave, R-intro, LilyPond) on
-the shared 2-core machine: the model takes 250-390 ms per page (median per manual; up
-to 1.1 s), while the geometry used here takes 3-10 ms (text dict 2-4 ms, images and
-drawings 1-7 ms), plus 5-12 ms for ``find_tables`` on a ruled table. Whole
-page-only ingest costs ~270 ms per page (and ~500 ms with passages), so the model alone
-would break the "regions cost at most 1.5x" budget. Drawn over the pages, the boxes agree
-on paragraphs and headings (MuPDF's blocks *are* the paragraphs of these manuals); the
-model is better on tables without ruling lines and labels page headers, geometry is
-better on figures made of images (the model missed the sample manual's exploded view and
-cut a column off its ruled table). ``find_tables`` itself runs the layout model unless
-told not to (``use_layout=False``), and costs 60-380 ms on a page without any table, so
-it only runs inside a cluster of ruling lines.
+the shared 2-core machine, the model takes 250-390 ms a page (median per manual; up to
+1.1 s), while the whole region analysis here adds 3-30 ms a page to the loader
+(``benchmarks/pdf_regions.py``: text dict 2-4 ms, images and drawings 1-10 ms, the rest
+``find_tables`` on clusters of ruling lines). ``Engine.index()`` of page items costs
+200-270 ms a page, and MiniLM over a page's passages 450-510 ms, so the model alone
+would break the "regions cost at most 1.5x" budget. Drawn over the pages, the boxes
+agree on paragraphs and headings (MuPDF's blocks *are* the paragraphs of these manuals);
+the model is better on tables without ruling lines and labels page headers, geometry is
+better on figures made of images (the model missed the sample manual's exploded view
+and cut a column off its ruled table). ``find_tables`` itself runs the layout model
+unless told not to (``use_layout=False``), and costs 60-380 ms on a page without any
+table, so it only runs inside a cluster of ruling lines.
 
 * text blocks: font size, bold and monospace shares from ``get_text("dict")`` decide
   ``title`` (larger than the page's body text, or bold and short), ``code``, ``list``
