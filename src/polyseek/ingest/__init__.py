@@ -25,6 +25,7 @@ from polyseek.ingest.image import ImageLoader
 from polyseek.ingest.ocr import OcrEngine, find_tessdata, ocr_available, ocr_image
 from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
 from polyseek.ingest.pdf import PdfLoader
+from polyseek.ingest.progress import PageProgressCallback, page_progress
 from polyseek.ingest.text import TextLoader, chunk_text, html_to_text
 from polyseek.ingest.video import VideoLoader
 from polyseek.types import Item
@@ -81,6 +82,7 @@ __all__ = [
     "Loader",
     "LoaderFactory",
     "OcrEngine",
+    "PageProgressCallback",
     "PdfLoader",
     "TextLoader",
     "VideoLoader",
@@ -92,4 +94,5 @@ __all__ = [
     "loader_for",
     "ocr_available",
     "ocr_image",
+    "page_progress",
 ]

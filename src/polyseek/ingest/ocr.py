@@ -150,6 +150,18 @@ class OcrEngine:
             api.Clear()
         return clean_ocr_text(text)
 
+    def read_page(self, image: Image, dpi: int) -> dict[str, Any]:
+        """Words with boxes and layout blocks of ``image`` rendered at ``dpi``.
+
+        The same result as an :class:`~polyseek.ingest.ocr_pool.OcrPool` worker's, computed
+        in the calling thread (see :func:`polyseek.ingest._ocr_worker.read_page`).
+        """
+        from polyseek.ingest._ocr_worker import read_page
+
+        if image.mode not in ("L", "RGB", "RGBA", "1"):
+            image = image.convert("RGB")
+        return read_page(self._api(), image, dpi)
+
     def close(self) -> None:
         """Free the calling thread's tesseract instance (other threads keep theirs)."""
         api = getattr(self._local, "api", None)

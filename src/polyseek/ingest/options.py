@@ -38,6 +38,27 @@ class IngestOptions:
     """Resolution of the page image kept in ``Item.image``."""
     pdf_min_text_chars: int = 20
     """A page whose text layer has fewer non-blank characters is treated as a scan."""
+    pdf_passages: bool = True
+    """Give each page item passages (``Item.passages``): windows of its text that a text
+    encoder embeds one by one, each with the box enclosing its words."""
+    passage_chars: int = 1000
+    """Longest passage, in characters."""
+    passage_tokens: int = 240
+    """Longest passage in estimated word pieces (MiniLM reads 256 including its two special
+    tokens); a window of ``passage_chars`` over dense code or numbers is cut shorter."""
+    passage_overlap: int = 100
+    """Characters shared by consecutive passages of one text span."""
+    pdf_regions: bool = True
+    """Also yield the layout regions of each page (sections, lists, code, tables, figures)
+    as items of their own, right after their page item."""
+    pdf_crop_dpi: int = 144
+    """Resolution of the crop kept in ``Item.image`` for table and figure regions (bounded
+    by ``image_max_side``)."""
+    pdf_max_pages: int = 10_000
+    """PDFs with more pages are refused (a generated or malicious file, not a document)."""
+    ocr_workers: int = 2
+    """Processes that OCR the scanned pages of PDFs in parallel, each keeping one tesseract
+    engine; 0 runs OCR in the loading thread."""
     asr: str = "pocketsphinx"
     """Speech-to-text backend for audio and video soundtracks (:mod:`polyseek.asr`):
     ``pocketsphinx`` (offline, poor accuracy), ``whisper:/path/to/model`` or ``none``."""
@@ -70,13 +91,23 @@ class IngestOptions:
             "image_max_side",
             "ocr_max_side",
         )
-        for name in (*positive, "pdf_ocr_dpi", "pdf_preview_dpi"):
+        pdf = ("pdf_ocr_dpi", "pdf_preview_dpi", "pdf_crop_dpi", "pdf_max_pages")
+        for name in (*positive, *pdf, "passage_chars", "passage_tokens"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"IngestOptions.{name} must be positive")
-        if self.chunk_overlap >= self.chunk_chars:
+        for overlap, size in (
+            ("chunk_overlap", "chunk_chars"),
+            ("passage_overlap", "passage_chars"),
+        ):
+            if getattr(self, overlap) >= getattr(self, size):
+                raise ConfigError(
+                    f"IngestOptions.{overlap} ({getattr(self, overlap)}) must be smaller than "
+                    f"{size} ({getattr(self, size)})"
+                )
+        if self.ocr_workers > 32:
             raise ConfigError(
-                f"IngestOptions.chunk_overlap ({self.chunk_overlap}) must be smaller than "
-                f"chunk_chars ({self.chunk_chars})"
+                f"IngestOptions.ocr_workers ({self.ocr_workers}) must be at most 32",
+                hint="one process per core is the most that helps",
             )
         if not self.ocr_lang or not all(part.strip() for part in self.ocr_lang.split("+")):
             raise ConfigError(f"IngestOptions.ocr_lang {self.ocr_lang!r} is not a language list")

@@ -1,50 +1,54 @@
-"""PDF files: one item per page, with its text layer (or OCR of the rendered page)."""
+"""PDF files: a page item per page, with passages, followed by its layout regions.
+
+What a page yields (in page order, streamed: nothing of a page is kept once its items
+are yielded, whatever the page count):
+
+1. the **page item**: ``Item(modality="page", locator=Locator(page=n))``, ``text`` the
+   page's text (its text layer, or OCR of the rendered page), ``image`` the page
+   rendered at ``pdf_preview_dpi`` and ``passages`` (:mod:`~polyseek.ingest.passages`):
+   windows of ``text`` within the encoder's reach, each with the box of its words;
+2. its **region items** (:mod:`~polyseek.ingest.pdf_layout`), with ``pdf_regions``:
+   ``Locator(page=n, bbox=..., region=kind, region_index=k)``; text regions (``text``,
+   ``title``, ``list``, ``code``) carry ``metadata["page_chars"] = [a, b]`` with
+   ``text == page.text[a:b]`` and the page's passages over that span are theirs too;
+   tables carry Markdown rows and figures their caption and inner text, both with the
+   crop in ``image``.
+
+Boxes are PDF points of the page as displayed (see :mod:`~polyseek.ingest.pdf_text`).
+Scanned pages are OCR'd in worker processes (:mod:`~polyseek.ingest.ocr_pool`), a few
+pages ahead, still yielded in order. ``page_progress`` (:mod:`~polyseek.ingest.progress`)
+hears of every page. Encrypted, corrupt, truncated, empty and absurdly long documents
+raise :class:`IngestError`; a single unreadable page is logged and skipped.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pymupdf
 from PIL import Image
 
-from polyseek.errors import IngestError
+from polyseek.errors import IngestError, PolyseekError
 from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import PDF_EXTENSIONS
 from polyseek.ingest.ocr import get_ocr_engine
-from polyseek.types import Item, Locator
+from polyseek.ingest.options import IngestOptions
+from polyseek.ingest.pdf_page import MUPDF_LOCK, PageReader, PageWork, page_items, render_page
+from polyseek.ingest.progress import PageProgressCallback, current_page_progress
+from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
 
-MUPDF_LOCK = threading.RLock()
-"""PyMuPDF is not thread-safe (not even across documents): hold this around every call."""
+__all__ = ["MUPDF_LOCK", "PdfLoader", "render_page"]
 
-# A page is rendered for OCR at no more than this many pixels on its longest side:
-# a poster-sized page at 200 dpi would otherwise need gigabytes.
-_OCR_MAX_SIDE = 4000
-# Plain text without ligature glyphs ("ﬁ" -> "fi"), so words match what users type.
-_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT & ~pymupdf.TEXT_PRESERVE_LIGATURES
-_BLANK_LINES = re.compile(r"\n{3,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-
-
-def _clean_page_text(text: str) -> str:
-    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n").replace("\f", "\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def render_page(page: pymupdf.Page, dpi: int, max_side: int, *, gray: bool = False) -> Image.Image:
-    """Render ``page`` at ``dpi`` (less if its longest side would exceed ``max_side`` px)."""
-    longest_pt = max(page.rect.width, page.rect.height, 1.0)
-    zoom = min(dpi / 72.0, max_side / longest_pt)
-    colorspace = pymupdf.csGRAY if gray else pymupdf.csRGB
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=colorspace, alpha=False)
-    return Image.frombytes("L" if gray else "RGB", (pix.width, pix.height), pix.samples)
+LOG_EVERY_PAGES = 200
+"""Pages between two progress lines in the (debug) log."""
 
 
 def _looks_truncated(path: Path) -> bool:
@@ -66,43 +70,138 @@ def _doc_metadata(doc: pymupdf.Document) -> dict[str, Any]:
     return meta
 
 
+class _Ocr:
+    """Runs the OCR of scanned pages: in a pool of worker processes, or in this thread."""
+
+    def __init__(self, options: IngestOptions) -> None:
+        self.options = options
+        self._threads: ThreadPoolExecutor | None = None
+
+    def submit(self, image: Image.Image, dpi: int) -> Future[dict[str, Any]]:
+        opts = self.options
+        if opts.ocr_workers == 0:
+            done: Future[dict[str, Any]] = Future()
+            try:
+                done.set_result(get_ocr_engine(opts.ocr_lang).read_page(image, dpi))
+            except PolyseekError as exc:
+                done.set_exception(exc)
+            return done
+        from polyseek.ingest.ocr_pool import get_ocr_pool
+
+        pool = get_ocr_pool(opts.ocr_lang, opts.ocr_workers)
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(opts.ocr_workers, thread_name_prefix="polyseek-ocr")
+        return self._threads.submit(pool.read, image, dpi)
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True, cancel_futures=True)
+            self._threads = None
+
+
 @LOADERS.register("pdf")
 class PdfLoader(BaseLoader):
-    """One ``Item(modality="page", locator=Locator(page=n))`` per page (1-based).
+    """Page items with passages, each followed by its region items (see the module doc).
 
-    ``text`` is the page's text layer; pages with (almost) none are rendered at
-    ``IngestOptions.pdf_ocr_dpi`` and OCR'd (``metadata["ocr"] = True``). ``image`` is
-    the page rendered at ``pdf_preview_dpi`` (RGB). Encrypted, corrupt, truncated and
-    empty documents raise :class:`IngestError`; a single unreadable page is logged and
-    skipped so the others are still indexed. Safe to use from several threads: MuPDF
-    calls are serialised by :data:`MUPDF_LOCK`, OCR runs in parallel.
+    Safe to use from several threads: MuPDF calls are serialised by :data:`MUPDF_LOCK`,
+    OCR runs in worker processes shared by all of them.
     """
 
     name = "pdf"
     extensions = PDF_EXTENSIONS
 
     def iter_load(self, path: Path, source: str) -> Iterator[Item]:
-        name = str(path)
+        progress = current_page_progress()
         with ingest_errors(path):
             doc, doc_meta = self._open(path)
         try:
-            errors: list[str] = []
-            produced = 0
-            for index in range(doc_meta["page_count"]):
-                with ingest_errors(path):
-                    try:
-                        item = self._page_item(doc, index, source, doc_meta)
-                    except (RuntimeError, ValueError) as exc:  # MuPDF errors on one page
-                        errors.append(f"page {index + 1}: {exc}")
-                        logger.warning("%s: skipping unreadable page %d: %s", name, index + 1, exc)
-                        continue
-                produced += 1
-                yield item
-            if not produced:
-                raise IngestError(name, f"no readable page ({'; '.join(errors[:3])})")
+            yield from self._pages(doc, doc_meta, path, source, progress)
         finally:
             with MUPDF_LOCK:
                 doc.close()
+
+    def _pages(
+        self,
+        doc: pymupdf.Document,
+        doc_meta: dict[str, Any],
+        path: Path,
+        source: str,
+        progress: PageProgressCallback | None,
+    ) -> Iterator[Item]:
+        name, opts = str(path), self.options
+        total = doc_meta["page_count"]
+        reader = PageReader(opts, doc_meta)
+        if opts.pdf_regions:
+            with MUPDF_LOCK:
+                reader.learn_margins(doc)
+        ocr = _Ocr(opts)
+        window = max(2, 2 * opts.ocr_workers)
+        pending: deque[tuple[PageWork, Future[dict[str, Any]] | None]] = deque()
+        errors: list[str] = []
+        produced = done = 0
+
+        def finish() -> list[Item]:
+            nonlocal done, produced
+            work, future = pending.popleft()
+            if future is not None:
+                self._take_ocr(work, future, reader, name)
+            done += 1
+            produced += 1
+            if progress is not None:
+                progress(done, total)
+            if done % LOG_EVERY_PAGES == 0:
+                logger.debug("%s: %d of %d pages read", name, done, total)
+            return page_items(work, source, opts)
+
+        try:
+            for index in range(total):
+                with ingest_errors(path):
+                    try:
+                        work = reader.read(doc, index)
+                    except (RuntimeError, ValueError) as exc:  # MuPDF errors on one page
+                        errors.append(f"page {index + 1}: {exc}")
+                        logger.warning("%s: skipping unreadable page %d: %s", name, index + 1, exc)
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+                        continue
+                future = None
+                if work.scan is not None:
+                    future = ocr.submit(work.scan, work.metadata["ocr_dpi"])
+                pending.append((work, future))
+                del work
+                while pending and (len(pending) > window or _ready(pending[0][1])):
+                    with ingest_errors(path):
+                        items = finish()
+                    yield from items
+                    del items
+            while pending:
+                with ingest_errors(path):
+                    items = finish()
+                yield from items
+                del items
+        finally:
+            ocr.close()
+        if not produced:
+            raise IngestError(name, f"no readable page ({'; '.join(errors[:3])})")
+
+    @staticmethod
+    def _take_ocr(
+        work: PageWork, future: Future[dict[str, Any]], reader: PageReader, name: str
+    ) -> None:
+        try:
+            result = future.result()
+        except IngestError:
+            raise
+        except PolyseekError as exc:
+            from polyseek.ingest.ocr_pool import OcrWorkerError
+
+            if not isinstance(exc, OcrWorkerError):
+                raise  # tesseract missing: a configuration problem, not this file's
+            logger.warning("%s: OCR of page %d failed: %s", name, work.index + 1, exc)
+            reader.finish_ocr(work, None, str(exc))
+            return
+        reader.finish_ocr(work, result, None)
 
     def _open(self, path: Path) -> tuple[pymupdf.Document, dict[str, Any]]:
         """Open ``path`` and check it can be read; the document and its metadata."""
@@ -122,7 +221,15 @@ class PdfLoader(BaseLoader):
                     reason = f"corrupt PDF: cannot be opened ({exc})"
                 raise IngestError(name, reason) from None
             try:
-                return doc, self._check(doc, path)
+                meta = self._check(doc, path)
+                limit = self.options.pdf_max_pages
+                if doc.page_count > limit:
+                    raise IngestError(
+                        name,
+                        f"PDF has {doc.page_count:,} pages, more than the limit of {limit:,}",
+                        hint="raise IngestOptions.pdf_max_pages to index it",
+                    )
+                return doc, meta
             except BaseException:
                 doc.close()
                 raise
@@ -155,35 +262,6 @@ class PdfLoader(BaseLoader):
             raise IngestError(name, "PDF has no pages")
         return meta
 
-    def _page_item(
-        self, doc: pymupdf.Document, index: int, source: str, doc_meta: dict[str, Any]
-    ) -> Item:
-        opts = self.options
-        scan: Image.Image | None = None
-        with MUPDF_LOCK:
-            page = doc.load_page(index)
-            text = _clean_page_text(page.get_text("text", flags=_TEXT_FLAGS))
-            metadata: dict[str, Any] = {
-                **doc_meta,
-                "width": round(page.rect.width, 2),
-                "height": round(page.rect.height, 2),
-                "ocr": False,
-            }
-            visible = sum(1 for ch in text if not ch.isspace())
-            if visible < opts.pdf_min_text_chars and opts.ocr:
-                scan = render_page(page, opts.pdf_ocr_dpi, _OCR_MAX_SIDE, gray=True)
-            preview = render_page(page, opts.pdf_preview_dpi, opts.image_max_side)
-            del page
-        if scan is not None:  # OCR outside the lock: other threads may use MuPDF meanwhile
-            ocr_text = get_ocr_engine(opts.ocr_lang).ocr(scan)
-            metadata["ocr"] = True
-            if sum(1 for ch in ocr_text if not ch.isspace()) >= visible:
-                text = ocr_text
-        return Item(
-            source=source,
-            modality="page",
-            locator=Locator(page=index + 1),
-            text=text,
-            image=preview,
-            metadata=metadata,
-        )
+
+def _ready(future: Future[dict[str, Any]] | None) -> bool:
+    return future is None or future.done()

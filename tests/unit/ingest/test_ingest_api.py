@@ -109,6 +109,13 @@ def test_polyseek_errors_pass_through() -> None:
         {"pdf_ocr_dpi": 0},
         {"ocr_lang": ""},
         {"ocr_lang": "eng+"},
+        {"passage_chars": 0},
+        {"passage_tokens": 0},
+        {"passage_chars": 500, "passage_overlap": 500},
+        {"pdf_max_pages": 0},
+        {"pdf_crop_dpi": 0},
+        {"ocr_workers": -1},
+        {"ocr_workers": 33},
     ],
 )
 def test_bad_options(kwargs: dict[str, object]) -> None:

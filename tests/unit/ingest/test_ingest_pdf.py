@@ -1,4 +1,8 @@
-"""PdfLoader: pages with a text layer, scanned pages through OCR, and broken PDFs."""
+"""PdfLoader: pages with a text layer, scanned pages through OCR, and broken PDFs.
+
+Layout regions, passages, streaming and bad layouts: test_ingest_pdf_layout.py,
+test_ingest_pdf_pages.py.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,20 @@ def scan(sample_dir: Path) -> list[Item]:
     return PdfLoader().load(sample_dir / "pdfs" / "scanned-retrieval-paper.pdf", "scan.pdf")
 
 
-def test_one_item_per_page(manual: list[Item]) -> None:
-    assert [item.locator.page for item in manual] == [1, 2, 3]
-    assert [item.modality for item in manual] == ["page"] * 3
-    assert len({item.id for item in manual}) == 3
+def pages(items: list[Item]) -> list[Item]:
+    return [item for item in items if item.locator.region is None]
+
+
+def test_one_page_item_per_page_each_followed_by_its_regions(manual: list[Item]) -> None:
+    # Since regions became items, a page item is followed by its region items.
+    assert [item.locator.page for item in pages(manual)] == [1, 2, 3]
+    assert {item.modality for item in manual} == {"page"}
+    assert len({item.id for item in manual}) == len(manual)
+    page_numbers = [item.locator.page for item in manual]
+    assert page_numbers == sorted(page_numbers)
+    for item in manual:
+        if item.locator.region is not None:
+            assert item.locator.bbox is not None and item.locator.region_index is not None
     for item in manual:
         assert item.source == "m.pdf"
         assert item.metadata["page_count"] == 3
@@ -40,22 +54,23 @@ def test_one_item_per_page(manual: list[Item]) -> None:
 
 
 def test_text_layer(manual: list[Item]) -> None:
-    assert "Tighten the housing bolts to 25 Nm" in manual[1].text
-    assert "Housing bolts\nM8\n25 Nm" in manual[1].text
+    page2, page3 = pages(manual)[1:]
+    assert "Tighten the housing bolts to 25 Nm" in page2.text
+    assert "Housing bolts\nM8\n25 Nm" in page2.text
     # Ligatures are expanded, so "filter" matches what users type.
-    assert "Replacing the intake filter" in manual[2].text
+    assert "Replacing the intake filter" in page3.text
     assert "\ufb01" not in "".join(item.text for item in manual)
 
 
 def test_page_images(manual: list[Item]) -> None:
-    for item in manual:
+    for item in pages(manual):
         assert item.image is not None and item.image.mode == "RGB"
         assert max(item.image.size) <= 1024
         assert item.image.height > item.image.width  # A4 portrait
 
 
 def test_scanned_page_is_ocrd(scan: list[Item]) -> None:
-    (page,) = scan
+    (page,) = pages(scan)
     assert page.metadata["ocr"] is True
     assert page.metadata["page_count"] == 1
     text = page.text.lower()
