@@ -121,11 +121,17 @@ class Variant:
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("polyseek defaults", page_only=False),  # no options: whatever the defaults are
-    Variant("dense", search={"dense": True, "lexical": False}),
-    Variant("lexical", search={"dense": False, "lexical": True}),
-    Variant("hybrid", search={"dense": True, "lexical": True}),
-    Variant("passages", ingest={("pdf_passages", "passages"): True}),
-    Variant("regions", ingest={("pdf_regions", "regions", "pdf_layout"): True}),
+    Variant("page-only dense", search={"dense": True, "lexical": False}),
+    Variant("page-only hybrid", search={"dense": True, "lexical": True}),
+    Variant("dense", search={"dense": True, "lexical": False}, page_only=False),
+    Variant("lexical", search={"dense": False, "lexical": True}, page_only=False),
+    Variant("passages hybrid", ingest={"pdf_passages": True}, search={"lexical": True}),
+    *(
+        Variant(f"hybrid w{w}", search={"lexical": True, "lexical_weight": w}, page_only=False)
+        for w in (0.4, 0.5, 0.6, 0.7)
+    ),
+    Variant("hybrid rrf", search={"lexical": True, "fusion": "rrf"}, page_only=False),
+    Variant("hybrid, grain region", search={"lexical": True, "grain": "region"}, page_only=False),
 )
 
 

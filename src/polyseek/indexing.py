@@ -31,7 +31,13 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.encoders.items import embed_items
 from polyseek.errors import IngestError
-from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, describe_os_error, load_file
+from polyseek.ingest import (
+    SUPPORTED_EXTENSIONS,
+    IngestOptions,
+    describe_os_error,
+    iter_file,
+    page_progress,
+)
 from polyseek.ingest.media import media_progress
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
 from polyseek.types import Item
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 512
+STREAM_GROUP = 32  # items of one file handled at a time (previews, picture embeddings)
+FIRST_BATCH = 32  # the first commit of a run is small: a kill early loses seconds
 
 
 @dataclass
@@ -82,6 +90,9 @@ class Progress:
     def media(self, source: str, seconds_done: float, seconds_total: float | None) -> None:
         """How far decoding of a video/audio file has come (called from loader threads)."""
 
+    def pages(self, source: str, done: int, total: int) -> None:
+        """How many pages of a long document are read (called from loader threads)."""
+
     def stop(self) -> None: ...
 
 
@@ -115,6 +126,8 @@ class _Loaded:
     previews: dict[str, str]  # item id -> preview path relative to the store
     reused: bool = False  # content unchanged (only the file's mtime moved)
     was_known: bool = False  # the source was in the index before this run
+    # Rows already embedded while loading (encoders of pictures and sound), by encoder key.
+    vectors: dict[str, tuple[list[str], list[np.ndarray]]] = field(default_factory=dict)
 
 
 def file_hash(path: Path) -> str:
@@ -278,15 +291,21 @@ class Indexer:
     def _commit_stream(
         self, stream: Iterable[_Loaded], report: IndexReport, progress: Progress
     ) -> None:
-        """Commit loaded sources in batches of about ``batch_items`` items."""
+        """Commit loaded sources in batches of about ``batch_items`` items.
+
+        The first batches are smaller (from ``FIRST_BATCH`` up, doubling), so a run killed
+        early has committed its first files within seconds, not minutes.
+        """
         pending: list[_Loaded] = []
         n_items = 0
+        size = min(FIRST_BATCH, self.batch_items)
         for loaded in stream:
             pending.append(loaded)
             n_items += len(loaded.items)
-            if n_items >= self.batch_items or len(pending) >= self.batch_files:
+            if n_items >= size or len(pending) >= min(size, self.batch_files):
                 self._flush(pending, report, progress)
                 pending, n_items = [], 0
+                size = min(size * 2, self.batch_items)
         self._flush(pending, report, progress)
 
     def _load_all(self, todo: list[_Candidate]) -> Iterator[_Loaded]:
@@ -317,24 +336,58 @@ class Indexer:
             # Same bytes, new mtime: keep the items, refresh the record.
             rec = SourceRecord(**{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns})
             return _Loaded(rec, [], {}, reused=True, was_known=True)
+        loaded = _Loaded(self._record(cand, digest, gen, 0), [], {}, was_known=prev is not None)
         try:
             progress = self._progress
-            with media_progress(lambda done, total: progress.media(cand.source, done, total)):
-                items = load_file(cand.path, cand.source, self.options)
+            with (
+                media_progress(lambda done, total: progress.media(cand.source, done, total)),
+                page_progress(lambda done, total: progress.pages(cand.source, done, total)),
+            ):
+                group: list[Item] = []
+                for item in iter_file(cand.path, cand.source, self.options):
+                    group.append(item)
+                    if len(group) >= STREAM_GROUP:  # a long document: stream it
+                        self._take(loaded, group, embed_now=True)
+                        group = []
+                self._take(loaded, group, embed_now=bool(loaded.vectors))
         except IngestError as exc:
             return self._failed(cand, digest, gen, exc.reason)
-        previews = self._write_previews(items, gen)
-        rec = SourceRecord(
+        loaded.record = self._record(cand, digest, gen, len(loaded.items))
+        return loaded
+
+    def _record(self, cand: _Candidate, digest: str, gen: str, n_items: int) -> SourceRecord:
+        return SourceRecord(
             path=cand.source,
             content_hash=digest,
             size=cand.size,
             mtime_ns=cand.mtime_ns,
             gen=gen,
             status="ok",
-            n_items=len(items),
+            n_items=n_items,
             indexed_at=time.time(),
         )
-        return _Loaded(rec, items, previews, was_known=prev is not None)
+
+    def _take(self, loaded: _Loaded, group: list[Item], embed_now: bool) -> None:
+        """Keep a group of a file's items, previews written. With ``embed_now`` (a long
+        document) its pictures and sound are embedded at once and let go, so memory does
+        not grow with the document's length; a short file's are embedded at the flush,
+        batched with other files'."""
+        if not group:
+            return
+        loaded.previews.update(self._write_previews(group, loaded.record.gen))
+        if not embed_now:
+            loaded.items.extend(group)
+            return
+        for enc in self.encoders:
+            if enc.kind == "text":
+                continue  # texts are small: embedded in batches across files at the flush
+            ids, vectors = self.embed(enc, group, self.options.keyframe_pooling)
+            rows = loaded.vectors.setdefault(enc.info.key, ([], []))
+            rows[0].extend(ids)
+            rows[1].extend(vectors)
+        for item in group:
+            item.image, item.keyframes, item.audio = None, [], None
+        loaded.items.extend(group)
 
     def _failed(self, cand: _Candidate, digest: str, gen: str, reason: str) -> _Loaded:
         logger.warning("cannot index %s: %s", cand.source, reason)
@@ -374,11 +427,19 @@ class Indexer:
             batch.items.extend(
                 StoredItem.from_item(it, gen, loaded.previews.get(it.id)) for it in loaded.items
             )
-        all_items = [it for loaded in pending for it in loaded.items]
         for enc in self.encoders:
-            ids, vectors = self.embed(enc, all_items, self.options.keyframe_pooling)
+            key = enc.info.key
+            # Long documents' pictures were embedded while loading; the rest are now.
+            streamed = [x for x in pending if enc.kind != "text" and key in x.vectors]
+            done = {id(x) for x in streamed}
+            rest = [it for x in pending if id(x) not in done for it in x.items]
+            ids, vectors = self.embed(enc, rest, self.options.keyframe_pooling)
+            if streamed:
+                ids = [*ids, *(i for x in streamed for i in x.vectors[key][0])]
+                rows = [v for x in streamed for v in x.vectors[key][1]]
+                vectors = np.concatenate([vectors.reshape(-1, enc.info.dim), np.stack(rows)])
             if ids:
-                batch.vectors[enc.info.key] = (ids, vectors)
+                batch.vectors[key] = (ids, vectors)
         self.store.commit(batch)
         logger.info("committed %d sources, %d items", len(pending), len(batch.items))
         for loaded in pending:

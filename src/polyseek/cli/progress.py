@@ -1,7 +1,8 @@
 """A Rich progress bar for indexing: files/s, items/s and ETA; silent when not a TTY.
 
 While a long video or recording is decoded, the bar also shows how far into it the
-decoder is (``media 00:03:12/00:10:00 talk.mp4``).
+decoder is (``media 00:03:12/00:10:00 talk.mp4``), and for a long PDF which page is read
+(``page 120/2000 manual.pdf``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class RichProgress(ProgressCallback):
         text = f"media {fmt_time(seconds_done)}{total} {source}"
         self._bar.update(self._task, media=text)
         self._bar.refresh()  # a short file may be decoded between two automatic refreshes
+
+    def pages(self, source: str, done: int, total: int) -> None:
+        if self._bar is None or self._task is None:
+            return
+        self._bar.update(self._task, media=f"page {done}/{total} {source}")
 
     def stop(self) -> None:
         if self._bar is not None:

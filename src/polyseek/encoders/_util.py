@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from polyseek.encoders.base import Encoder, l2_normalize
-from polyseek.errors import ConfigError, EncoderError
+from polyseek.errors import ConfigError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -98,8 +98,6 @@ class TwoTowerEncoder(Encoder):
         return l2_normalize(np.concatenate(parts, axis=0))
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        raise EncoderError(
-            f"encoder {self.info.spec!r} is an image-text encoder: it embeds images and text "
-            "queries, not item texts",
-            hint="item texts are embedded by the text encoder (e.g. 'minilm')",
-        )
+        """Item texts through the text tower (two-tower models treat both sides alike), so
+        an image query can reach text items too."""
+        return self.embed_queries(texts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from polyseek.errors import IngestError
@@ -45,14 +46,12 @@ def loader_for(path: str | os.PathLike[str], options: IngestOptions | None = Non
     return LOADERS.resolve(kind)(options or DEFAULT_OPTIONS)
 
 
-def load_file(
+def iter_file(
     path: str | os.PathLike[str], source: str | None = None, options: IngestOptions | None = None
-) -> list[Item]:
-    """Load ``path`` into items; ``source`` (default: the file name) is its name in the collection.
+) -> Iterator[Item]:
+    """:func:`load_file`, one item at a time (a long PDF is never held whole in memory).
 
-    Raises :class:`IngestError` (path + reason) for every problem with the file,
-    including an unsupported extension; configuration problems (OCR language data
-    missing) raise :class:`~polyseek.errors.ConfigError`.
+    Raises :class:`IngestError` like :func:`load_file`, also while iterating.
     """
     path = Path(path)
     with ingest_errors(path):
@@ -64,7 +63,24 @@ def load_file(
                 f"unsupported file type {path.suffix or '(no extension)'!r}",
                 hint=f"supported extensions: {supported}",
             )
-        items = loader.load(path, source if source is not None else path.name)
+        stream = (
+            loader.iter_load(path, source if source is not None else path.name)
+            if hasattr(loader, "iter_load")
+            else iter(loader.load(path, source if source is not None else path.name))
+        )
+        yield from stream
+
+
+def load_file(
+    path: str | os.PathLike[str], source: str | None = None, options: IngestOptions | None = None
+) -> list[Item]:
+    """Load ``path`` into items; ``source`` (default: the file name) is its name in the collection.
+
+    Raises :class:`IngestError` (path + reason) for every problem with the file,
+    including an unsupported extension; configuration problems (OCR language data
+    missing) raise :class:`~polyseek.errors.ConfigError`.
+    """
+    items = list(iter_file(path, source, options))
     logger.debug("loaded %s: %d items", path, len(items))
     return items
 
@@ -72,6 +88,7 @@ def load_file(
 __all__ = [
     "DEFAULT_OPTIONS",
     "describe_os_error",
+    "iter_file",
     "EXTENSION_KINDS",
     "LOADERS",
     "SUPPORTED_EXTENSIONS",

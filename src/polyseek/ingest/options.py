@@ -17,11 +17,7 @@ class IngestOptions:
     """Tesseract language(s), e.g. ``"eng"`` or ``"eng+deu"``; needs the traineddata files."""
     text_item_chars: int = 4000
     """Longest section of a text file, in characters: the unit BM25 scores and a result
-    names. Each section is embedded passage by passage (``chunk_chars``)."""
-    chunk_chars: int = 800
-    """Longest passage, in characters (MiniLM truncates at 256 word pieces, ~1000 chars)."""
-    chunk_overlap: int = 100
-    """Characters shared by consecutive passages, so a sentence cut at a border is found."""
+    names. Each section is embedded passage by passage (``passage_*`` below)."""
     max_text_bytes: int = 64 * 2**20
     """Larger text files are refused (a log or a dump, not a document)."""
     max_image_pixels: int = 100_000_000
@@ -85,7 +81,6 @@ class IngestOptions:
                 raise ConfigError(f"IngestOptions.{f.name} must be a non-negative integer")
         positive = (
             "text_item_chars",
-            "chunk_chars",
             "max_text_bytes",
             "max_image_pixels",
             "image_max_side",
@@ -95,10 +90,7 @@ class IngestOptions:
         for name in (*positive, *pdf, "passage_chars", "passage_tokens"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"IngestOptions.{name} must be positive")
-        for overlap, size in (
-            ("chunk_overlap", "chunk_chars"),
-            ("passage_overlap", "passage_chars"),
-        ):
+        for overlap, size in (("passage_overlap", "passage_chars"),):
             if getattr(self, overlap) >= getattr(self, size):
                 raise ConfigError(
                     f"IngestOptions.{overlap} ({getattr(self, overlap)}) must be smaller than "

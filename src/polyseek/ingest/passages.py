@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from polyseek.ingest.text import chunk_text
+from polyseek.ingest.chunking import chunk_text
 from polyseek.types import Passage
 
 Box = tuple[float, float, float, float]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from polyseek.rerank.base import Reranker
 
 FUSIONS = ("zscore", "rrf")
+GRAINS = ("page", "region")
 CALIBRATION_MODES = ("hubness", "query", "collection")
 
 
@@ -63,7 +64,9 @@ class Ranking:
     """
 
     dense: bool = option(True, "Embedding search (--no-dense with --lexical: lexical only).")
-    lexical: bool = option(False, "Fuse BM25 full-text search with the dense lists.")
+    lexical: bool = option(
+        True, "Fuse BM25 full-text search with the dense lists (--no-lexical: dense only)."
+    )
     fusion: str = option("zscore", "Hybrid fusion: zscore (linear mix) or rrf.", choices=FUSIONS)
     lexical_weight: float = option(
         0.5, "Share of the lexical list in the zscore mix.", ge=0.0, le=1.0
@@ -98,6 +101,12 @@ class Ranking:
         "has one.",
         flag="--exact/--ann",
     )
+    grain: str = option(
+        "page",
+        "Results per page (a page's layout regions roll up under it, the best one shown) "
+        "or per region.",
+        choices=GRAINS,
+    )
     encoders: tuple[str, ...] = option(
         (), "Only these encoders (specs); default: every one that applies.", cli=False
     )
@@ -107,6 +116,7 @@ class Ranking:
             raise QueryError("a query needs dense or lexical search (or both)")
         _check_choice("fusion", self.fusion, FUSIONS)
         _check_choice("calibration", self.calibration, CALIBRATION_MODES)
+        _check_choice("grain", self.grain, GRAINS)
         for f in fields(self):
             lo, hi = f.metadata.get("ge"), f.metadata.get("le")
             value = getattr(self, f.name)
@@ -167,8 +177,8 @@ class Ranking:
         out: dict[str, Any] = {}
         if not self.dense:
             out["dense"] = False
+        out["lexical"] = self.lexical
         if self.lexical:
-            out["lexical"] = True
             out["fusion"] = self.fusion
         if self.calibrate:
             out["calibrate"] = self.calibration
@@ -181,6 +191,8 @@ class Ranking:
         if self.first_pass != "none":
             out["first_pass"] = self.first_pass
             out["oversample"] = self.oversample
+        if self.grain != "page":
+            out["grain"] = self.grain
         return out
 
 
@@ -284,6 +296,7 @@ QueryVectors = dict["EncoderInfo", "np.ndarray"]
 __all__ = [
     "CALIBRATION_MODES",
     "FUSIONS",
+    "GRAINS",
     "EncoderSource",
     "Fused",
     "Query",

@@ -36,11 +36,17 @@ from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
 from polyseek.search.snippets import snippet
 from polyseek.store.base import Store, StoredItem
-from polyseek.types import Hit, SearchResult
+from polyseek.types import MODALITIES, Hit, Modality, SearchResult
 
 logger = logging.getLogger(__name__)
 
 LEXICAL_SIGNAL = "lexical"
+# What an image-text encoder is the bridge to for a text query: items with a picture. Its
+# text tower's rows of text items serve image queries (an image finding text); for a text
+# query the text encoder and BM25 score text, and an image-text model's text-to-text
+# scores (weak for a real CLIP, noise for one that knows nothing) are left out.
+PICTURE_MODALITIES: tuple[Modality, ...] = ("image", "page", "video")
+ROLLUP_DEPTH = 4  # candidates fused per result asked when regions roll up under pages
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,9 @@ class Depths:
         r = q.ranking
         # Fusion needs candidates beyond the top of each list; a single list does not.
         depth = q.top if n_lists <= 1 else max(q.top * 5, 50)
-        head = q.top
+        # Rolling regions up under their pages takes several candidates per result.
+        head = q.top * ROLLUP_DEPTH if r.grain == "page" else q.top
+        depth = max(depth, head)
         if r.rerank is not None:
             depth = max(depth, r.rerank_depth)
             head = max(q.top, r.rerank_depth)
@@ -88,8 +96,10 @@ class SearchPipeline:
         depths = Depths.of(q, n_lists)
         signals = self.candidates(q, vectors, depths.lists)
         fused = self.fuse(q, signals, depths.fused)
-        items = self.store.get_items([f.item_id for f in fused])
-        ranked = self.rerank(q, fused, items)
+        want = q.top + MERGE_SLACK
+        head = max(want, q.ranking.rerank_depth if q.ranking.rerank is not None else 0)
+        items = self.store.get_items([f.item_id for f in fused[:head]])
+        ranked = self.rollup(q, self.rerank(q, fused, items), items, want)
         kept = self.cut(q, ranked)
         timed = any((it := items.get(f.item_id)) and it.locator.start_s is not None for f in kept)
         spare = ranked[q.top : q.top + MERGE_SLACK] if timed and len(kept) == q.top else []
@@ -114,6 +124,10 @@ class SearchPipeline:
         self, q: Query, info: EncoderInfo, vec: np.ndarray, depth: int, weight: float
     ) -> Signal:
         r, mods, store, key = q.ranking, q.modalities or None, self.store, info.key
+        if info.kind == "image-text" and q.image is None:
+            mods = tuple(m for m in (mods or MODALITIES) if m in PICTURE_MODALITIES)
+            if not mods:
+                return Signal(info.spec, [], weight)
         if r.calibrate:
             stats = cal.calibration_stats(store, key, vec, r.calibration, mods)
             if stats is not None:
@@ -205,6 +219,33 @@ class SearchPipeline:
             for i in order
         ]
         return out + fused[r.rerank_depth :]
+
+    def rollup(
+        self, q: Query, fused: list[Fused], items: dict[str, StoredItem], want: int
+    ) -> list[Fused]:
+        """With ``grain="page"``, one result per PDF page: its best item (the page or one
+        of its layout regions) stands for it, the others of that page are dropped.
+
+        Items are read ``want`` at a time, as far down the list as it takes to find
+        ``want`` results (``items`` grows with what is read).
+        """
+        if q.ranking.grain != "page":
+            return fused
+        out: list[Fused] = []
+        seen: set[tuple[str, int]] = set()
+        for n, f in enumerate(fused):
+            if len(out) >= want:
+                return out + fused[n:]  # below the fold: order kept, nothing rolled up
+            if f.item_id not in items:
+                items.update(self.store.get_items([x.item_id for x in fused[n : n + want]]))
+            item = items.get(f.item_id)
+            if item is not None and item.modality == "page" and item.locator.page is not None:
+                key = (item.source, item.locator.page)
+                if key in seen:
+                    continue
+                seen.add(key)
+            out.append(f)
+        return out
 
     @staticmethod
     def cut(q: Query, fused: list[Fused]) -> list[Fused]:

@@ -125,12 +125,11 @@ def test_bad_inputs(tiny: tuple[str, Path, Encoder]) -> None:
         encoder.embed_images(["image.png"])  # type: ignore[list-item]
 
 
-def test_documents_are_not_embedded_by_image_text_encoders(
-    tiny: tuple[str, Path, Encoder],
-) -> None:
+def test_item_texts_go_through_the_text_tower(tiny: tuple[str, Path, Encoder]) -> None:
+    """So that an image query can reach text items (issue 16)."""
     _, _, encoder = tiny
-    with pytest.raises(EncoderError, match="image-text encoder"):
-        encoder.embed_documents(["an item text"])
+    texts = ["an item text", "another one"]
+    np.testing.assert_allclose(encoder.embed_documents(texts), encoder.embed_queries(texts))
 
 
 def test_aliases_share_the_backend(tiny_clip_dir: Path) -> None:

@@ -46,8 +46,8 @@ def test_loader_for(sample_dir: Path) -> None:
     pdf = sample_dir / "pdfs" / "p200-pump-maintenance-manual.pdf"
     assert isinstance(loader_for(pdf), PdfLoader)
     paper = next((sample_dir / "papers").iterdir())
-    loader = loader_for(paper, IngestOptions(chunk_chars=100, chunk_overlap=10))
-    assert isinstance(loader, TextLoader) and loader.options.chunk_chars == 100
+    loader = loader_for(paper, IngestOptions(passage_chars=100, passage_overlap=10))
+    assert isinstance(loader, TextLoader) and loader.options.passage_chars == 100
     assert loader_for(Path(__file__)) is None  # .py
 
 
@@ -102,8 +102,8 @@ def test_polyseek_errors_pass_through() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"chunk_chars": 0},
-        {"chunk_chars": 100, "chunk_overlap": 100},
+        {"text_item_chars": 0},
+        {"passage_chars": 100, "passage_overlap": 100},
         {"max_image_pixels": 0},
         {"image_max_side": -1},
         {"pdf_ocr_dpi": 0},

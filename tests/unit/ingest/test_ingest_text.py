@@ -20,7 +20,7 @@ def write(tmp_path: Path, name: str, data: str | bytes) -> Path:
 def test_plain_text_offsets_are_exact(tmp_path: Path) -> None:
     body = " ".join(f"Step {i}: tighten housing bolt {i} to 25 Nm." for i in range(120))
     path = write(tmp_path, "steps.txt", body)
-    options = IngestOptions(text_item_chars=1200, chunk_chars=300, chunk_overlap=50)
+    options = IngestOptions(text_item_chars=1200, passage_chars=300, passage_overlap=50)
     items = TextLoader(options).load(path, "docs/steps.txt")
     assert len(items) > 3
     for i, item in enumerate(items):

@@ -183,5 +183,6 @@ def test_max_sim_scores_a_moment_by_its_best_keyframe(tmp_path: Path) -> None:
         assert len(hits) == 2 and len({h.item_id for h in hits}) == 2  # no duplicates
         assert hits[0].item_id == moments[0].id
         scores[how] = hits[0].score
-    assert scores["max"] == pytest.approx(1.0, abs=1e-4)
+    # Images may go through ONNX Runtime int8, whose vectors move a little with the batch.
+    assert scores["max"] == pytest.approx(1.0, abs=1e-3)
     assert scores["mean"] < scores["max"] - 1e-3
