@@ -126,6 +126,20 @@ def test_open_a_pdf_page_with_highlighted_text(page, artifacts: Path) -> None:
     assert not page.is_visible("#detail")
 
 
+def test_a_page_hit_shows_its_box_on_the_page(page, artifacts: Path) -> None:
+    """The passage or region that matched is drawn on the page render (issue 10)."""
+    search(page, "tighten the housing bolts to 25 Nm in a star pattern", "page")
+    first_card(page).click()
+    page.wait_for_selector(".page-frame .bbox", timeout=TIMEOUT)
+    frame = page.locator(".page-frame").bounding_box()
+    box = page.locator(".page-frame .bbox").first.bounding_box()
+    assert frame and box and box["width"] > 10 and box["height"] > 5
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    assert "page 2" in page.inner_text("#detail-locator")
+    page.screenshot(path=str(artifacts / "ui-pdf-box.png"), full_page=True)
+    page.keyboard.press("Escape")
+
+
 def player_time_when(page, condition: str) -> float:  # type: ignore[no-untyped-def]
     """Wait until ``condition`` (JS, the player is ``p``) holds; the player's time then."""
     page.wait_for_function(

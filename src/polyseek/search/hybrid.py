@@ -51,6 +51,10 @@ class Signal:
     fill: Callable[[list[str]], dict[str, float]] | None = None
     covers: Callable[[str], bool] | None = None
     absent: float | None = None
+    # Calibration: standardise within groups (each candidate's item modality), each
+    # group's statistics shrunk toward all candidates' as if by ``prior`` more of them.
+    group: Callable[[str], str | None] | None = None
+    prior: float = 0.0
 
     def values(self, candidates: Sequence[str]) -> dict[str, float]:
         got = dict(self.ranked)
@@ -74,11 +78,38 @@ def zscore_fusion(signals: Sequence[Signal], k: int) -> list[Fused]:
     for s in signals:
         values = s.values(candidates)
         ids = [c for c in candidates if c in values]
-        for c, z in zip(ids, standardise([values[c] for c in ids]), strict=True):
+        zs = (
+            grouped_z(ids, values, s.group, s.prior)
+            if s.group
+            else standardise([values[c] for c in ids])
+        )
+        for c, z in zip(ids, zs, strict=True):
             scores[c] += s.weight * float(z) / total
             raw[c][s.name] = values[c]
     order = sorted(candidates, key=lambda c: (-scores[c], c))[:k]
     return [Fused(c, scores[c], raw[c]) for c in order]
+
+
+def grouped_z(
+    ids: Sequence[str],
+    values: dict[str, float],
+    group: Callable[[str], str | None],
+    prior: float,
+) -> np.ndarray:
+    """z-scores within each group, its mean and variance shrunk toward the pooled ones."""
+    a = np.asarray([values[c] for c in ids], dtype=np.float64)
+    if len(a) == 0:
+        return a
+    mean, var = a.mean(), a.var()
+    keys = [group(c) for c in ids]
+    out = np.zeros_like(a)
+    for key in set(keys):
+        mask = np.fromiter((k == key for k in keys), dtype=bool, count=len(keys))
+        n = int(mask.sum())
+        m = (n * a[mask].mean() + prior * mean) / (n + prior)
+        v = (n * a[mask].var() + prior * var) / (n + prior)
+        out[mask] = (a[mask] - m) / np.sqrt(v) if v > 1e-12 else 0.0
+    return out
 
 
 def rrf_fusion(signals: Sequence[Signal], k: int, rrf_k: int = RRF_K) -> list[Fused]:

@@ -167,7 +167,25 @@ class SearchPipeline:
         absent = 0.0 if len(found) < depth else (found[-1][1] if found else 0.0)
         texts = self._text_view()
         covers = None if texts is None else texts.has
-        return Signal(LEXICAL_SIGNAL, found, weight, covers=covers, absent=absent)
+        group = None
+        if q.ranking.calibrate and texts is not None:
+            # BM25 favours long texts over short captions and OCR lines as cosine favours
+            # text over images: calibrated, it is standardised per modality too.
+            view = texts
+
+            def group(item_id: str) -> str | None:
+                rows = view.rows_of(item_id)
+                return str(view.modality[rows[0]]) if len(rows) else None
+
+        return Signal(
+            LEXICAL_SIGNAL,
+            found,
+            weight,
+            covers=covers,
+            absent=absent,
+            group=group,
+            prior=cal.PRIOR_ITEMS,
+        )
 
     def _text_view(self) -> Any:
         """The vectors of the text encoder: which items have text at all."""

@@ -31,7 +31,8 @@ from polyseek.server.security import (
     store_media_file,
 )
 from polyseek.server.settings import ServerSettings
-from polyseek.types import SearchResult
+from polyseek.types import Locator, SearchResult
+from polyseek.types import item_id as item_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +246,11 @@ def _item_routes(ctx: _Context) -> APIRouter:
     def item_details(item_id: str) -> s.ItemOut:
         """An item with its full text and where to fetch its preview and file."""
         item = _stored(engine, item_id)
+        page_preview = None
+        if item.locator.region is not None and item.locator.page is not None:
+            page = engine.collection.item(item_id_of(item.source, Locator(page=item.locator.page)))
+            if page is not None and page.preview:
+                page_preview = s.preview_url(page.id)
         return s.ItemOut(
             item_id=item.id,
             modality=item.modality,
@@ -255,6 +261,7 @@ def _item_routes(ctx: _Context) -> APIRouter:
             metadata=item.metadata,
             preview_url=s.preview_url(item.id) if item.preview else None,
             file_url=s.file_url(item.source),
+            page_preview_url=page_preview,
         )
 
     @router.get(

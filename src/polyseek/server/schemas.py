@@ -153,6 +153,9 @@ class ItemOut(BaseModel):
     metadata: dict[str, Any]
     preview_url: str | None
     file_url: str
+    page_preview_url: str | None = Field(
+        None, description="For a layout region: the render of its page (draw its bbox on it)"
+    )
 
 
 class IndexRequest(BaseModel):

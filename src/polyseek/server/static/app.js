@@ -191,7 +191,7 @@ function renderResults(hits) {
     const where = isTimed(hit) ? `${fmtTime(hit.locator.start_s)}–${fmtTime(hit.locator.end_s)}` : hit.locator_text;
     card.innerHTML = `${visual}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
       + `#${hit.rank} · ${hit.score.toFixed(3)}<br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`;
-    card.addEventListener("click", () => openItem(hit.item_id));
+    card.addEventListener("click", () => openItem(hit.item_id, hit));
     card.addEventListener("keydown", gridKeys);
     grid.appendChild(card);
   });
@@ -210,7 +210,19 @@ function gridKeys(e) {
 }
 
 // ------------------------------------------------------------------ details
-async function openItem(itemId) {
+// A box on a page render: PDF points (item.metadata width/height) scaled to the image.
+function drawBox(frame, bbox, page) {
+  if (!bbox || !page || !page.width || !page.height) return;
+  const box = document.createElement("div");
+  box.className = "bbox";
+  box.style.left = (100 * bbox[0] / page.width) + "%";
+  box.style.top = (100 * bbox[1] / page.height) + "%";
+  box.style.width = (100 * (bbox[2] - bbox[0]) / page.width) + "%";
+  box.style.height = (100 * (bbox[3] - bbox[1]) / page.height) + "%";
+  frame.appendChild(box);
+}
+
+async function openItem(itemId, hit) {
   let item;
   try { item = await api("/api/items/" + encodeURIComponent(itemId)); }
   catch (err) { showMessage(err.message); return; }
@@ -252,12 +264,18 @@ async function openItem(itemId) {
     player.src = item.file_url + "#t=" + start + (item.locator.end_s ? "," + item.locator.end_s : "");
     media.appendChild(player);
     openHref = player.src;
-  } else if (item.preview_url) {
+  } else if (item.preview_url || item.page_preview_url) {
+    // A region or passage of a page is shown on the page's render, its box drawn over it.
+    const frame = document.createElement("div");
+    frame.className = "page-frame";
     const img = document.createElement("img");
     img.id = "detail-image";
     img.alt = item.modality + " preview of " + item.source;
-    img.src = item.preview_url;
-    media.appendChild(img);
+    img.src = item.page_preview_url || item.preview_url;
+    frame.appendChild(img);
+    const bbox = (hit && hit.locator && hit.locator.bbox) || item.locator.bbox;
+    if (item.modality === "page") drawBox(frame, bbox, item.metadata);
+    media.appendChild(frame);
     if (item.locator.page) openHref = item.file_url + "#page=" + item.locator.page;
   }
   $("detail-open").href = openHref;
