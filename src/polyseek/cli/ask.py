@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from polyseek.cli.options import CollectionOpt, JsonOpt, StoreOpt, out, ranking_options
 from polyseek.errors import ConfigError
+from polyseek.rag.scoring import DEFAULT_THRESHOLD
+from polyseek.rag.support import DEFAULT_SUPPORT
 from polyseek.search.base import Ranking
 
 
@@ -46,11 +48,15 @@ def ask_command(
         str | None, typer.Option(help="Base URL of an OpenAI-compatible endpoint (…/v1).")
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="Below this evidence similarity: no answer.")
-    ] = 0.35,
+        float, typer.Option(help="Below this answer score of the best sentence: no answer.")
+    ] = DEFAULT_THRESHOLD,
     support: Annotated[
-        float, typer.Option(help="Post-check: min similarity of a sentence to its citation.")
-    ] = 0.6,
+        float, typer.Option(help="Post-check: min support of a generated sentence by its citation.")
+    ] = DEFAULT_SUPPORT,
+    nli: Annotated[
+        str | None,
+        typer.Option(help="Post-check also with this local NLI cross-encoder (a folder)."),
+    ] = None,
     flag: Annotated[
         bool,
         typer.Option("--flag", help="Keep unsupported sentences, flagged, instead of dropping."),
@@ -78,24 +84,28 @@ def ask_command(
         support_threshold=support,
         policy="flag" if flag else "drop",
         examples=_load_examples(examples) if examples else None,
-        ranking=ranking,
+        ranking=None if ranking == Ranking() else ranking,  # untouched options: ask's hybrid
+        nli=nli,
     )
     if as_json:
         out.print_json(json.dumps(answer.to_dict()))
         return
     if not answer.answered:
         out.print("[bold]No answer in the collection.[/]")
-    by_id = {e.id: e for e in answer.evidence}
     for sentence in answer.sentences:
         refs = "".join(f"[{c}]" for c in sentence.citations)
         mark = "" if sentence.supported else " [yellow](unsupported)[/]"
         out.print(f"{escape(sentence.text)} [cyan]{escape(refs)}[/]{mark}", highlight=False)
-    cited = sorted({c for x in answer.sentences for c in x.citations if c in by_id})
-    if cited:
+    # Each citation points at the cited sentence itself: its file and its own span.
+    references = dict.fromkeys(
+        (span.evidence_id, span.source, str(span.locator))
+        for sentence in answer.sentences
+        for span in sentence.spans
+    )
+    if references:
         out.print()
-    for c in cited:
-        e = by_id[c]
-        out.print(f"[cyan]\\[{c}][/] [green]{escape(e.source)}[/] [dim]{escape(str(e.locator))}[/]")
+    for c, source, where in references:
+        out.print(f"[cyan]\\[{c}][/] [green]{escape(source)}[/] [dim]{escape(where)}[/]")
     if answer.dropped:
         out.print(
             f"[yellow]{len(answer.dropped)} sentence(s) dropped: unsupported by their citations[/]"

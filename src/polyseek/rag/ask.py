@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from polyseek.errors import QueryError
@@ -12,6 +13,8 @@ from polyseek.rag.base import Answer, Evidence, FewShotExample, Generator
 from polyseek.rag.evidence import retrieve, text_encoder
 from polyseek.rag.extractive import ExtractiveAnswerer
 from polyseek.rag.generative import GenerativeAnswerer
+from polyseek.rag.scoring import DEFAULT_THRESHOLD
+from polyseek.rag.support import DEFAULT_SUPPORT, NliModel
 
 if TYPE_CHECKING:
     from polyseek.rag.base import Searcher
@@ -23,8 +26,6 @@ logger = logging.getLogger(__name__)
 Reranker = Callable[[str, list[Evidence]], list[Evidence]]
 """Reorders (and may cut) the retrieved evidence for a question."""
 
-DEFAULT_THRESHOLD = 0.35
-
 
 def ask(
     engine: Searcher,
@@ -33,24 +34,29 @@ def ask(
     top: int = 8,
     generator: Generator | None = None,
     threshold: float = DEFAULT_THRESHOLD,
-    support_threshold: float = 0.6,
+    support_threshold: float = DEFAULT_SUPPORT,
     policy: Literal["drop", "flag"] = "drop",
     examples: list[FewShotExample] | None = None,
     reranker: Reranker | SearchReranker | None = None,
     ranking: Ranking | None = None,
-    max_sentences: int = 3,
+    max_sentences: int = 2,
+    nli: str | NliModel | None = None,
     lock: AbstractContextManager[object] | None = None,
 ) -> Answer:
     """Answer ``question`` from the collection, citing evidence on every sentence.
 
-    Without a ``generator`` the answer is extractive (evidence sentences, cited). When
-    the best evidence sentence scores below ``threshold`` (text-encoder similarity) the
-    answer is "no answer in the collection". ``reranker`` is a
-    :class:`polyseek.rerank.Reranker` (cross-encoder, MLLM; it re-scores the retrieved
-    candidates) or any callable reordering the evidence. ``ranking`` is how evidence is
-    searched (default: the default ranking, with the index's text encoder). ``lock``
-    guards the engine's encoders (the server shares them between threads); generation
-    runs outside it.
+    Without a ``generator`` the answer is extractive: the evidence sentences that best
+    answer it (:mod:`polyseek.rag.scoring`), each cited with its own span. When no
+    sentence scores ``threshold`` the answer is "no answer in the collection". A
+    ``generator``'s sentences are each checked against the evidence they cite
+    (:mod:`polyseek.rag.support`, ``support_threshold``; with ``nli``, a local NLI
+    cross-encoder folder, entailment too); unsupported ones are dropped (``policy="flag"``
+    keeps them, marked). ``reranker`` is a :class:`polyseek.rerank.Reranker`
+    (cross-encoder, ``late:minilm``; it re-scores the retrieved candidates and then the
+    best sentences) or any callable reordering the evidence. ``ranking`` is how evidence
+    is searched (default: hybrid BM25 + dense, with the index's text encoder); its
+    ``rerank`` also re-scores sentences. ``lock`` guards the engine's encoders (the
+    server shares them between threads); generation runs outside it.
     """
     from polyseek.rerank.base import Reranker as SearchReranker
 
@@ -59,19 +65,21 @@ def ask(
     if top < 1:
         raise QueryError(f"top must be at least 1, got {top}")
     guard = lock if lock is not None else nullcontext()
+    nli_model = NliModel(nli) if isinstance(nli, str) else nli
     with guard:
         search_reranker = reranker if isinstance(reranker, SearchReranker) else None
+        sentence_reranker = search_reranker or (ranking.reranker if ranking else None)
         evidence = retrieve(engine, question, top=top, rerank=search_reranker, ranking=ranking)
         if reranker is not None and search_reranker is None:
             evidence = [
-                Evidence(
-                    i + 1, e.item_id, e.source, e.modality, e.locator, e.text, e.score, e.preview
-                )
+                replace(e, id=i + 1)
                 for i, e in enumerate(reranker(question, evidence))  # type: ignore[operator]
             ]
         encoder = text_encoder(engine)
         if generator is None:
-            extractive = ExtractiveAnswerer(threshold=threshold, max_sentences=max_sentences)
+            extractive = ExtractiveAnswerer(
+                threshold=threshold, max_sentences=max_sentences, reranker=sentence_reranker
+            )
             return extractive.answer(question, evidence, encoder)
     answerer = GenerativeAnswerer(
         generator,
@@ -79,6 +87,7 @@ def ask(
         support_threshold=support_threshold,
         policy=policy,
         examples=list(examples or []),
+        nli=nli_model,
     )
     # The encoder is used again for the post-check; hold the lock only around its calls.
     return answerer.answer(question, evidence, _Locked(encoder, guard))  # type: ignore[arg-type]

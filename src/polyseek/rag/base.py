@@ -1,7 +1,9 @@
 """Answers from retrieved evidence: the vocabulary and the generator protocol.
 
 An :class:`Evidence` is one retrieved item (numbered ``[1]``, ``[2]``... in prompts);
-an :class:`Answer` is a list of sentences, each citing the evidence that supports it.
+an :class:`Answer` is a list of sentences, each citing the evidence that supports it and,
+in :attr:`AnswerSentence.spans`, the very sentence of that evidence that does
+(:class:`CitedSpan`: its text and its own locator, not the chunk's).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Evidence:
     text: str
     score: float
     preview: Path | None = None  # stored preview image (thumbnail, page render), if any
+    metadata: dict[str, Any] = field(default_factory=dict)  # the item's (``ocr``, ``title``)
 
     def citation(self) -> str:
         """``file (page 3)``: what a reader needs to find the evidence."""
@@ -67,13 +70,50 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class CitedSpan:
+    """The sentence of an evidence item that a citation points at.
+
+    ``locator`` is the sentence's own place in its source: the item's locator narrowed to
+    the sentence's characters (source offsets for text files; offsets into the page text,
+    OCR text or transcript, beside the page or time range, otherwise).
+    ``item_start``/``item_end`` are the same characters within the item's text (what the
+    web UI highlights); ``score`` is how well the sentence answers the question
+    (extractive) or supports the answer sentence (generated).
+    """
+
+    evidence_id: int
+    source: str
+    locator: Locator
+    text: str
+    item_start: int
+    item_end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "evidence_id": self.evidence_id,
+            "source": self.source,
+            "locator": self.locator.to_dict(),
+            "locator_text": str(self.locator),
+            "text": self.text,
+            "item_start": self.item_start,
+            "item_end": self.item_end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
 class AnswerSentence:
-    """One sentence of an answer, the evidence ids it cites and how well they support it."""
+    """One sentence of an answer, the evidence ids it cites and how well they support it.
+
+    ``spans`` holds, per citation that supports it, the evidence sentence doing so.
+    """
 
     text: str
     citations: tuple[int, ...]
-    support: float  # text-encoder similarity between the sentence and its best cited evidence
+    support: float  # answer score (extractive) or support of the best cited sentence
     supported: bool
+    spans: tuple[CitedSpan, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +121,7 @@ class AnswerSentence:
             "citations": list(self.citations),
             "support": round(self.support, 4),
             "supported": self.supported,
+            "spans": [s.to_dict() for s in self.spans],
         }
 
 
@@ -119,6 +160,7 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "evidence": [e.to_dict() for e in self.evidence],
             "dropped": [s.to_dict() for s in self.dropped],
+            "dropped_count": len(self.dropped),
             "flagged": [s.to_dict() for s in self.flagged],
         }
 

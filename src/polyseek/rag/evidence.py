@@ -1,10 +1,9 @@
-"""Retrieval of evidence for a question, sentence splitting and text-encoder scoring."""
+"""Retrieval of evidence for a question, and text-encoder similarities."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,27 +15,6 @@ if TYPE_CHECKING:
     from polyseek.rag.base import Searcher
     from polyseek.rerank.base import Reranker as SearchReranker
     from polyseek.search.base import Ranking
-
-# A sentence ends at . ! or ? followed by space and a capital, digit or quote; lines and
-# markdown headings are separate sentences too.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n\s*\n|\n(?=#)")
-MIN_SENTENCE_CHARS = 20
-
-
-@dataclass(frozen=True)
-class Sentence:
-    evidence_id: int
-    text: str
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (whitespace collapsed), dropping fragments under 20 chars."""
-    out = []
-    for part in _SENTENCE_END.split(text):
-        s = " ".join(part.split()).lstrip("# ").strip()
-        if len(s) >= MIN_SENTENCE_CHARS:
-            out.append(s)
-    return out
 
 
 def text_encoder(engine: Searcher) -> Encoder:
@@ -55,14 +33,15 @@ def retrieve(
 ) -> list[Evidence]:
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
-    ``ranking`` is how to search (default: the default ranking). Unless it names
+    ``ranking`` is how to search (default: hybrid, BM25 + dense: exact words of the
+    question, names and numbers above all, find the chunk that holds them). Unless it names
     encoders, retrieval uses the index's text encoder when it has one: answers are read
     from item texts (chunks, page text, OCR, transcripts), which that encoder embeds.
     A ``rerank`` (:mod:`polyseek.rerank`) re-scores the candidates before the cut.
     """
     from polyseek.search.base import Query, Ranking
 
-    ranking = ranking or Ranking()
+    ranking = ranking or Ranking(lexical=True)  # Ranking() once the default is hybrid
     if rerank is not None:
         ranking = replace(ranking, rerank=rerank)
     if not ranking.encoders:
@@ -85,13 +64,10 @@ def retrieve(
                 text=item.text,
                 score=hit.score,
                 preview=engine.preview_file(item),
+                metadata=dict(item.metadata),
             )
         )
     return evidence
-
-
-def evidence_sentences(evidence: Sequence[Evidence]) -> list[Sentence]:
-    return [Sentence(e.id, s) for e in evidence for s in split_sentences(e.text)]
 
 
 def similarities(encoder: Encoder, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:

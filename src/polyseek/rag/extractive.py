@@ -1,78 +1,111 @@
-"""The offline answerer: the evidence sentences that best answer the question, cited."""
+"""The offline answerer: the evidence sentence that best answers the question, cited.
+
+1. Score every sentence of the retrieved items (:class:`~polyseek.rag.scoring.SentenceScorer`).
+2. No sentence scores ``threshold`` or more: the answer is "no answer in the collection"
+   (abstaining beats quoting something merely nearby).
+3. Prefer clean sources: when the best sentence is OCR text and a text-layer sentence
+   within ``prefer_margin`` says the same (the same numbers, or near-identical meaning),
+   quote the text layer.
+4. Add up to ``max_sentences - 1`` further sentences only when nearly as good
+   (``margin``) and not a near-duplicate of one already chosen.
+
+Each quoted sentence cites its item and carries a :class:`~polyseek.rag.base.CitedSpan`:
+the sentence's own characters in its source (and page), not the chunk's.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from polyseek.rag.base import Answer, AnswerSentence, CitedSpan, Evidence
+from polyseek.rag.lexical import numbers, terms
+from polyseek.rag.scoring import DEFAULT_THRESHOLD, Candidate, SentenceScorer, Weights
+from polyseek.rag.sentences import sentence_locator
 
-from polyseek.encoders.base import Encoder
-from polyseek.rag.base import Answer, AnswerSentence, Evidence
-from polyseek.rag.evidence import evidence_sentences, similarities
+if TYPE_CHECKING:
+    from polyseek.encoders.base import Encoder
+    from polyseek.rerank.base import Reranker
 
 logger = logging.getLogger(__name__)
 
 
+def cited_span(c: Candidate, score: float | None = None) -> CitedSpan:
+    e, s = c.evidence, c.sentence
+    return CitedSpan(
+        evidence_id=e.id,
+        source=e.source,
+        locator=sentence_locator(e.locator, s.start, s.end),
+        text=s.text,
+        item_start=s.start,
+        item_end=s.end,
+        score=c.score if score is None else score,
+    )
+
+
+def _same_fact(a: Candidate, b: Candidate) -> bool:
+    """Whether two sentences state the same thing (for the clean-source preference)."""
+    na, nb = numbers(a.sentence.text), numbers(b.sentence.text)
+    if na and na <= nb:
+        return True
+    ta, tb = terms(a.sentence.text), terms(b.sentence.text)
+    return bool(ta) and len(ta & tb) >= 0.8 * len(ta)
+
+
 @dataclass(frozen=True)
 class ExtractiveAnswerer:
-    """Select and order evidence sentences by text-encoder similarity to the question.
+    """Quote the best evidence sentence(s); see the module doc for the steps."""
 
-    ``threshold``: below this similarity for the best sentence the answer is "no answer
-    in the collection". ``margin``: further sentences must score within this of the best.
-    """
-
-    threshold: float = 0.35
-    max_sentences: int = 3
-    margin: float = 0.1
-    duplicate: float = 0.92  # sentences this similar to a selected one are skipped
-    lexical_weight: float = 0.15
+    threshold: float = DEFAULT_THRESHOLD
+    max_sentences: int = 2
+    margin: float = 0.03
+    prefer_margin: float = 0.25
+    weights: Weights = field(default_factory=Weights)
+    reranker: Reranker | None = None
 
     def answer(self, question: str, evidence: list[Evidence], encoder: Encoder) -> Answer:
-        sentences = evidence_sentences(evidence)
-        sims = similarities(encoder, [question], [s.text for s in sentences])[0]
-        best = float(sims.max()) if len(sims) else 0.0
-        logger.debug("extractive: %d sentences, best similarity %.3f", len(sentences), best)
+        ranked = SentenceScorer(encoder, self.weights, self.reranker).score(question, evidence)
+        best = max((c.score for c in ranked), default=0.0)
+        logger.debug("extractive: %d sentences, best score %.3f", len(ranked), best)
         if best < self.threshold:
             return Answer(question, False, [], evidence, "extractive")
-        # Rank by similarity plus a small bonus for the question's words (hybrid scoring);
-        # the no-answer gate above uses the similarity alone, which is calibrated.
-        ranked = sims + self.lexical_weight * _overlap(question, [s.text for s in sentences])
-        candidates = [int(i) for i in np.argsort(-ranked, kind="stable")[: 4 * self.max_sentences]]
-        vecs = encoder.embed_documents([sentences[i].text for i in candidates])
-        floor = float(ranked[candidates[0]]) - self.margin
-        chosen: list[int] = []  # positions in candidates
-        for pos, i in enumerate(candidates):
-            if len(chosen) == self.max_sentences:
+        ranked = [c for c in ranked if c.score >= self.threshold]
+        lead = self._prefer_clean(ranked)
+        chosen = [lead]
+        for c in ranked:
+            if len(chosen) >= self.max_sentences:
                 break
-            if ranked[i] < floor or sims[i] < self.threshold - self.margin:
+            if c is lead or c.rank_score < lead.rank_score - self.margin:
                 continue
-            if chosen:
-                # Another item's sentence joins only when nearly as good as the first one.
-                lead = candidates[chosen[0]]
-                other = sentences[i].evidence_id != sentences[lead].evidence_id
-                if other and ranked[i] < ranked[lead] - self.margin / 10:
-                    continue
-                if any(float(vecs[pos] @ vecs[p]) > self.duplicate for p in chosen):
-                    continue
-            chosen.append(pos)
+            if any(_duplicate(c, x) for x in chosen):
+                continue
+            chosen.append(c)
         kept = [
-            AnswerSentence(sentences[i].text, (sentences[i].evidence_id,), float(sims[i]), True)
-            for i in (candidates[p] for p in chosen)
+            AnswerSentence(c.sentence.text, (c.evidence.id,), c.score, True, (cited_span(c),))
+            for c in chosen
         ]
         return Answer(question, True, kept, evidence, "extractive")
 
+    def _prefer_clean(self, ranked: list[Candidate]) -> Candidate:
+        top = ranked[0]
+        if not top.machine_read:
+            return top
+        for c in ranked[1:]:
+            if c.rank_score < top.rank_score - self.prefer_margin:
+                break
+            if not c.machine_read and _same_fact(top, c):
+                logger.debug(
+                    "quoting the text layer %s over OCR of %s",
+                    c.evidence.source,
+                    top.evidence.source,
+                )
+                return c
+        return top
 
-_WORD = re.compile(r"\w{4,}")
 
-
-def _overlap(question: str, sentences: list[str]) -> np.ndarray:
-    """Share of the question's words (4+ letters, any case) found in each sentence."""
-    words = {w.lower() for w in _WORD.findall(question)}
-    if not words:
-        return np.zeros(len(sentences), dtype=np.float32)
-    return np.array(
-        [len(words & {w.lower() for w in _WORD.findall(s)}) / len(words) for s in sentences],
-        dtype=np.float32,
-    )
+def _duplicate(a: Candidate, b: Candidate) -> bool:
+    ta, tb = terms(a.sentence.text), terms(b.sentence.text)
+    if not ta or not tb:
+        return a.sentence.text == b.sentence.text
+    return len(ta & tb) / min(len(ta), len(tb)) >= 0.8

@@ -1,4 +1,14 @@
-"""Answers written by a generator, then post-checked against the evidence they cite."""
+"""Answers written by a generator, then post-checked against the evidence they cite.
+
+The generator sees numbered evidence and must end every sentence with the ids it relies
+on. Each sentence of its reply is then checked (:class:`~polyseek.rag.support.SupportChecker`:
+numbers, words, embeddings, and an NLI cross-encoder when one is given) against the
+sentences of the evidence it cites: it keeps only the citations whose sentence supports
+it, each with that sentence's span; a sentence that no citation supports is dropped (and
+counted in ``Answer.dropped``), or kept and listed in ``Answer.flagged`` with
+``policy="flag"``. When no evidence sentence scores the extractive ``threshold`` the
+generator is not called at all.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +26,9 @@ from polyseek.rag.base import (
     FewShotExample,
     Generator,
 )
-from polyseek.rag.evidence import pairwise_support, similarities, split_sentences
+from polyseek.rag.evidence import similarities
+from polyseek.rag.scoring import DEFAULT_THRESHOLD, SentenceScorer, Weights
+from polyseek.rag.support import DEFAULT_SUPPORT, NliModel, SupportChecker
 
 logger = logging.getLogger(__name__)
 
@@ -87,26 +99,23 @@ def select_examples(
 
 @dataclass
 class GenerativeAnswerer:
-    """Prompt a generator with numbered evidence, then check each sentence's citations.
-
-    A sentence is supported when its similarity (text encoder) to the best sentence of
-    the evidence it cites reaches ``support_threshold``. Unsupported sentences (and ones
-    that cite nothing, or cite ids that do not exist) are dropped, or with
-    ``policy="flag"`` kept and listed in ``Answer.flagged``.
-    """
+    """Prompt a generator with numbered evidence, then check each sentence's citations
+    (see the module doc)."""
 
     generator: Generator
-    threshold: float = 0.35  # evidence gate: below it, "no answer" without generating
-    support_threshold: float = 0.6
+    threshold: float = DEFAULT_THRESHOLD  # evidence gate: below it, "no answer" without generating
+    support_threshold: float = DEFAULT_SUPPORT
     policy: Literal["drop", "flag"] = "drop"
     examples: list[FewShotExample] = field(default_factory=list)
     n_examples: int = 2
+    nli: NliModel | None = None
+    nli_threshold: float = 0.5
+    weights: Weights = field(default_factory=Weights)
 
     def answer(self, question: str, evidence: list[Evidence], encoder: Encoder) -> Answer:
         method = self.generator.name
-        ev_sentences = {e.id: split_sentences(e.text) or [e.text] for e in evidence}
-        flat = [s for e in evidence for s in ev_sentences[e.id] if s.strip()]
-        best = float(similarities(encoder, [question], flat)[0].max()) if flat else 0.0
+        ranked = SentenceScorer(encoder, self.weights).score(question, evidence)
+        best = max((c.score for c in ranked), default=0.0)
         if best < self.threshold:
             logger.info("evidence too weak (best sentence %.3f): not generating", best)
             return Answer(question, False, [], evidence, method)
@@ -115,9 +124,9 @@ class GenerativeAnswerer:
         logger.debug("generator reply: %r", reply)
         if reply.strip().upper().startswith(NO_ANSWER_TOKEN):
             return Answer(question, False, [], evidence, method)
-        checked = [
-            self._check(text, ids, ev_sentences, encoder) for text, ids in parse_sentences(reply)
-        ]
+        checker = SupportChecker(encoder, self.support_threshold, self.nli, self.nli_threshold)
+        by_id = {e.id: e for e in evidence}
+        checked = [self._check(checker, text, ids, by_id) for text, ids in parse_sentences(reply)]
         bad = [s for s in checked if not s.supported]
         if self.policy == "flag":
             kept, dropped, flagged = checked, [], bad
@@ -127,16 +136,15 @@ class GenerativeAnswerer:
             logger.info("post-check: %d of %d sentences unsupported", len(bad), len(checked))
         return Answer(question, bool(kept), kept, evidence, method, dropped, flagged)
 
+    @staticmethod
     def _check(
-        self,
-        text: str,
-        ids: tuple[int, ...],
-        ev_sentences: dict[int, list[str]],
-        encoder: Encoder,
+        checker: SupportChecker, text: str, ids: tuple[int, ...], by_id: dict[int, Evidence]
     ) -> AnswerSentence:
-        valid = tuple(i for i in ids if i in ev_sentences)
-        if not valid:
+        cited = [by_id[i] for i in ids if i in by_id]
+        if not cited:
             return AnswerSentence(text, ids, 0.0, False)
-        docs = [s for i in valid for s in ev_sentences[i]]
-        support = float(pairwise_support(encoder, [text], docs)[0].max()) if docs else 0.0
-        return AnswerSentence(text, ids, support, support >= self.support_threshold)
+        verdict = checker.check(text, cited)
+        if not verdict.spans:
+            return AnswerSentence(text, ids, verdict.score, False)
+        supporting = tuple(dict.fromkeys(s.evidence_id for s in verdict.spans))
+        return AnswerSentence(text, supporting, verdict.score, True, verdict.spans)

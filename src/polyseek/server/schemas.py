@@ -227,11 +227,27 @@ class EvidenceOut(BaseModel):
     file_url: str
 
 
+class SpanOut(BaseModel):
+    """The evidence sentence a citation points at: its own locator (characters in the
+    source file, or in the page / OCR text), and the same characters within the item's
+    text (``item_start``/``item_end``: what the UI highlights)."""
+
+    evidence_id: int
+    source: str
+    locator: LocatorOut
+    locator_text: str
+    text: str
+    item_start: int
+    item_end: int
+    score: float
+
+
 class SentenceOut(BaseModel):
     text: str
     citations: list[int]
     support: float
     supported: bool
+    spans: list[SpanOut] = []
 
 
 class AnswerOut(BaseModel):
@@ -242,6 +258,7 @@ class AnswerOut(BaseModel):
     sentences: list[SentenceOut]
     evidence: list[EvidenceOut]
     dropped: list[SentenceOut]
+    dropped_count: int = 0
     flagged: list[SentenceOut]
 
 

@@ -222,7 +222,9 @@ function drawBox(frame, bbox, page) {
   frame.appendChild(box);
 }
 
-async function openItem(itemId, hit) {
+// ``hit``: the search result opened (its locator may be a passage's); ``cited``: the
+// sentence of an answer that cites this item.
+async function openItem(itemId, hit, cited) {
   let item;
   try { item = await api("/api/items/" + encodeURIComponent(itemId)); }
   catch (err) { showMessage(err.message); return; }
@@ -279,7 +281,15 @@ async function openItem(itemId, hit) {
     if (item.locator.page) openHref = item.file_url + "#page=" + item.locator.page;
   }
   $("detail-open").href = openHref;
-  $("detail-text").innerHTML = item.text ? highlight(item.text, state.lastQuery) : "<em>no text</em>";
+  if (cited && item.text && cited.end > cited.start) {
+    // A citation: the cited sentence itself, highlighted in the item's text.
+    $("detail-text").innerHTML = escapeHtml(item.text.slice(0, cited.start))
+      + '<mark class="cited">' + escapeHtml(item.text.slice(cited.start, cited.end)) + "</mark>"
+      + escapeHtml(item.text.slice(cited.end));
+    $("detail-locator").textContent = item.modality + " · " + cited.locatorText;
+  } else {
+    $("detail-text").innerHTML = item.text ? highlight(item.text, state.lastQuery) : "<em>no text</em>";
+  }
   const firstMark = $("detail-text").querySelector("mark");
   if (firstMark) firstMark.scrollIntoView({ block: "nearest" });
   $("detail").focus();
@@ -340,28 +350,37 @@ function renderAnswer(ans) {
     para.appendChild(span);
     s.citations.forEach((c) => {
       const ev = byId[c];
+      const span = (s.spans || []).find((x) => x.evidence_id === c);
       const b = document.createElement("button");
       b.type = "button";
       b.className = "cite";
       b.textContent = "[" + c + "]";
       if (ev) {
-        b.title = ev.source + " (" + ev.locator_text + ")";
+        b.title = ev.source + " (" + (span ? span.locator_text : ev.locator_text) + ")";
         b.dataset.itemId = ev.item_id;
-        b.addEventListener("click", () => { state.lastQuery = $("question").value; openItem(ev.item_id); });
+        const cited = span ? { start: span.item_start, end: span.item_end, locatorText: span.locator_text } : null;
+        b.addEventListener("click", () => { state.lastQuery = $("question").value; openItem(ev.item_id, null, cited); });
       }
       para.appendChild(b);
       para.appendChild(document.createTextNode(" "));
     });
   });
   box.appendChild(para);
-  const cited = Array.from(new Set(ans.sentences.flatMap((s) => s.citations))).filter((c) => byId[c]);
-  if (cited.length) {
+  // One line per cited sentence: its file and its own span (chars, page).
+  const seen = new Set();
+  const refs = [];
+  ans.sentences.forEach((s) => (s.spans || []).forEach((sp) => {
+    const key = sp.evidence_id + " " + sp.locator_text;
+    if (!seen.has(key) && byId[sp.evidence_id]) { seen.add(key); refs.push(sp); }
+  }));
+  if (refs.length) {
     const list = document.createElement("ol");
     list.className = "sources";
-    cited.forEach((c) => {
+    refs.forEach((sp) => {
       const li = document.createElement("li");
-      li.value = c;
-      li.textContent = byId[c].source + " — " + byId[c].locator_text;
+      li.value = sp.evidence_id;
+      li.textContent = sp.source + " — " + sp.locator_text;
+      li.title = sp.text;
       list.appendChild(li);
     });
     box.appendChild(list);
@@ -370,7 +389,7 @@ function renderAnswer(ans) {
     const w = document.createElement("p");
     w.className = "warn";
     w.textContent = ans.dropped.length
-      ? `${ans.dropped.length} generated sentence(s) dropped: their citations did not support them.`
+      ? `${ans.dropped_count ?? ans.dropped.length} generated sentence(s) dropped: their citations did not support them.`
       : `${ans.flagged.length} sentence(s) are not supported by their citations.`;
     box.appendChild(w);
   }
