@@ -84,7 +84,7 @@ def ask_command(
         support_threshold=support,
         policy="flag" if flag else "drop",
         examples=_load_examples(examples) if examples else None,
-        ranking=None if ranking == Ranking() else ranking,  # untouched options: ask's hybrid
+        ranking=ranking,
         nli=nli,
     )
     if as_json:

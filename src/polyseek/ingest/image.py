@@ -192,7 +192,10 @@ class ImageLoader(BaseLoader):
         text = ""
         if opts.ocr:
             ocr_input = fit_for_ocr(rgb.convert("L"), opts.ocr_min_side, opts.ocr_max_side)
-            text = get_ocr_engine(opts.ocr_lang).ocr(ocr_input)
+            read = get_ocr_engine(opts.ocr_lang).read(ocr_input)
+            text = read.text
+            if text:
+                metadata.update(read.metadata())
         metadata["ocr"] = opts.ocr
         preview = rgb
         if max(preview.size) > opts.image_max_side:

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,36 @@ def clean_ocr_text(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+@dataclass(frozen=True)
+class OcrText:
+    """OCR output: the cleaned text, tesseract's mean confidence (0-100) and, per line,
+    ``(start, end, confidence)`` over ``text``."""
+
+    text: str
+    confidence: float
+    lines: list[tuple[int, int, float]]
+
+    def metadata(self) -> dict[str, Any]:
+        """What an item keeps of it (``rag/quality.py`` reads it to distrust bad lines)."""
+        return {
+            "ocr_confidence": round(self.confidence, 1),
+            "ocr_lines": [[a, b, round(c, 1)] for a, b, c in self.lines],
+        }
+
+
+def _line_spans(text: str, lines: list[tuple[str, float]]) -> list[tuple[int, int, float]]:
+    """Where each recognised line lies in the cleaned text (found in order)."""
+    out: list[tuple[int, int, float]] = []
+    pos = 0
+    for words, conf in lines:
+        at = text.find(words, pos)
+        if at < 0:
+            continue
+        out.append((at, at + len(words), conf))
+        pos = at + len(words)
+    return out
+
+
 class OcrEngine:
     """Tesseract for one language setting; keeps one ``PyTessBaseAPI`` per thread.
 
@@ -140,15 +171,32 @@ class OcrEngine:
 
     def ocr(self, image: Image) -> str:
         """The text tesseract reads in ``image`` (any PIL mode), with whitespace cleaned."""
+        return self.read(image).text
+
+    def read(self, image: Image) -> OcrText:
+        """The text of ``image`` and how sure tesseract is of it, line by line."""
+        import tesserocr
+
         if image.mode not in ("L", "RGB", "RGBA", "1"):
             image = image.convert("RGB")
         api = self._api()
         api.SetImage(image)
         try:
-            text = api.GetUTF8Text()
+            raw = api.GetUTF8Text()
+            mean = float(api.MeanTextConf())
+            lines: list[tuple[str, float]] = []
+            it = api.GetIterator()
+            level = tesserocr.RIL.TEXTLINE
+            while it is not None:
+                words = it.GetUTF8Text(level)
+                if words and words.strip():
+                    lines.append((" ".join(words.split()), float(it.Confidence(level))))
+                if not it.Next(level):
+                    break
         finally:
             api.Clear()
-        return clean_ocr_text(text)
+        text = clean_ocr_text(raw)
+        return OcrText(text, mean, _line_spans(text, lines))
 
     def read_page(self, image: Image, dpi: int) -> dict[str, Any]:
         """Words with boxes and layout blocks of ``image`` rendered at ``dpi``.

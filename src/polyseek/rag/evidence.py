@@ -41,7 +41,7 @@ def retrieve(
     """
     from polyseek.search.base import Query, Ranking
 
-    ranking = ranking or Ranking(lexical=True)  # Ranking() once the default is hybrid
+    ranking = ranking or Ranking()
     if rerank is not None:
         ranking = replace(ranking, rerank=rerank)
     if not ranking.encoders:

@@ -409,7 +409,7 @@ def _ask_routes(ctx: _Context) -> APIRouter:
             engine,
             body.question,  # type: ignore[attr-defined]
             top=body.top,  # type: ignore[attr-defined]
-            ranking=_ask_ranking(body, settings),
+            ranking=_ranking(body, settings),
             generator=generator,
             threshold=settings.answer_threshold,
             lock=engine_lock,
@@ -417,12 +417,6 @@ def _ask_routes(ctx: _Context) -> APIRouter:
         return _answer_out(answer)
 
     return router
-
-
-def _ask_ranking(params: Any, settings: ServerSettings) -> Ranking | None:
-    """A request's ranking for ``ask``; ``None`` (ask's own default, hybrid) if it set none."""
-    ranking = _ranking(params, settings)
-    return None if ranking == Ranking() else ranking
 
 
 def _ranking(params: Any, settings: ServerSettings) -> Ranking:

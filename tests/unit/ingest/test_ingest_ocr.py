@@ -33,6 +33,20 @@ def test_ocr_image() -> None:
     assert "housing bolts" in ocr_image(text_image("Tighten the housing bolts")).lower()
 
 
+def test_read_gives_line_confidences_over_the_text() -> None:
+    img = Image.new("L", (900, 260), 255)
+    draw = ImageDraw.Draw(img)
+    draw.text((20, 30), "Tighten the housing bolts", font=ImageFont.load_default(size=40), fill=0)
+    draw.text((20, 150), "Replace the intake filter", font=ImageFont.load_default(size=40), fill=0)
+    read = OcrEngine().read(img)
+    assert "housing bolts" in read.text.lower() and "intake filter" in read.text.lower()
+    assert len(read.lines) == 2 and 0 < read.confidence <= 100
+    for start, end, conf in read.lines:
+        assert read.text[start:end].strip() and 0 <= conf <= 100
+    meta = read.metadata()
+    assert meta["ocr_lines"][0][:2] == list(read.lines[0][:2])
+
+
 def test_tessdata_prefix_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     system = find_tessdata()
     (tmp_path / "eng.traineddata").symlink_to(system / "eng.traineddata")
