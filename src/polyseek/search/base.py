@@ -71,7 +71,12 @@ class Ranking:
     lexical_weight: float = option(
         0.5, "Share of the lexical list in the zscore mix.", ge=0.0, le=1.0
     )
-    calibrate: bool = option(False, "Make scores comparable across modalities (mixed results).")
+    calibrate: bool | None = option(
+        None,
+        "Make scores comparable across modalities (--calibrate / --no-calibrate); default: "
+        "on when the searched items mix modalities.",
+        flag="--calibrate/--no-calibrate",
+    )
     calibration: str = option(
         "hubness",
         "Calibration: hubness (per-query statistics of hubness-corrected scores), query "
@@ -182,6 +187,8 @@ class Ranking:
             out["fusion"] = self.fusion
         if self.calibrate:
             out["calibrate"] = self.calibration
+        elif self.calibrate is False:
+            out["calibrate"] = False
         if self.rerank is not None:
             out["rerank"] = self.rerank_name
             if self.rerank_weight != 1.0:

@@ -112,23 +112,43 @@ class SearchPipeline:
         """One ranked list per encoder, plus BM25 if asked, each a :class:`Signal`."""
         r = q.ranking
         dense_share = 1.0 - r.lexical_weight if r.lexical and q.has_text else 1.0
+        calibrate = self._calibrates(q)
         signals = [
-            self._dense(q, info, vec, depth, dense_share / len(vectors))
+            self._dense(q, info, vec, depth, dense_share / len(vectors), calibrate)
             for info, vec in vectors.items()
         ]
         if r.lexical and q.has_text:
-            signals.append(self._lexical(q, depth, r.lexical_weight if vectors else 1.0))
+            lexical = self._lexical(q, depth, r.lexical_weight if vectors else 1.0, calibrate)
+            signals.append(lexical)
         return signals
 
+    def _calibrates(self, q: Query) -> bool:
+        """Whether to calibrate: as asked, or (by default) when the searched items mix
+        modalities (benchmarks/ranking.py (b): every hit@k up or equal but 3 of 24 on four
+        mixed pools, hybrid search)."""
+        if q.ranking.calibrate is not None:
+            return q.ranking.calibrate
+        mods = q.modalities or None
+        return any(
+            cal.mixes_modalities(self.store, info.key, mods)
+            for info in self.store.manifest.encoders
+        )
+
     def _dense(
-        self, q: Query, info: EncoderInfo, vec: np.ndarray, depth: int, weight: float
+        self,
+        q: Query,
+        info: EncoderInfo,
+        vec: np.ndarray,
+        depth: int,
+        weight: float,
+        calibrate: bool = False,
     ) -> Signal:
         r, mods, store, key = q.ranking, q.modalities or None, self.store, info.key
         if info.kind == "image-text" and q.image is None:
             mods = tuple(m for m in (mods or MODALITIES) if m in PICTURE_MODALITIES)
             if not mods:
                 return Signal(info.spec, [], weight)
-        if r.calibrate:
+        if calibrate:
             stats = cal.calibration_stats(store, key, vec, r.calibration, mods)
             if stats is not None:
                 found = cal.calibrated_search(
@@ -160,7 +180,7 @@ class SearchPipeline:
 
         return Signal(info.spec, found, weight, fill=exact)
 
-    def _lexical(self, q: Query, depth: int, weight: float) -> Signal:
+    def _lexical(self, q: Query, depth: int, weight: float, calibrate: bool = False) -> Signal:
         found = search_lexical(self.store, q.text or "", depth, q.modalities or None)
         # Every item matching a query word is in a list that ended early: the others
         # score 0. A longer list was cut: the others score at most its last score.
@@ -168,7 +188,7 @@ class SearchPipeline:
         texts = self._text_view()
         covers = None if texts is None else texts.has
         group = None
-        if q.ranking.calibrate and texts is not None:
+        if calibrate and texts is not None:
             # BM25 favours long texts over short captions and OCR lines as cosine favours
             # text over images: calibrated, it is standardised per modality too.
             view = texts
