@@ -11,7 +11,7 @@ import pytest
 
 from polyseek.encoders import LateInteractionEncoder, load_encoder
 from polyseek.encoders.colpali import MAX_VECTORS, ColPaliEncoder, cluster_tokens
-from polyseek.errors import ConfigError, EncoderError
+from polyseek.errors import ConfigError, EncoderError, QueryError
 from tests.helpers.tiny_colpali import (
     TINY_COLPALI_DIM,
     make_tiny_colpali,
@@ -221,3 +221,68 @@ def test_cluster_tokens_bounds() -> None:
     np.testing.assert_array_equal(cluster_tokens(tokens[:1], 64), tokens[:1])
     with pytest.raises(ConfigError):
         cluster_tokens(tokens, 0)
+
+
+# ---------------------------------------------------------------- items and searches
+def test_embed_items_gives_a_row_per_pooled_token(model_dirs: dict[str, Path]) -> None:
+    from polyseek.encoders.items import embed_items
+    from polyseek.types import Item, Locator
+
+    encoder = load_encoder(f"colpali:{model_dirs['colqwen2']}")
+    assert isinstance(encoder, ColPaliEncoder)
+    big, small = page_images(1)[0], page_images(1, size=(32, 32))[0]
+    items = [
+        Item("a.pdf", "page", Locator(page=1), "page text", image=big),
+        Item("notes.txt", "text", Locator(char_start=0, char_end=5), "hello"),  # no picture
+        Item("b.png", "image", Locator(), "", image=small),
+    ]
+    ids, vectors = embed_items(encoder, items)
+    tokens = encoder.embed_image_tokens([big, small])
+    assert ids == [items[0].id] * MAX_VECTORS + [items[2].id] * len(tokens[1])
+    np.testing.assert_allclose(vectors, np.concatenate(tokens), atol=1e-5)
+    none, empty = embed_items(encoder, items[1:2])
+    assert none == [] and empty.shape == (0, TINY_COLPALI_DIM)
+
+
+def test_engine_searches_pages_by_maxsim(model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    from polyseek import Engine
+    from polyseek.ingest.options import IngestOptions
+    from polyseek.store.maxsim import maxsim_scores
+    from tests.helpers.ingest_files import text_pdf
+
+    root = tmp_path / "collection"
+    root.mkdir()
+    pages = [
+        "The housing bolts are tightened to a torque of 25 Nm.",
+        "Torque the impeller nut of the pump housing to 40 Nm.",
+        "Drain the volute casing before opening the housing.",
+    ]
+    (root / "guide.pdf").write_bytes(text_pdf(pages))
+    (root / "notes.txt").write_text("Housing bolts: check the torque each year.\n")
+    spec = f"colpali:{model_dirs['colpali']}"
+    engine = Engine.open(root, create=True, encoders=["minilm", spec])
+    engine.index(options=IngestOptions(ocr=False, pdf_regions=False))
+    info = next(i for i in engine.encoder_infos if i.spec == spec)
+    view = engine.collection.store.vectors(info.key)
+    page_ids = sorted(set(view.ids.tolist()))
+    assert len(page_ids) == 3  # the pages' renders; the text file has no picture
+    assert all(len(view.rows_of(i)) == MAX_VECTORS for i in page_ids)
+
+    query = "torque of the housing bolts"
+    only = engine.search(query, top=5, encoders=(spec,), lexical=False)
+    encoder = load_encoder(spec)
+    assert isinstance(encoder, ColPaliEncoder)
+    tokens = encoder.embed_query_tokens([query])[0]
+    expected = maxsim_scores(view, tokens, page_ids)
+    assert [h.item_id for h in only.hits] == sorted(expected, key=lambda i: (-expected[i], i))
+    assert [h.score for h in only.hits] == pytest.approx([expected[h.item_id] for h in only.hits])
+
+    fused = engine.search(query, top=5)  # minilm + colpali + BM25, fused
+    assert {h.source for h in fused.hits} == {"guide.pdf", "notes.txt"}
+    for hit in fused.hits:
+        if hit.modality == "page":
+            assert hit.signals[spec] == pytest.approx(expected[hit.item_id], abs=1e-4)
+        else:
+            assert spec not in hit.signals
+    with pytest.raises(QueryError, match="image-text encoder"):
+        engine.search(image=page_images(1)[0], encoders=(spec,))
