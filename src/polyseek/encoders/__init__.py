@@ -6,6 +6,8 @@ A spec is ``backend`` or ``backend:model_ref`` (split on the first colon)::
     st:/models/bge-small | st:BAAI/bge-small-en-v1.5
     clip:openai/clip-vit-base-patch32 | siglip:/models/siglip | hf:/models/any-two-tower
     open_clip:ViT-B-32/laion2b_s34b_b79k     # optional extra: pip install 'polyseek[open-clip]'
+    colpali:vidore/colpali-v1.3-hf | colpali:vidore/colqwen2-v1.0-hf | colpali:/models/x
+                                             # page images as token matrices (late interaction)
     mypackage.encoders.MyEncoder:my-model    # dotted path to an Encoder subclass
 
 Backends are imported when first used, so ``import polyseek.encoders`` stays light (no
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind
+from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind, LateInteractionEncoder
 from polyseek.errors import ConfigError
 from polyseek.registry import Registry
 
@@ -44,6 +46,7 @@ ENCODERS.register_lazy(
 )
 ENCODERS.register_lazy(("open_clip", "open-clip"), "polyseek.encoders.open_clip:OpenClipEncoder")
 ENCODERS.register_lazy("clap", "polyseek.encoders.clap:ClapEncoder")
+ENCODERS.register_lazy("colpali", "polyseek.encoders.colpali:ColPaliEncoder")
 
 
 def parse_encoder_spec(spec: str) -> tuple[str, str | None]:
@@ -121,6 +124,7 @@ __all__ = [
     "EncoderFactory",
     "EncoderInfo",
     "EncoderKind",
+    "LateInteractionEncoder",
     "clear_encoder_cache",
     "load_encoder",
     "parse_encoder_spec",

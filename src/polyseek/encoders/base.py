@@ -8,6 +8,10 @@ Two kinds of encoder exist:
   (image items, PDF page renders, image queries) and text queries into one space.
 * ``audio-text``: a two-tower model (CLAP) that embeds sound (audio segments, video
   moments' soundtracks) and text queries into one space.
+* ``late-interaction``: a multi-vector model (ColPali, ColQwen2) that embeds a page image
+  into a matrix of token vectors and a text query into another; relevance is MaxSim, the
+  sum over query tokens of the best dot product with any page token
+  (:class:`LateInteractionEncoder`). An item owns several vector rows, one per token.
 
 An encoder is named by a spec string ``backend:model`` (``minilm``,
 ``clip:openai/clip-vit-base-patch32``, ``open_clip:ViT-B-32/laion2b_s34b_b79k``,
@@ -29,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-EncoderKind = Literal["text", "image-text", "audio-text"]
+EncoderKind = Literal["text", "image-text", "audio-text", "late-interaction"]
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,22 @@ class EncoderInfo:
         return "v_" + hashlib.sha1(self.spec.encode()).hexdigest()[:10]
 
 
-EMBEDDING_METHODS = ("embed_queries", "embed_documents", "embed_images", "embed_audio")
+EMBEDDING_METHODS = (
+    "embed_queries",
+    "embed_documents",
+    "embed_images",
+    "embed_audio",
+    "embed_query_tokens",
+    "embed_image_tokens",
+)
 _LOCKS_GUARD = threading.Lock()
 
 
-def _locked(method: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``method`` holding the encoder's own lock (see :class:`Encoder`)."""
 
     @functools.wraps(method)
-    def call(self: Encoder, *args: Any, **kwargs: Any) -> np.ndarray:
+    def call(self: Encoder, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
             return method(self, *args, **kwargs)
 
@@ -129,6 +140,46 @@ class Encoder(ABC):
         from polyseek.errors import EncoderError
 
         raise EncoderError(f"encoder {self.info.spec!r} cannot embed audio")
+
+
+class LateInteractionEncoder(Encoder):
+    """A multi-vector encoder: each query and each image becomes a matrix of token vectors.
+
+    :meth:`embed_query_tokens` and :meth:`embed_image_tokens` are the real outputs (rows
+    L2-normalised; an image's tokens pooled to at most :attr:`max_vectors` rows unless
+    ``pooled=False``). The one-vector methods of :class:`Encoder` stay usable by generic
+    code: ``embed_queries`` / ``embed_images`` give the normalised mean of the tokens, a
+    rough summary that no ranking of this kind relies on.
+    """
+
+    max_vectors: int
+
+    @abstractmethod
+    def embed_query_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One ``(tokens, dim)`` float32 matrix per query, rows L2-normalised."""
+
+    @abstractmethod
+    def embed_image_tokens(
+        self, images: Sequence[Image], *, pooled: bool = True
+    ) -> list[np.ndarray]:
+        """One ``(vectors, dim)`` float32 matrix per image, rows L2-normalised.
+
+        ``pooled`` (the default, what the index stores): at most :attr:`max_vectors` rows;
+        ``pooled=False``: every token the model outputs (for reranking, where nothing is
+        stored).
+        """
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _token_means(self.embed_query_tokens(texts), self.info.dim)
+
+    def embed_images(self, images: Sequence[Image]) -> np.ndarray:
+        return _token_means(self.embed_image_tokens(images, pooled=False), self.info.dim)
+
+
+def _token_means(matrices: list[np.ndarray], dim: int) -> np.ndarray:
+    if not matrices:
+        return np.zeros((0, dim), np.float32)
+    return l2_normalize(np.stack([m.mean(axis=0) for m in matrices]))
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

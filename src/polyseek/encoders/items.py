@@ -3,6 +3,9 @@
 * a text encoder embeds the item's text (chunks, OCR text, page text layers, transcripts),
   passage by passage when the item has ``passages`` (one row each, in order);
 * an audio-text encoder (CLAP) the sound of audio segments and video moments;
+* a late-interaction encoder (ColPali) the picture of every item that has one (a page
+  render, an image, a region's crop, a moment's thumbnail): one row per pooled token
+  vector, in order;
 * an image-text encoder the picture: an image, a page render, a video moment's keyframes
   (pooled into one vector, or with ``pooling="max"`` one row per keyframe); an item with
   no picture but some text through its text tower, so that an image query can reach text
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyseek.encoders.base import Encoder
+from polyseek.encoders.base import Encoder, LateInteractionEncoder
 from polyseek.types import Item
 
 
@@ -30,6 +33,8 @@ def embed_items(
         if not heard:
             return [], np.zeros((0, enc.info.dim), np.float32)
         return [it.id for it in heard], enc.embed_audio([it.audio for it in heard])  # type: ignore[misc]
+    if isinstance(enc, LateInteractionEncoder):  # ColPali: a row per pooled page token
+        return _embed_token_rows(enc, [it for it in items if it.image is not None])
     ids, vectors = _embed_pictures(enc, [it for it in items if it.image is not None], pooling)
     texts = [it for it in items if it.image is None and it.text.strip()]
     if texts:
@@ -50,6 +55,16 @@ def _embed_pictures(enc: Encoder, chosen: list[Item], pooling: str) -> tuple[lis
 
         return [it.id for it in chosen], embed_item_images(enc, chosen, pooling)
     return [it.id for it in chosen], enc.embed_images([it.image for it in chosen])  # type: ignore[misc]
+
+
+def _embed_token_rows(
+    enc: LateInteractionEncoder, chosen: list[Item]
+) -> tuple[list[str], np.ndarray]:
+    if not chosen:
+        return [], np.zeros((0, enc.info.dim), np.float32)
+    matrices = enc.embed_image_tokens([it.image for it in chosen])  # type: ignore[misc]
+    ids = [it.id for it, m in zip(chosen, matrices, strict=True) for _ in range(len(m))]
+    return ids, np.concatenate(matrices).astype(np.float32, copy=False)
 
 
 def _embed_texts(enc: Encoder, items: list[Item]) -> tuple[list[str], np.ndarray]:

@@ -7,6 +7,8 @@
 * ``mllm:NAME_OR_DIR`` -- a transformers vision-language model, prompt-and-rerank
 * ``late:minilm`` / ``late:NAME_OR_DIR`` -- late interaction (ColBERT-style MaxSim) over the
   token vectors of the bundled MiniLM or another sentence-transformers model
+* ``colpali:NAME_OR_DIR`` -- late interaction over page images: MaxSim of a ColPali or
+  ColQwen2 model's query tokens against every token of each candidate's stored page image
 
 A registered factory takes the ``MODEL`` part; add your own with
 ``RERANKERS.register("name")`` on a :class:`Reranker` subclass or factory function.
@@ -28,6 +30,7 @@ RERANKERS.register_lazy("cross-encoder", "polyseek.rerank.cross_encoder:CrossEnc
 RERANKERS.register_lazy("mllm-endpoint", "polyseek.rerank.mllm:endpoint_reranker")
 RERANKERS.register_lazy("mllm", "polyseek.rerank.mllm:TransformersVLMReranker")
 RERANKERS.register_lazy("late", "polyseek.rerank.late_interaction:LateInteractionReranker")
+RERANKERS.register_lazy("colpali", "polyseek.rerank.colpali:ColPaliReranker")
 
 RERANKER_BACKENDS = tuple(RERANKERS.names())
 

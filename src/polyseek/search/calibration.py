@@ -117,6 +117,8 @@ def _compute(
     vectors: dict[str, np.ndarray] = {}
     probes: list[_Probe] = []
     for enc in encoders:
+        if enc.kind == "late-interaction":  # MaxSim sums are not calibrated (pipeline._late)
+            continue
         rng = np.random.default_rng(SEED)
         probes = _probe_texts(store, rng)
         if not probes:

@@ -1,9 +1,10 @@
 """Query vectors: each query embedded by every encoder of the index that applies to it.
 
 Text-only queries are embedded in one batch per encoder (one at a time is ~10x slower);
-image, composed (image + text) and video-clip queries one by one. With a ``cache``
-(a dict), a query embedded before is not embedded again: the evaluator runs the same
-queries under several ranking options.
+image, composed (image + text) and video-clip queries one by one. A late-interaction
+encoder (ColPali) gives a text query's token matrix (tokens x dim) instead of a vector,
+and takes no image queries. With a ``cache`` (a dict), a query embedded before is not
+embedded again: the evaluator runs the same queries under several ranking options.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polyseek.encoders.base import Encoder, EncoderInfo, l2_normalize
+from polyseek.encoders.base import Encoder, EncoderInfo, LateInteractionEncoder, l2_normalize
 from polyseek.errors import QueryError
 from polyseek.search.base import EncoderSource, Query, QueryVectors
 from polyseek.search.moments import embed_clip, is_video_path
@@ -70,7 +71,7 @@ class QueryEmbedder:
             encoder = self.encoders.encoder(info)
             for start in range(0, len(ordered), TEXT_BATCH):
                 chunk = ordered[start : start + TEXT_BATCH]
-                for text, vec in zip(chunk, encoder.embed_queries(chunk), strict=True):
+                for text, vec in zip(chunk, _text_vectors(encoder, chunk), strict=True):
                     batch[(info.spec, text)] = vec
         out = []
         for q, infos in plans:
@@ -91,7 +92,7 @@ class QueryEmbedder:
     def vector(encoder: Encoder, q: Query) -> np.ndarray:
         """One query's vector from one encoder: text, image, clip, or image + text."""
         if q.image is None:
-            return encoder.embed_queries([q.text or ""])[0]
+            return _text_vectors(encoder, [q.text or ""])[0]
         if is_video_path(q.image):  # a clip as the query: its keyframes, pooled
             img_vec = embed_clip(encoder, q.image)  # type: ignore[arg-type]
         else:
@@ -119,6 +120,13 @@ class QueryEmbedder:
     def _remember(self, info: EncoderInfo, q: Query, vec: np.ndarray) -> None:
         if self.cache is not None and (key := self._key(info, q)) is not None:
             self.cache[key] = vec
+
+
+def _text_vectors(encoder: Encoder, texts: list[str]) -> Sequence[np.ndarray]:
+    """Text queries' vectors; token matrices from a late-interaction encoder (MaxSim)."""
+    if isinstance(encoder, LateInteractionEncoder):
+        return encoder.embed_query_tokens(texts)
+    return list(encoder.embed_queries(texts))
 
 
 def open_query_image(image: Image | Path | str) -> Any:

@@ -4,7 +4,8 @@
 
 * **embed** (:class:`~polyseek.search.embedder.QueryEmbedder`): a vector per encoder.
 * **candidates**: one ranked list per encoder (raw or calibrated scores,
-  :mod:`polyseek.search.calibration`), plus BM25 (:mod:`polyseek.search.lexical`).
+  :mod:`polyseek.search.calibration`; MaxSim for a late-interaction encoder,
+  :mod:`polyseek.store.maxsim`), plus BM25 (:mod:`polyseek.search.lexical`).
 * **fuse**: encoders by reciprocal rank fusion, then the lexical list by the hybrid
   z-score mix (:mod:`polyseek.search.hybrid`) or RRF.
 * **items**: the fused candidates' stored items, in one read.
@@ -36,6 +37,7 @@ from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
 from polyseek.search.snippets import snippet
 from polyseek.store.base import Store, StoredItem
+from polyseek.store.maxsim import maxsim_scores
 from polyseek.types import MODALITIES, Hit, Modality, SearchResult
 
 logger = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ class SearchPipeline:
         calibrate: bool = False,
     ) -> Signal:
         r, mods, store, key = q.ranking, q.modalities or None, self.store, info.key
+        if info.kind == "late-interaction":
+            return self._late(q, info, vec, depth, weight)
         if info.kind == "image-text" and q.image is None:
             mods = tuple(m for m in (mods or MODALITIES) if m in PICTURE_MODALITIES)
             if not mods:
@@ -177,6 +181,19 @@ class SearchPipeline:
 
         def exact(ids: list[str]) -> dict[str, float]:
             return store.vectors(key).best_scores(ids, vec)
+
+        return Signal(info.spec, found, weight, fill=exact)
+
+    def _late(
+        self, q: Query, info: EncoderInfo, tokens: np.ndarray, depth: int, weight: float
+    ) -> Signal:
+        """MaxSim candidates of a late-interaction encoder (ColPali): the query's token
+        matrix against every item's rows. Its scores are not calibrated."""
+        store, key = self.store, info.key
+        found = store.search_multivector(key, [tokens], depth, q.modalities or None)[0]
+
+        def exact(ids: list[str]) -> dict[str, float]:
+            return maxsim_scores(store.vectors(key), tokens, ids)
 
         return Signal(info.spec, found, weight, fill=exact)
 

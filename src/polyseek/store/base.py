@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from polyseek.types import Item, Locator, Modality, Passage
 FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
 
 SourceStatus = Literal["ok", "failed"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,14 @@ class VectorView:
     def has(self, item_id: str) -> bool:
         return len(self.rows_of(item_id)) > 0
 
+    def derived(self, name: str, build: Callable[[VectorView], T]) -> T:
+        """``build(self)``, computed once per view and kept with it (a view never changes:
+        new rows make a new view), e.g. the grouping of rows by item that MaxSim uses."""
+        found = self._derived.get(name)
+        if found is None:
+            found = self._derived[name] = build(self)
+        return found  # type: ignore[no-any-return]
+
     def best_scores(self, item_ids: Sequence[str], query: np.ndarray) -> dict[str, float]:
         """Each item's best cosine with ``query`` over its rows (items without rows left out)."""
         out: dict[str, float] = {}
@@ -256,6 +265,21 @@ class Store(ABC):
         ``exact=True`` forces exhaustive search; ``None`` lets the store use an ANN index.
         ``first_pass`` (see :mod:`polyseek.store.quantized`): pick candidates on compressed
         vectors, then rescore them exactly.
+        """
+
+    @abstractmethod
+    def search_multivector(
+        self,
+        encoder_key: str,
+        queries: Sequence[np.ndarray],
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k (item id, MaxSim score) per query token matrix, visible items only.
+
+        For late-interaction encoders (an item's rows are its token vectors): an item scores
+        the sum over query tokens of the best dot product with any of its rows. Exact;
+        ties are broken by item id.
         """
 
     @abstractmethod

@@ -48,6 +48,7 @@ from polyseek.store.base import (
     StoredItem,
     VectorView,
 )
+from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
 from polyseek.types import MODALITY_CODES, Modality
@@ -456,6 +457,17 @@ class LanceStore(Store):
         return [
             [(i, s) for i, s in top_unique(row, cache.ids, k) if s != -np.inf] for row in scores
         ]
+
+    def search_multivector(
+        self,
+        encoder_key: str,
+        queries: Sequence[np.ndarray],
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k (item id, MaxSim) per query token matrix: exact over the in-memory rows
+        (:mod:`polyseek.store.maxsim`; ANN indexes and first passes play no part)."""
+        return maxsim_search(self.vectors(encoder_key), queries, k, modalities)
 
     # ----------------------------------------------------------------- full text
     def has_text_index(self) -> bool:
