@@ -50,7 +50,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
 from polyseek.search.base import CALIBRATION_MODES
-from polyseek.store.base import Store
+from polyseek.store.base import Store, VectorView
 from polyseek.store.quantized import FirstPass
 from polyseek.types import MODALITIES, MODALITY_CODES, Modality
 
@@ -83,13 +83,13 @@ def calibration_path(store: Store) -> Path:
 
 
 @dataclass(frozen=True)
-class _Probe:
+class Probe:
     item_id: str
     text: str  # the item's text cut to query length
     siblings: tuple[str, ...]  # ids of every item of the same source (the probe's own too)
 
 
-def _probe_texts(store: Store, rng: np.random.Generator) -> list[_Probe]:
+def _probe_texts(store: Store, rng: np.random.Generator) -> list[Probe]:
     """Query-length probes from a deterministic sample of the items with text."""
     rows, of_source = [], defaultdict(list)
     for i, s, x in store.item_texts():  # in id order: the sample must not follow history
@@ -99,8 +99,7 @@ def _probe_texts(store: Store, rng: np.random.Generator) -> list[_Probe]:
     if len(rows) > MAX_PROBES:
         rows = [rows[i] for i in sorted(rng.choice(len(rows), MAX_PROBES, replace=False))]
     return [
-        _Probe(i, " ".join(x.split()[:PROBE_WORDS]), tuple(sorted(of_source[s])))
-        for i, s, x in rows
+        Probe(i, " ".join(x.split()[:PROBE_WORDS]), tuple(sorted(of_source[s]))) for i, s, x in rows
     ]
 
 
@@ -111,11 +110,11 @@ def compute_calibration(store: Store, encoders: Sequence[Encoder]) -> Calibratio
 
 def _compute(
     store: Store, encoders: Sequence[Encoder]
-) -> tuple[Calibration, dict[str, np.ndarray], list[_Probe]]:
+) -> tuple[Calibration, dict[str, np.ndarray], list[Probe]]:
     """Statistics, and the probe vectors per encoder key they came from."""
     out: Calibration = {}
     vectors: dict[str, np.ndarray] = {}
-    probes: list[_Probe] = []
+    probes: list[Probe] = []
     for enc in encoders:
         if enc.kind == "late-interaction":  # MaxSim sums are not calibrated (pipeline._late)
             continue
@@ -209,21 +208,21 @@ _BLOCK = 8192  # item rows per probe x item product
 
 @dataclass(frozen=True)
 class Hubness:
-    """r(x) per row of an encoder's in-memory vectors, and each item id's row."""
+    """r(x) per row of an encoder's in-memory vectors; an item's r is its rows' mean."""
 
     r: np.ndarray
-    row: dict[str, int]
+    view: VectorView
 
     def of(self, item_id: str) -> float:
-        n = self.row.get(item_id)
-        return 0.0 if n is None else float(self.r[n])
+        rows = self.view.rows_of(item_id)
+        return float(self.r[rows].mean()) if len(rows) else 0.0
 
 
 def probes_path(store: Store) -> Path:
     return store.path / PROBES_FILE
 
 
-def save_probes(store: Store, vectors: dict[str, np.ndarray], probes: list[_Probe]) -> None:
+def save_probes(store: Store, vectors: dict[str, np.ndarray], probes: list[Probe]) -> None:
     """Probe vectors per encoder (and the items each probe must not be scored against)."""
     keys = sorted(vectors)
     siblings = [list(p.siblings) for p in probes]
@@ -242,7 +241,6 @@ def save_probes(store: Store, vectors: dict[str, np.ndarray], probes: list[_Prob
 
 
 _probes: dict[Path, tuple[int, dict[str, np.ndarray], list[np.ndarray]]] = {}
-_hubness: dict[tuple[str, str, tuple[int, ...], int], Hubness] = {}
 
 
 def _load_probes(store: Store) -> tuple[int, dict[str, np.ndarray], list[np.ndarray]] | None:
@@ -271,67 +269,64 @@ def _load_probes(store: Store) -> tuple[int, dict[str, np.ndarray], list[np.ndar
 
 
 def hubness(store: Store, encoder_key: str) -> Hubness | None:
-    """r(x) for every item of one encoder; None without probes (an older index)."""
+    """r(x) for every row of one encoder; None without probes (an older index)."""
     loaded = _load_probes(store)
     if loaded is None or encoder_key not in loaded[1]:
         return None
     mtime, vectors, siblings = loaded
     probes = vectors[encoder_key]
-    cache = store.vectors(encoder_key)
-    key = (str(store.path), encoder_key, cache.version, mtime)
-    found = _hubness.get(key)
-    if found is not None:
-        return found
-    row = {str(i): n for n, i in enumerate(cache.ids)}
-    n_items = len(cache.ids)
+
+    def build(view: VectorView) -> Hubness:
+        return Hubness(_hub_scores(view, probes, siblings), view)
+
+    return store.vectors(encoder_key).derived(f"hubness-{mtime}", build)
+
+
+def _hub_scores(view: VectorView, probes: np.ndarray, siblings: list[np.ndarray]) -> np.ndarray:
+    """Each row's mean similarity to its HUBNESS_K nearest probes (own source excluded)."""
+    n_rows = len(view.ids)
     k = min(HUBNESS_K, len(probes))
-    r = np.zeros(n_items, dtype=np.float32)
-    if k and n_items and len(siblings) == len(probes):
-        masked_p, masked_row = [], []
-        for p, ids in enumerate(siblings):
-            rows = [row[i] for i in ids if i in row]
-            masked_p.extend([p] * len(rows))
-            masked_row.extend(rows)
-        mp, mr = np.array(masked_p, dtype=np.int64), np.array(masked_row, dtype=np.int64)
-        for start in range(0, n_items, _BLOCK):
-            stop = min(start + _BLOCK, n_items)
-            sims = probes @ cache.matrix[start:stop].T  # probes x block
-            inside = (mr >= start) & (mr < stop)
-            sims[mp[inside], mr[inside] - start] = -np.inf
-            top = -np.sort(-sims, axis=0)[:k]
-            finite = np.isfinite(top)
-            counts = finite.sum(axis=0)
-            sums = np.where(finite, top, 0.0).sum(axis=0)
-            r[start:stop] = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    found = Hubness(r, row)
-    _hubness.clear()  # one store version at a time is plenty
-    _hubness[key] = found
-    return found
+    r = np.zeros(n_rows, dtype=np.float32)
+    if not (k and n_rows and len(siblings) == len(probes)):
+        return r
+    masked_p, masked_row = [], []
+    for p, ids in enumerate(siblings):
+        rows = [int(x) for i in ids for x in view.rows_of(str(i))]
+        masked_p.extend([p] * len(rows))
+        masked_row.extend(rows)
+    mp, mr = np.array(masked_p, dtype=np.int64), np.array(masked_row, dtype=np.int64)
+    for start in range(0, n_rows, _BLOCK):
+        stop = min(start + _BLOCK, n_rows)
+        sims = probes @ view.matrix[start:stop].T  # probes x block
+        inside = (mr >= start) & (mr < stop)
+        sims[mp[inside], mr[inside] - start] = -np.inf
+        top = -np.sort(-sims, axis=0)[:k]
+        finite = np.isfinite(top)
+        counts = finite.sum(axis=0)
+        sums = np.where(finite, top, 0.0).sum(axis=0)
+        r[start:stop] = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    return r
 
 
 QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
 PRIOR_ITEMS = 30  # weight of the index-time statistics in the per-query ones, in items
 
-_samples: dict[tuple[str, str, tuple[int, ...]], dict[str, np.ndarray]] = {}
-
 
 def _sample_rows(store: Store, encoder_key: str) -> dict[str, np.ndarray]:
-    """A fixed sample of each modality's rows (kept per store version)."""
-    cache = store.vectors(encoder_key)
-    key = (str(store.path), encoder_key, cache.version)
-    rows = _samples.get(key)
-    if rows is None:
+    """A fixed sample of each modality's rows (kept with the encoder's vector view)."""
+
+    def build(view: VectorView) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(SEED)
-        rows = {}
+        rows: dict[str, np.ndarray] = {}
         for modality in MODALITIES:
-            idx = np.flatnonzero(cache.modality == MODALITY_CODES[modality])
+            idx = np.flatnonzero(view.modality == MODALITY_CODES[modality])
             if len(idx) > QUERY_SAMPLE:
                 idx = np.sort(rng.choice(idx, QUERY_SAMPLE, replace=False))
             if len(idx):
                 rows[modality] = idx
-        _samples.clear()  # one store version at a time is plenty
-        _samples[key] = rows
-    return rows
+        return rows
+
+    return store.vectors(encoder_key).derived("calibration-samples", build)
 
 
 def mixes_modalities(

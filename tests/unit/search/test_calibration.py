@@ -109,17 +109,17 @@ def test_hubness_is_the_mean_of_the_k_nearest_probes_of_other_sources(tmp_path):
     update_calibration(store, [enc])
     assert probes_path(store).is_file()
     hub = hubness(store, ENC.key)
-    assert hub is not None and set(hub.row) == set(ids)
+    assert hub is not None and set(hub.view.ids.tolist()) == set(ids)
     cache = store.vectors(ENC.key)
     for n, item in enumerate(ids):
-        sims = vectors @ cache.matrix[hub.row[item]]
+        sims = vectors @ cache.matrix[hub.view.rows_of(item)[0]]
         others = np.sort(np.delete(sims, n))[::-1][:HUBNESS_K]
         assert hub.of(item) == pytest.approx(others.mean(), abs=1e-5)
     # Cached for this store version; recomputed once the collection changes.
     assert hubness(store, ENC.key) is hub
     add_items(store, [("new.txt", "text", "w1 w2 w3", vectors[1])], gen="g2")
     again = hubness(store, ENC.key)
-    assert again is not hub and len(again.row) == len(ids) + 1
+    assert again is not hub and len(again.view.ids) == len(ids) + 1
 
 
 def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
@@ -133,7 +133,7 @@ def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
     rows = [(f"t{n}.txt", "text", f"item {n}", rng.normal(0, 1, DIM)) for n in range(24)]
     rows.append(("generic.txt", "text", "generic", probes.mean(axis=0)))
     ids = add_items(store, rows)
-    cal.save_probes(store, {ENC.key: probes}, [cal._Probe(f"p{n}", "", ()) for n in range(32)])
+    cal.save_probes(store, {ENC.key: probes}, [cal.Probe(f"p{n}", "", ()) for n in range(32)])
     hub = cal.hubness(store, ENC.key)
     assert hub is not None
     generic = ids[-1]
@@ -143,7 +143,10 @@ def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
     specific = min(ids, key=hub.of)
     matrix = store.vectors(ENC.key).matrix
     query = l2_normalize(
-        (0.55 * matrix[hub.row[generic]] + 0.45 * matrix[hub.row[specific]])[None, :]
+        (
+            0.55 * matrix[hub.view.rows_of(generic)[0]]
+            + 0.45 * matrix[hub.view.rows_of(specific)[0]]
+        )[None, :]
     )[0]
     raw = [i for i, _ in store.search_vectors(ENC.key, query[None, :], 25)[0]]
     assert raw.index(generic) < raw.index(specific)

@@ -33,7 +33,7 @@ def test_ranking_validates_itself() -> None:
     with pytest.raises(QueryError, match="rerank_depth must be at least 1"):
         Ranking(rerank_depth=0)
     with pytest.raises(QueryError, match="dense or lexical"):
-        Ranking(dense=False)
+        Ranking(dense=False, lexical=False)
     with pytest.raises(QueryError, match="alternatives"):
         Ranking(first_pass="int8", exact=False)
     with pytest.raises(QueryError, match="unknown first pass"):
@@ -50,8 +50,9 @@ def test_query_validates_itself() -> None:
         Query(text="q", top=0)
     with pytest.raises(QueryError, match="lexical-only search needs query text"):
         Query(image="x.png", ranking=Ranking(dense=False, lexical=True))
-    q = Query(text="q").with_ranking(lexical=True, fusion="rrf")
+    q = Query(text="q").with_ranking(fusion="rrf")
     assert q.describe() == {"top": 10, "text": "q", "lexical": True, "fusion": "rrf"}
+    assert Query(text="q", ranking=Ranking(lexical=False)).describe()["lexical"] is False
 
 
 def test_rest_schema_and_ui_list_every_option(tmp_path) -> None:

@@ -154,7 +154,7 @@ def test_query_first_pass_reaches_the_store_through_ranking(store, data):
     q = Query(text="q", ranking=Ranking(first_pass="int8", oversample=5))
     got = pipeline.candidates(q, {ENC: vec}, 10)[0].ranked
     assert [i for i, _ in got] == [i for i, _ in exact]
-    np.testing.assert_allclose([s for _, s in got], [s for _, s in exact], atol=1e-6)
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in exact], rtol=1e-6)
     assert q.describe()["first_pass"] == "int8" and q.describe()["oversample"] == 5
     calibrated = Query(
         text="q", modalities=("text",), ranking=Ranking(first_pass="binary", calibrate=True)
