@@ -473,10 +473,11 @@ def calibrated_scores(
     item_ids: Sequence[str],
     stats: dict[str, ScoreStats],
     hub: Hubness | None = None,
+    modalities: Sequence[Modality] | None = None,
 ) -> dict[str, float]:
     """The calibrated score :func:`calibrated_search` would give each of ``item_ids``."""
     view = store.vectors(encoder_key)
-    raw = view.best_scores(item_ids, query)
+    raw = view.best_scores(item_ids, query, modalities)
     out: dict[str, float] = {}
     for item_id, value in raw.items():
         code = int(view.modality[view.rows_of(item_id)[0]])

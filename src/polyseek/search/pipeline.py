@@ -167,10 +167,9 @@ class SearchPipeline:
                     hub=stats.hub,
                 )
 
-                # Every list holds only the asked modalities, so the candidates to fill do.
                 def calibrated(ids: list[str]) -> dict[str, float]:
                     return cal.calibrated_scores(
-                        store, key, vec, ids, stats.per_modality, stats.hub
+                        store, key, vec, ids, stats.per_modality, stats.hub, mods
                     )
 
                 return Signal(info.spec, found, weight, fill=calibrated)
@@ -180,7 +179,7 @@ class SearchPipeline:
         )[0]
 
         def exact(ids: list[str]) -> dict[str, float]:
-            return store.vectors(key).best_scores(ids, vec)
+            return store.vectors(key).best_scores(ids, vec, mods)
 
         return Signal(info.spec, found, weight, fill=exact)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.store.quantized import FirstPass
-from polyseek.types import Item, Locator, Modality, Passage
+from polyseek.types import MODALITY_CODES, Item, Locator, Modality, Passage
 
 FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
 
@@ -178,13 +178,20 @@ class VectorView:
             found = self._derived[name] = build(self)
         return found  # type: ignore[no-any-return]
 
-    def best_scores(self, item_ids: Sequence[str], query: np.ndarray) -> dict[str, float]:
-        """Each item's best cosine with ``query`` over its rows (items without rows left out)."""
+    def best_scores(
+        self,
+        item_ids: Sequence[str],
+        query: np.ndarray,
+        modalities: Sequence[Modality] | None = None,
+    ) -> dict[str, float]:
+        """Each item's best cosine with ``query`` over its rows (items without rows, or not
+        of ``modalities``, left out)."""
         out: dict[str, float] = {}
         q = np.asarray(query, dtype=np.float32)
+        codes = {MODALITY_CODES[m] for m in modalities} if modalities else None
         for item_id in item_ids:
             rows = self.rows_of(item_id)
-            if len(rows):
+            if len(rows) and (codes is None or int(self.modality[rows[0]]) in codes):
                 out[item_id] = float((self.matrix[rows] @ q).max())
         return out
 
