@@ -69,7 +69,7 @@ class Ranking:
     )
     fusion: str = option("zscore", "Hybrid fusion: zscore (linear mix) or rrf.", choices=FUSIONS)
     lexical_weight: float = option(
-        0.5, "Share of the lexical list in the zscore mix.", ge=0.0, le=1.0
+        0.7, "Share of BM25 in the mix (the encoders share the rest).", ge=0.0, le=1.0
     )
     calibrate: bool | None = option(
         None,
