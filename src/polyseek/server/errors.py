@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
+    DamagedIndexError,
+    DiskFullError,
     EncoderError,
     EncoderMismatchError,
     PolyseekError,
@@ -52,6 +54,8 @@ class Conflict(ApiError):
 # Most specific first: the first matching class decides.
 STATUS: list[tuple[type[BaseException], int]] = [
     (CollectionNotFoundError, 404),
+    (DamagedIndexError, 503),  # the index needs `polyseek repair` (the hint says so)
+    (DiskFullError, 507),
     (StoreError, 409),  # the index is being written by another process
     (EncoderMismatchError, 409),
     (QueryError, 400),
