@@ -21,10 +21,11 @@ from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
+    DamagedIndexError,
     EncoderMismatchError,
 )
 from polyseek.store.base import Manifest, Store, StoredItem
-from polyseek.store.lancedb import LanceStore
+from polyseek.store.lancedb import LanceStore, write_lock
 
 if TYPE_CHECKING:
     from polyseek.indexing import Indexer, ItemEmbedder
@@ -87,6 +88,42 @@ def locate(collection: str | Path | None, store: str | Path | None) -> tuple[Pat
     return found.parent, found
 
 
+def _recorded_encoders(store_path: Path) -> list[str]:
+    """The encoder specs an existing index was built with (from its manifest or backup)."""
+    from polyseek.store.health import read_manifest
+
+    try:
+        return [e.spec for e in read_manifest(store_path).encoders]
+    except DamagedIndexError as exc:
+        raise DamagedIndexError(
+            "manifest.json",
+            f"{exc.message}: the encoders to rebuild with are unknown",
+            hint="name them: `polyseek index DIR --rebuild --encoder minilm` (repeat --encoder "
+            "for each; `polyseek models` lists the backends)",
+        ) from exc
+
+
+def _drop_index(store_path: Path) -> None:
+    """Delete an index's contents, holding its write lock (a running writer blocks it).
+
+    The lock file itself stays: a writer that opened the old index before and takes the
+    lock after sees that the manifest was replaced and stops (``LanceStore.writing``).
+    """
+    is_index = any(
+        (store_path / n).exists() for n in (LanceStore.MANIFEST, LanceStore.MANIFEST_BACKUP)
+    )
+    if not (is_index or not any(store_path.iterdir())):
+        raise ConfigError(f"refusing to delete {store_path}: it is not a polyseek index")
+    with write_lock(store_path):
+        for entry in store_path.iterdir():
+            if entry.name == "lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
 class Collection:
     """The sources under ``root``, their index ``store``, and the encoders it records."""
 
@@ -112,13 +149,11 @@ class Collection:
         root, store_path = locate(collection, store)
         loaded: list[Encoder] | None = None
         if rebuild and store_path.exists():
-            if not (LanceStore.exists(store_path) or not any(store_path.iterdir())):
-                raise ConfigError(f"refusing to delete {store_path}: it is not a polyseek index")
-            specs = encoders or [e.spec for e in LanceStore.open(store_path).manifest.encoders]
+            specs = list(encoders or _recorded_encoders(store_path))
             # Load the new encoders before dropping the old index, so a typo loses nothing.
             loaded = [load_encoder(s) for s in specs]
             encoders = specs
-            shutil.rmtree(store_path)
+            _drop_index(store_path)
         if LanceStore.exists(store_path):
             st = LanceStore.open(store_path)
             if encoders and sorted(encoders) != sorted(e.spec for e in st.manifest.encoders):

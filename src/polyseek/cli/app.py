@@ -1,4 +1,5 @@
-"""`polyseek` commands: index, search, status, remove, models."""
+"""`polyseek` commands: index, search, status, remove, models (and, in their own modules,
+ask, serve, check, repair, eval, compare)."""
 
 from __future__ import annotations
 
@@ -231,10 +232,13 @@ def models() -> None:
 
 
 from polyseek.cli.ask import ask_command  # noqa: E402  (registered commands, own modules)
+from polyseek.cli.repair import check_command, repair_command  # noqa: E402
 from polyseek.cli.serve import serve  # noqa: E402
 
 app.command("ask")(ask_command)
 app.command("serve")(serve)
+app.command("check")(check_command)
+app.command("repair")(repair_command)
 
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
 
