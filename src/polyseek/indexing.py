@@ -14,6 +14,7 @@ collection's encoders, the evaluator's reuses vectors across the pools of one da
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +32,7 @@ import numpy as np
 
 from polyseek.encoders.base import Encoder
 from polyseek.encoders.items import embed_items
-from polyseek.errors import IngestError
+from polyseek.errors import DiskFullError, IngestError
 from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, describe_os_error, load_file
 from polyseek.ingest.media import media_progress
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
@@ -207,7 +209,7 @@ class Indexer:
         self._progress = progress
         report = IndexReport()
         started = time.perf_counter()
-        with self.store.writing():
+        with self.store.writing(), self._disk_full(report):
             self.store.recover()
             todo, removed, report.unchanged = self.plan(paths)
             if removed:
@@ -234,7 +236,7 @@ class Indexer:
         progress = progress or Progress()
         report = IndexReport()
         started = time.perf_counter()
-        with self.store.writing():
+        with self.store.writing(), self._disk_full(report):
             self.store.recover()
             known = self.store.sources()
             loaded = (self._loaded_source(s, known.get(s.path)) for s in sources)
@@ -245,6 +247,26 @@ class Indexer:
             self._finish(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    @contextmanager
+    def _disk_full(self, report: IndexReport) -> Iterator[None]:
+        """A full disk stops the run with what it means: every earlier commit is intact."""
+        try:
+            yield
+        except (DiskFullError, OSError) as exc:
+            if not isinstance(exc, DiskFullError) and exc.errno not in (
+                errno.ENOSPC,
+                errno.EDQUOT,
+            ):
+                raise
+            done = report.added + report.updated
+            raise DiskFullError(
+                f"no space left on the device holding the index at {self.store.path}: the run "
+                f"stopped after committing {done} new or changed files; the index is intact "
+                "and readable (a commit is all or nothing)",
+                hint=f"free some space, then run `polyseek index {self.root}` again: it "
+                "carries on where this run stopped",
+            ) from None
 
     def _loaded_source(self, source: LoadedSource, prev: SourceRecord | None) -> _Loaded:
         gen = uuid.uuid4().hex[:12]
