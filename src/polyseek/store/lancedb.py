@@ -437,6 +437,7 @@ class LanceStore(Store):
             search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
         rows = search.to_arrow().to_pylist()
         visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        visible.sort(key=lambda r: (float(r["_distance"]), r["id"]))  # ties: by id
         found = dedupe_best(((r["id"], 1.0 - float(r["_distance"])) for r in visible), k)
         if len(found) < k and len(rows) == limit and overfetch < 64:
             return self._search_ann(encoder_key, query, k, modalities, overfetch * 4)
