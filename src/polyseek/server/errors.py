@@ -51,6 +51,14 @@ class Conflict(ApiError):
     status = 409
 
 
+class RequestTimeout(ApiError):
+    status = 408
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
 # Most specific first: the first matching class decides.
 STATUS: list[tuple[type[BaseException], int]] = [
     (CollectionNotFoundError, 404),
