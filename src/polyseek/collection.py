@@ -224,17 +224,31 @@ class Collection:
 
     def resolve(self, path: str | Path, must_exist: bool = True) -> Path:
         """An absolute path inside the collection for ``path`` (relative to cwd or root)."""
-        p = Path(path).expanduser()
-        p = (p if p.is_absolute() else Path.cwd() / p).resolve()
-        if not p.is_relative_to(self.root):
-            alt = (self.root / Path(path)).resolve()
-            if alt.is_relative_to(self.root) and (alt.exists() or not must_exist):
-                p = alt
-            else:
-                raise ConfigError(f"{path} is not inside the collection {self.root}")
-        if must_exist and not p.exists():
-            raise ConfigError(f"{path}: no such file")
+        try:
+            p = Path(path).expanduser()
+            p = (p if p.is_absolute() else Path.cwd() / p).resolve()
+            if not p.is_relative_to(self.root):
+                alt = (self.root / Path(path)).resolve()
+                if alt.is_relative_to(self.root) and (alt.exists() or not must_exist):
+                    p = alt
+                else:
+                    raise ConfigError(f"{path} is not inside the collection {self.root}")
+            if must_exist and not p.exists():
+                raise ConfigError(f"{path}: no such file")
+        except OSError as exc:  # a name over 255 bytes, a path too deep, a loop of links
+            shown = str(path) if len(str(path)) <= 80 else str(path)[:77] + "..."
+            raise ConfigError(f"{shown}: {exc.strerror or exc}") from None
         return p
+
+    def _unresolved(self, path: str | Path) -> Path:
+        """``path`` made absolute inside the collection, its last part not followed if a link."""
+        p = Path(os.path.abspath(Path(path).expanduser()))
+        if not p.is_relative_to(self.root):
+            p = Path(os.path.abspath(self.root / Path(path)))
+        if p == self.root:
+            return p
+        parent = self.resolve(p.parent, must_exist=False)
+        return parent / p.name if p.name else parent
 
     # ------------------------------------------------------------------ writing
     def indexer(
@@ -264,7 +278,11 @@ class Collection:
         The collection's own folder empties the whole index, so it needs
         ``everything=True``: a stray "." must not wipe an index by accident.
         """
-        target = self.resolve(path, must_exist=False)
+        # A link names itself, not its target: removing a link to a folder must not drop
+        # the sources of the folder it points to.
+        target = self._unresolved(path)
+        if not target.is_relative_to(self.root):
+            raise ConfigError(f"{path} is not inside the collection {self.root}")
         rel = target.relative_to(self.root).as_posix()
         if rel in (".", "") and not everything:
             raise ConfigError(

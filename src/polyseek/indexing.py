@@ -35,6 +35,7 @@ from polyseek.encoders.items import embed_items
 from polyseek.errors import DiskFullError, IngestError
 from polyseek.ingest import SUPPORTED_EXTENSIONS, IngestOptions, describe_os_error, load_file
 from polyseek.ingest.media import media_progress
+from polyseek.ingest.text import NOTE_KEY
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
 from polyseek.types import Item
 
@@ -57,6 +58,7 @@ class IndexReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     items: int = 0
     seconds: float = 0.0
+    notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but not all of it
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,7 @@ class IndexReport:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "items": self.items,
             "seconds": round(self.seconds, 3),
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
         }
 
 
@@ -131,10 +134,16 @@ def relative_source(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
-    """Supported files under ``root``; hidden entries, the store and outside links skipped."""
+def scan(
+    root: Path, skip: Sequence[Path] = (), *, collection: Path | None = None
+) -> Iterator[Path]:
+    """Supported files under ``root`` (a folder of ``collection``, by default itself).
+
+    Hidden entries and the ``skip`` folders (the store) are left out, and so are links
+    that lead out of the collection, to a hidden file or into a skipped folder.
+    """
     skip_resolved = {p.resolve() for p in skip}
-    root_resolved = root.resolve()
+    top = (collection or root).resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -146,10 +155,18 @@ def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
             if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
                 continue
             path = here / name
-            if path.is_symlink() and not path.resolve().is_relative_to(root_resolved):
-                logger.warning("skipping %s: a link to outside the collection", path)
+            if path.is_symlink() and not _fair_link(path.resolve(), top, skip_resolved):
+                logger.warning(
+                    "skipping %s: a link out of the collection or to a hidden file", path
+                )
                 continue
             yield path
+
+
+def _fair_link(target: Path, top: Path, skip: set[Path]) -> bool:
+    if not target.is_relative_to(top) or any(target.is_relative_to(s) for s in skip):
+        return False
+    return not any(part.startswith(".") for part in target.relative_to(top).parts)
 
 
 class Indexer:
@@ -180,7 +197,7 @@ class Indexer:
     def plan(self, paths: Sequence[Path] | None = None) -> tuple[list[_Candidate], list[str], int]:
         """Files to (re)load, sources to remove, and the number left unchanged."""
         known = self.store.sources()
-        files = list(paths) if paths is not None else list(scan(self.root, [self.store.path]))
+        files, folders = self._expand(paths)
         seen: set[str] = set()
         todo: list[_Candidate] = []
         unchanged = 0
@@ -198,8 +215,30 @@ class Indexer:
                 unchanged += 1
                 continue
             todo.append(_Candidate(path, source, st.st_size, st.st_mtime_ns, prev))
-        removed = [] if paths is not None else sorted(set(known) - seen)
+        if paths is None:
+            removed = sorted(set(known) - seen)
+        else:  # files gone from the folders given; files given by name are never removed
+            removed = sorted(
+                p
+                for p in set(known) - seen
+                if any(f == "" or p.startswith(f + "/") for f in folders)
+            )
         return todo, removed, unchanged
+
+    def _expand(self, paths: Sequence[Path] | None) -> tuple[list[Path], list[str]]:
+        """Files to consider (a folder stands for the files under it) and the folders given."""
+        if paths is None:
+            return list(scan(self.root, [self.store.path])), []
+        files: list[Path] = []
+        folders: list[str] = []
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                rel = relative_source(self.root, path)
+                folders.append("" if rel == "." else rel)
+                files.extend(scan(path, [self.store.path], collection=self.root))
+            else:
+                files.append(path)
+        return list(dict.fromkeys(files)), folders
 
     # ------------------------------------------------------------------ run
     def run(
@@ -405,6 +444,8 @@ class Indexer:
         logger.info("committed %d sources, %d items", len(pending), len(batch.items))
         for loaded in pending:
             rec = loaded.record
+            notes = [it.metadata[NOTE_KEY] for it in loaded.items[:1] if NOTE_KEY in it.metadata]
+            report.notes.extend((rec.path, str(n)) for n in notes)
             if rec.status == "failed":
                 report.failed.append((rec.path, rec.error))
             elif loaded.reused:

@@ -42,6 +42,11 @@ class _Group(TyperGroup):
             if exc.hint:
                 err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a path argument the system refuses (too long, a loop)
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            err.print(f"[bold red]error:[/] {escape(shown)}: {escape(exc.strerror or str(exc))}")
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
@@ -118,6 +123,8 @@ def index(
         )
         for path, reason in report.failed:
             out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
+        for path, note in report.notes:
+            out.print(f"  [yellow]partly[/] {escape(path)}: {escape(note)}")
     if report.failed:
         raise typer.Exit(1)
 

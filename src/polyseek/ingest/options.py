@@ -21,6 +21,9 @@ class IngestOptions:
     """Characters shared by consecutive chunks, so a sentence cut at a border is found."""
     max_text_bytes: int = 64 * 2**20
     """Larger text files are refused (a log or a dump, not a document)."""
+    max_chunks: int = 5000
+    """At most this many chunks of one text file (about 3.5 M characters) are indexed; the
+    rest is left out and the index run reports it (a dump, a log, a book-sized blob)."""
     max_image_pixels: int = 100_000_000
     """Larger images are refused as possible decompression bombs."""
     image_max_side: int = 1024
@@ -61,6 +64,7 @@ class IngestOptions:
                 raise ConfigError(f"IngestOptions.{f.name} must be a non-negative integer")
         positive = (
             "chunk_chars",
+            "max_chunks",
             "max_text_bytes",
             "max_image_pixels",
             "image_max_side",
