@@ -265,12 +265,17 @@ class Collection:
 
     def refresh(self, changed: bool = True) -> None:
         """Bring derived data up to date after writes: calibration statistics and probes
-        (recomputed when items changed, or when missing) and the full-text index."""
+        (recomputed when items changed, or when missing) and the full-text index (rebuilt
+        when it is damaged)."""
         from polyseek.search.calibration import calibration_path, update_calibration
 
         if changed or not calibration_path(self.store).is_file():
             update_calibration(self.store, self.encoders())
         self.store.ensure_text_index()
+        if isinstance(self.store, LanceStore):
+            from polyseek.store.health import heal_text_index
+
+            heal_text_index(self.store)  # a damaged full-text index is rebuilt, not kept
 
     def remove(self, path: str | Path, *, everything: bool = False) -> int:
         """Forget a source file, or every source under a folder; return how many.

@@ -143,3 +143,16 @@ def test_rebuild_with_a_truncated_manifest(clean, tmp_path):
         Collection.open(root, store=store)
     code, output = cli("index", str(root), "--store", str(store), "--rebuild", "-e", "minilm")
     assert code == 0, output
+
+
+@pytest.mark.parametrize("case", ["full-text index truncated", "full-text index overwritten"])
+def test_a_plain_index_run_rebuilds_a_damaged_full_text_index(clean, tmp_path, case):
+    """The full-text index is derived data: `index` rebuilds it instead of keeping it."""
+    root, clean_store, expected = clean
+    store = tmp_path / "store"
+    shutil.copytree(clean_store, store)
+    CASES[case](store, random.Random(case))
+    code, output = cli("index", str(root), "--store", str(store))
+    assert code == 0, output
+    assert results(root, store) == expected
+    assert check_index(root, store=store).ok

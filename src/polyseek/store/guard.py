@@ -40,14 +40,9 @@ _DAMAGE = (
     "corrupt",
     "invalid range",
     "unexpected eof",
-    "out of range",
     "panicked",
-    "decode",
+    "decode error",
     "protobuf",
-    "invalid argument error",
-    "invalid user input",
-    "arrow error",
-    "schema",
 )
 _PASS = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError, PolyseekError)
 

@@ -338,6 +338,35 @@ def repair_tables(
     return actions
 
 
+def _kind(table: Any, name: str) -> str:
+    return next((str(ix.index_type) for ix in table.list_indices() if ix.name == name), "")
+
+
+def heal_text_index(store: LanceStore) -> bool:
+    """Rebuild the full-text index if querying it fails (it is derived data); True if so.
+
+    Cheap enough for every index run: one query for a word of the first item.
+    """
+    table = store.lance_table("items")
+    try:
+        if not any(str(ix.index_type) == "FTS" for ix in table.list_indices()):
+            return False
+        head = table.head(1)
+    except PolyseekError:
+        return False  # the table itself does not read: `polyseek repair`'s business
+    bad = [(n, r) for n, r in _probe_indexes(table, head) if "FTS" in _kind(table, n)]
+    if not bad:
+        return False
+    for name, reason in bad:
+        logger.warning("the full-text index %s was damaged (%s): rebuilding it", name, reason)
+        try:
+            table.drop_index(name)
+        except PolyseekError as exc:
+            logger.warning("could not drop index %s: %s", name, exc.message)
+    store.ensure_text_index()
+    return True
+
+
 # --------------------------------------------------------------------------- consistency
 def consistency(store: LanceStore) -> list[Finding]:
     """What disagrees between the readable tables of ``store`` (see the module docstring)."""
@@ -450,6 +479,7 @@ __all__ = [
     "Finding",
     "TableHealth",
     "consistency",
+    "heal_text_index",
     "inspect_table",
     "inspect_tables",
     "read_manifest",
