@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
+    DamagedIndexError,
+    DiskFullError,
     EncoderError,
     EncoderMismatchError,
     IngestError,
@@ -56,6 +58,8 @@ __all__ = [
     "CollectionNotFoundError",
     "CollectionStatus",
     "ConfigError",
+    "DamagedIndexError",
+    "DiskFullError",
     "EncoderError",
     "EncoderMismatchError",
     "Engine",

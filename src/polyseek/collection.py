@@ -21,10 +21,11 @@ from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
+    DamagedIndexError,
     EncoderMismatchError,
 )
 from polyseek.store.base import Manifest, Store, StoredItem
-from polyseek.store.lancedb import LanceStore
+from polyseek.store.lancedb import LanceStore, write_lock
 
 if TYPE_CHECKING:
     from polyseek.indexing import Indexer, ItemEmbedder
@@ -87,6 +88,42 @@ def locate(collection: str | Path | None, store: str | Path | None) -> tuple[Pat
     return found.parent, found
 
 
+def _recorded_encoders(store_path: Path) -> list[str]:
+    """The encoder specs an existing index was built with (from its manifest or backup)."""
+    from polyseek.store.health import read_manifest
+
+    try:
+        return [e.spec for e in read_manifest(store_path).encoders]
+    except DamagedIndexError as exc:
+        raise DamagedIndexError(
+            "manifest.json",
+            f"{exc.message}: the encoders to rebuild with are unknown",
+            hint="name them: `polyseek index DIR --rebuild --encoder minilm` (repeat --encoder "
+            "for each; `polyseek models` lists the backends)",
+        ) from exc
+
+
+def _drop_index(store_path: Path) -> None:
+    """Delete an index's contents, holding its write lock (a running writer blocks it).
+
+    The lock file itself stays: a writer that opened the old index before and takes the
+    lock after sees that the manifest was replaced and stops (``LanceStore.writing``).
+    """
+    is_index = any(
+        (store_path / n).exists() for n in (LanceStore.MANIFEST, LanceStore.MANIFEST_BACKUP)
+    )
+    if not (is_index or not any(store_path.iterdir())):
+        raise ConfigError(f"refusing to delete {store_path}: it is not a polyseek index")
+    with write_lock(store_path):
+        for entry in store_path.iterdir():
+            if entry.name == "lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
 class Collection:
     """The sources under ``root``, their index ``store``, and the encoders it records."""
 
@@ -112,13 +149,11 @@ class Collection:
         root, store_path = locate(collection, store)
         loaded: list[Encoder] | None = None
         if rebuild and store_path.exists():
-            if not (LanceStore.exists(store_path) or not any(store_path.iterdir())):
-                raise ConfigError(f"refusing to delete {store_path}: it is not a polyseek index")
-            specs = encoders or [e.spec for e in LanceStore.open(store_path).manifest.encoders]
+            specs = list(encoders or _recorded_encoders(store_path))
             # Load the new encoders before dropping the old index, so a typo loses nothing.
             loaded = [load_encoder(s) for s in specs]
             encoders = specs
-            shutil.rmtree(store_path)
+            _drop_index(store_path)
         if LanceStore.exists(store_path):
             st = LanceStore.open(store_path)
             if encoders and sorted(encoders) != sorted(e.spec for e in st.manifest.encoders):
@@ -189,17 +224,31 @@ class Collection:
 
     def resolve(self, path: str | Path, must_exist: bool = True) -> Path:
         """An absolute path inside the collection for ``path`` (relative to cwd or root)."""
-        p = Path(path).expanduser()
-        p = (p if p.is_absolute() else Path.cwd() / p).resolve()
-        if not p.is_relative_to(self.root):
-            alt = (self.root / Path(path)).resolve()
-            if alt.is_relative_to(self.root) and (alt.exists() or not must_exist):
-                p = alt
-            else:
-                raise ConfigError(f"{path} is not inside the collection {self.root}")
-        if must_exist and not p.exists():
-            raise ConfigError(f"{path}: no such file")
+        try:
+            p = Path(path).expanduser()
+            p = (p if p.is_absolute() else Path.cwd() / p).resolve()
+            if not p.is_relative_to(self.root):
+                alt = (self.root / Path(path)).resolve()
+                if alt.is_relative_to(self.root) and (alt.exists() or not must_exist):
+                    p = alt
+                else:
+                    raise ConfigError(f"{path} is not inside the collection {self.root}")
+            if must_exist and not p.exists():
+                raise ConfigError(f"{path}: no such file")
+        except OSError as exc:  # a name over 255 bytes, a path too deep, a loop of links
+            shown = str(path) if len(str(path)) <= 80 else str(path)[:77] + "..."
+            raise ConfigError(f"{shown}: {exc.strerror or exc}") from None
         return p
+
+    def _unresolved(self, path: str | Path) -> Path:
+        """``path`` made absolute inside the collection, its last part not followed if a link."""
+        p = Path(os.path.abspath(Path(path).expanduser()))
+        if not p.is_relative_to(self.root):
+            p = Path(os.path.abspath(self.root / Path(path)))
+        if p == self.root:
+            return p
+        parent = self.resolve(p.parent, must_exist=False)
+        return parent / p.name if p.name else parent
 
     # ------------------------------------------------------------------ writing
     def indexer(
@@ -216,12 +265,17 @@ class Collection:
 
     def refresh(self, changed: bool = True) -> None:
         """Bring derived data up to date after writes: calibration statistics and probes
-        (recomputed when items changed, or when missing) and the full-text index."""
+        (recomputed when items changed, or when missing) and the full-text index (rebuilt
+        when it is damaged)."""
         from polyseek.search.calibration import calibration_path, update_calibration
 
         if changed or not calibration_path(self.store).is_file():
             update_calibration(self.store, self.encoders())
         self.store.ensure_text_index()
+        if isinstance(self.store, LanceStore):
+            from polyseek.store.health import heal_text_index
+
+            heal_text_index(self.store)  # a damaged full-text index is rebuilt, not kept
 
     def remove(self, path: str | Path, *, everything: bool = False) -> int:
         """Forget a source file, or every source under a folder; return how many.
@@ -229,7 +283,11 @@ class Collection:
         The collection's own folder empties the whole index, so it needs
         ``everything=True``: a stray "." must not wipe an index by accident.
         """
-        target = self.resolve(path, must_exist=False)
+        # A link names itself, not its target: removing a link to a folder must not drop
+        # the sources of the folder it points to.
+        target = self._unresolved(path)
+        if not target.is_relative_to(self.root):
+            raise ConfigError(f"{path} is not inside the collection {self.root}")
         rel = target.relative_to(self.root).as_posix()
         if rel in (".", "") and not everything:
             raise ConfigError(

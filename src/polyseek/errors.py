@@ -48,6 +48,23 @@ class CollectionNotFoundError(StoreError):
     """No index exists at the given place."""
 
 
+class DamagedIndexError(StoreError):
+    """A table, index or file of the index cannot be read: its data on disk is damaged.
+
+    ``part`` names what is damaged (a table such as ``items``, ``the full-text index of
+    items``, ``manifest.json``). The collection is the source of truth, so the hint always
+    says how to get a working index back (``polyseek repair``).
+    """
+
+    def __init__(self, part: str, message: str, *, hint: str | None = None) -> None:
+        self.part = part
+        super().__init__(message, hint=hint)
+
+
+class DiskFullError(StoreError):
+    """The disk holding the index is full; what was committed before stays readable."""
+
+
 class QueryError(PolyseekError):
     """A search request cannot be answered (e.g. no encoder for the query's modality)."""
 
@@ -55,6 +72,8 @@ class QueryError(PolyseekError):
 __all__ = [
     "CollectionNotFoundError",
     "ConfigError",
+    "DamagedIndexError",
+    "DiskFullError",
     "EncoderError",
     "EncoderMismatchError",
     "IngestError",

@@ -14,6 +14,7 @@ collection's encoders, the evaluator's reuses vectors across the pools of one da
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +32,7 @@ import numpy as np
 
 from polyseek.encoders.base import Encoder
 from polyseek.encoders.items import embed_items
-from polyseek.errors import IngestError
+from polyseek.errors import DiskFullError, IngestError
 from polyseek.ingest import (
     SUPPORTED_EXTENSIONS,
     IngestOptions,
@@ -39,6 +41,7 @@ from polyseek.ingest import (
     page_progress,
 )
 from polyseek.ingest.media import media_progress
+from polyseek.ingest.text import NOTE_KEY
 from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
 from polyseek.types import Item
 
@@ -63,6 +66,7 @@ class IndexReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     items: int = 0
     seconds: float = 0.0
+    notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, but not all of it
 
     @property
     def ok(self) -> bool:
@@ -77,6 +81,7 @@ class IndexReport:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "items": self.items,
             "seconds": round(self.seconds, 3),
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
         }
 
 
@@ -142,10 +147,16 @@ def relative_source(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
-    """Supported files under ``root``; hidden entries, the store and outside links skipped."""
+def scan(
+    root: Path, skip: Sequence[Path] = (), *, collection: Path | None = None
+) -> Iterator[Path]:
+    """Supported files under ``root`` (a folder of ``collection``, by default itself).
+
+    Hidden entries and the ``skip`` folders (the store) are left out, and so are links
+    that lead out of the collection, to a hidden file or into a skipped folder.
+    """
     skip_resolved = {p.resolve() for p in skip}
-    root_resolved = root.resolve()
+    top = (collection or root).resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -157,10 +168,18 @@ def scan(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
             if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
                 continue
             path = here / name
-            if path.is_symlink() and not path.resolve().is_relative_to(root_resolved):
-                logger.warning("skipping %s: a link to outside the collection", path)
+            if path.is_symlink() and not _fair_link(path.resolve(), top, skip_resolved):
+                logger.warning(
+                    "skipping %s: a link out of the collection or to a hidden file", path
+                )
                 continue
             yield path
+
+
+def _fair_link(target: Path, top: Path, skip: set[Path]) -> bool:
+    if not target.is_relative_to(top) or any(target.is_relative_to(s) for s in skip):
+        return False
+    return not any(part.startswith(".") for part in target.relative_to(top).parts)
 
 
 class Indexer:
@@ -191,7 +210,7 @@ class Indexer:
     def plan(self, paths: Sequence[Path] | None = None) -> tuple[list[_Candidate], list[str], int]:
         """Files to (re)load, sources to remove, and the number left unchanged."""
         known = self.store.sources()
-        files = list(paths) if paths is not None else list(scan(self.root, [self.store.path]))
+        files, folders = self._expand(paths)
         seen: set[str] = set()
         todo: list[_Candidate] = []
         unchanged = 0
@@ -209,8 +228,30 @@ class Indexer:
                 unchanged += 1
                 continue
             todo.append(_Candidate(path, source, st.st_size, st.st_mtime_ns, prev))
-        removed = [] if paths is not None else sorted(set(known) - seen)
+        if paths is None:
+            removed = sorted(set(known) - seen)
+        else:  # files gone from the folders given; files given by name are never removed
+            removed = sorted(
+                p
+                for p in set(known) - seen
+                if any(f == "" or p.startswith(f + "/") for f in folders)
+            )
         return todo, removed, unchanged
+
+    def _expand(self, paths: Sequence[Path] | None) -> tuple[list[Path], list[str]]:
+        """Files to consider (a folder stands for the files under it) and the folders given."""
+        if paths is None:
+            return list(scan(self.root, [self.store.path])), []
+        files: list[Path] = []
+        folders: list[str] = []
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                rel = relative_source(self.root, path)
+                folders.append("" if rel == "." else rel)
+                files.extend(scan(path, [self.store.path], collection=self.root))
+            else:
+                files.append(path)
+        return list(dict.fromkeys(files)), folders
 
     # ------------------------------------------------------------------ run
     def run(
@@ -220,7 +261,7 @@ class Indexer:
         self._progress = progress
         report = IndexReport()
         started = time.perf_counter()
-        with self.store.writing():
+        with self.store.writing(), self._disk_full(report):
             self.store.recover()
             todo, removed, report.unchanged = self.plan(paths)
             if removed:
@@ -247,7 +288,7 @@ class Indexer:
         progress = progress or Progress()
         report = IndexReport()
         started = time.perf_counter()
-        with self.store.writing():
+        with self.store.writing(), self._disk_full(report):
             self.store.recover()
             known = self.store.sources()
             loaded = (self._loaded_source(s, known.get(s.path)) for s in sources)
@@ -258,6 +299,26 @@ class Indexer:
             self._finish(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    @contextmanager
+    def _disk_full(self, report: IndexReport) -> Iterator[None]:
+        """A full disk stops the run with what it means: every earlier commit is intact."""
+        try:
+            yield
+        except (DiskFullError, OSError) as exc:
+            if not isinstance(exc, DiskFullError) and exc.errno not in (
+                errno.ENOSPC,
+                errno.EDQUOT,
+            ):
+                raise
+            done = report.added + report.updated
+            raise DiskFullError(
+                f"no space left on the device holding the index at {self.store.path}: the run "
+                f"stopped after committing {done} new or changed files; the index is intact "
+                "and readable (a commit is all or nothing)",
+                hint=f"free some space, then run `polyseek index {self.root}` again: it "
+                "carries on where this run stopped",
+            ) from None
 
     def _loaded_source(self, source: LoadedSource, prev: SourceRecord | None) -> _Loaded:
         gen = uuid.uuid4().hex[:12]
@@ -444,6 +505,8 @@ class Indexer:
         logger.info("committed %d sources, %d items", len(pending), len(batch.items))
         for loaded in pending:
             rec = loaded.record
+            notes = [it.metadata[NOTE_KEY] for it in loaded.items[:1] if NOTE_KEY in it.metadata]
+            report.notes.extend((rec.path, str(n)) for n in notes)
             if rec.status == "failed":
                 report.failed.append((rec.path, rec.error))
             elif loaded.reused:

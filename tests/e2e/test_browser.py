@@ -57,6 +57,18 @@ def search(page, text: str, modality: str = "") -> None:
 def test_key_leaves_the_url_and_status_shows(page) -> None:
     assert "key=" not in page.url
     assert "audio" in page.inner_text("#status-text")
+    # Issue 15: no key in a script-readable cookie (cookies are shared across ports);
+    # the media cookie the server set is HttpOnly, so scripts do not see it either.
+    assert page.evaluate("document.cookie") == ""
+    cookies = page.context.cookies()
+    assert cookies and all(c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies)
+    assert all(READ_KEY not in c["value"] for c in cookies)
+
+
+def test_highlighting_escapes_after_matching(page) -> None:
+    """Issue 15: a query with "amp" or "quot" showed &amp;/&quot; literally."""
+    html = page.evaluate("highlight('fish & chips \"quoted\" <b>', 'amp quot chips lt')")
+    assert html == "fish &amp; <mark>chips</mark> &quot;<mark>quot</mark>ed&quot; &lt;b&gt;"
 
 
 def test_search_by_text(page, artifacts: Path) -> None:

@@ -158,14 +158,19 @@ def test_keys_read_admin_cookie(server, client: httpx.Client) -> None:
         url + "/api/status", headers={"Authorization": f"Bearer {READ_KEY}"}
     ).is_success
     # The read key cannot change the index.
-    r = client.post("/api/index", json={})
+    r = client.post("/api/index", json={"all": True})
     assert r.status_code == 403 and "admin" in r.json()["error"]["message"]
     r = client.delete("/api/sources", params={"path": PAPER})
     assert r.status_code == 403
-    # Media by cookie (for <img>/<video>), but never a write by cookie.
-    cookies = {"polyseek_key": ADMIN_KEY}
+    # Media by the server's HttpOnly session cookie (for <img>/<video>), never a write by
+    # cookie, and a key in a cookie counts for nothing.
+    session = client.post("/api/session")
+    assert "HttpOnly" in session.headers["set-cookie"]
+    cookies = dict(session.cookies)
     assert httpx.get(url + "/api/files/" + PAPER, cookies=cookies).status_code == 200
-    r = httpx.post(url + "/api/index", json={}, cookies=cookies)
+    r = httpx.post(url + "/api/index", json={"all": True}, cookies=cookies)
+    assert r.status_code == 401
+    r = httpx.get(url + "/api/files/" + PAPER, cookies={"polyseek_key": ADMIN_KEY})
     assert r.status_code == 401
     assert httpx.get(url + "/api/health").json() == {"status": "ok", "auth": True}
 
@@ -207,9 +212,9 @@ def test_search_stays_available_while_indexing(private) -> None:
     threads = [threading.Thread(target=reader) for _ in range(4)]
     for t in threads:
         t.start()
-    r = admin.post("/api/index", json={})
+    r = admin.post("/api/index", json={"all": True})
     assert r.status_code == 202 and r.json()["state"] == "running"
-    assert admin.post("/api/index", json={}).status_code == 409  # one run at a time
+    assert admin.post("/api/index", json={"all": True}).status_code == 409  # one run at a time
     deadline = time.monotonic() + 120
     while admin.get("/api/index").json()["state"] == "running" and time.monotonic() < deadline:
         time.sleep(0.3)

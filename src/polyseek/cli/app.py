@@ -1,4 +1,5 @@
-"""`polyseek` commands: index, search, status, remove, models."""
+"""`polyseek` commands: index, search, status, remove, models (and, in their own modules,
+ask, serve, check, repair, eval, compare)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class _Group(TyperGroup):
             err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:
                 err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a path argument the system refuses (too long, a loop)
+            name = str(exc.filename or "")
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            err.print(f"[bold red]error:[/] {escape(shown)}: {escape(exc.strerror or str(exc))}")
             raise typer.Exit(2) from None
 
 
@@ -117,6 +123,8 @@ def index(
         )
         for path, reason in report.failed:
             out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
+        for path, note in report.notes:
+            out.print(f"  [yellow]partly[/] {escape(path)}: {escape(note)}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -231,10 +239,13 @@ def models() -> None:
 
 
 from polyseek.cli.ask import ask_command  # noqa: E402  (registered commands, own modules)
+from polyseek.cli.repair import check_command, repair_command  # noqa: E402
 from polyseek.cli.serve import serve  # noqa: E402
 
 app.command("ask")(ask_command)
 app.command("serve")(serve)
+app.command("check")(check_command)
+app.command("repair")(repair_command)
 
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
 

@@ -44,7 +44,8 @@ def serve(
     """Serve the REST API (schema at /openapi.json) and the web UI for a collection.
 
     Keys come from $POLYSEEK_API_KEY (read) and $POLYSEEK_ADMIN_KEY (admin). With
-    neither and no --no-auth, a random admin key is made and printed with the URL.
+    neither and no --no-auth, random keys are made for the run: the URL printed carries
+    the read key, the admin key is printed apart.
     """
     import os
 
@@ -57,12 +58,14 @@ def serve(
     if not no_auth and not (
         os.environ.get("POLYSEEK_API_KEY") or os.environ.get("POLYSEEK_ADMIN_KEY")
     ):
-        generated = secrets.token_urlsafe(24)
+        # Browsing gets the read key; the admin key is shown apart, for when it is asked.
+        generated = (secrets.token_urlsafe(24), secrets.token_urlsafe(24))
     settings = ServerSettings.from_env(
         host=host,
         port=port,
         no_auth=no_auth,
-        admin_key=generated,
+        api_key=generated[0] if generated else None,
+        admin_key=generated[1] if generated else None,
         cors_origins=tuple(cors_origin or ()),
         generator=generator,
         generator_base_url=base_url,
@@ -74,8 +77,9 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     if generated:
-        err.print(f"admin key (this run only): {generated}")
-        url += f"#key={generated}"
+        err.print(f"read key (this run only): {generated[0]}")
+        err.print(f"admin key (this run only; paste it in the UI to re-index): {generated[1]}")
+        url += f"#key={generated[0]}"
     err.print(f"serving {Path(engine.root)} at [bold]{url}[/]")
     err.print("OpenAPI schema: /openapi.json (the /docs page loads its scripts from a CDN)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

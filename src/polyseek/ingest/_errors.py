@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from polyseek.errors import IngestError, PolyseekError
+from polyseek.errors import DiskFullError, IngestError, PolyseekError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def ingest_errors(path: str | os.PathLike[str]) -> Iterator[None]:
     except MemoryError:
         raise IngestError(str(path), "out of memory while reading the file") from None
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # not the file's fault: stop the run
+            raise DiskFullError(f"no space left on the device while reading {path}") from exc
         raise IngestError(str(path), describe_os_error(exc)) from exc
     except Exception as exc:
         logger.debug("unexpected error reading %s", path, exc_info=True)

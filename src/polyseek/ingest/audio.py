@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from polyseek.asr import SAMPLE_RATE, Segment
+from polyseek.errors import IngestError
 from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest._transcript import group_segments, sidecar_segments, text_between, transcribe
 from polyseek.ingest.base import LOADERS
@@ -35,6 +37,8 @@ class AudioLoader(MediaLoader):
 
     def load(self, path: Path, source: str) -> list[Item]:
         with ingest_errors(path):
+            if path.suffix.lower() == ".wav":
+                check_wav_length(path)
             cues, sidecar = sidecar_segments(path, self.options)
             started = time.perf_counter()
             info, audio = decode_audio(path, self.on_progress)
@@ -42,6 +46,51 @@ class AudioLoader(MediaLoader):
             segments = cues or transcribe(audio, self.options, self.timings)
             origin = f"subtitles:{sidecar}" if cues else f"asr:{self.options.asr}"
             return audio_items(source, segments, info, origin, self.options.moment_max_s, audio)
+
+
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # streaming writers leave the sizes open
+
+
+def check_wav_length(path: Path) -> None:
+    """Refuse a WAV file cut short: its header announces more audio than the file holds.
+
+    FFmpeg estimates a WAV file's duration from its size, so a file cut in half decodes
+    "completely" to half the audio; the RIFF header still says how long it was.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return  # not a plain RIFF/WAVE file (RF64, W64): FFmpeg judges it
+        rate = channels = bits = 0
+        offset = 12
+        while offset + 8 <= size:
+            fh.seek(offset)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                break
+            kind, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt ":
+                fmt = fh.read(16)
+                if len(fmt) == 16:
+                    _, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt)
+            elif kind == b"data":
+                present = size - offset - 8
+                if length not in _UNKNOWN_SIZES and present < length:
+                    raise IngestError(
+                        str(path),
+                        "truncated WAV: the header announces "
+                        f"{_wav_seconds(length, rate, channels, bits)} of audio, the file holds "
+                        f"{_wav_seconds(present, rate, channels, bits)}",
+                    )
+                return
+            offset += 8 + length + (length & 1)
+        raise IngestError(str(path), "truncated WAV: the file ends before its audio data")
+
+
+def _wav_seconds(n_bytes: int, rate: int, channels: int, bits: int) -> str:
+    per_second = rate * channels * max(bits // 8, 1)
+    return f"{n_bytes / per_second:.3f} s" if per_second else f"{n_bytes} bytes"
 
 
 def audio_items(

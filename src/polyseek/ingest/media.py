@@ -140,11 +140,21 @@ class MediaReader:
                 str(path), f"not a readable media file (corrupt or truncated?): {_reason(exc)}"
             ) from None
         c = self._container
-        self.video = c.streams.video[0] if c.streams.video else None
-        self.audio_stream = c.streams.audio[0] if c.streams.audio else None
+        # A stream without a codec context is one FFmpeg cannot decode (an unknown codec,
+        # a damaged header): as good as absent.
+        videos = [v for v in c.streams.video if v.codec_context is not None]
+        audios = [a for a in c.streams.audio if a.codec_context is not None]
+        self.video = videos[0] if videos else None
+        self.audio_stream = audios[0] if audios else None
         if self.video is None and self.audio_stream is None:
+            found = any(st.type in ("video", "audio") for st in c.streams)
             c.close()
-            raise IngestError(str(path), "no video or audio stream in the file")
+            raise IngestError(
+                str(path),
+                "no decodable video or audio stream (unknown codec or damaged header)"
+                if found
+                else "no video or audio stream in the file",
+            )
         self.info = self._describe()
 
     def _describe(self) -> MediaInfo:

@@ -20,6 +20,9 @@ class IngestOptions:
     names. Each section is embedded passage by passage (``passage_*`` below)."""
     max_text_bytes: int = 64 * 2**20
     """Larger text files are refused (a log or a dump, not a document)."""
+    max_chunks: int = 5000
+    """At most this many sections of one text file (20 M characters at 4,000 each) are
+    indexed; the rest is left out and the index run reports it (a dump, a log)."""
     max_image_pixels: int = 100_000_000
     """Larger images are refused as possible decompression bombs."""
     image_max_side: int = 1024
@@ -81,6 +84,7 @@ class IngestOptions:
                 raise ConfigError(f"IngestOptions.{f.name} must be a non-negative integer")
         positive = (
             "text_item_chars",
+            "max_chunks",
             "max_text_bytes",
             "max_image_pixels",
             "image_max_side",

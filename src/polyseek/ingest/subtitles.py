@@ -7,6 +7,7 @@ A sidecar is a subtitle file with the video's stem, optionally with a language t
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from dataclasses import dataclass
@@ -64,18 +65,37 @@ def read_subtitles(path: Path) -> list[Cue]:
         raw = path.read_bytes()
     except OSError as exc:
         raise IngestError(str(path), f"cannot read subtitles: {exc.strerror or exc}") from None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise IngestError(str(path), "subtitles are neither UTF-8 nor Windows-1252 text")
-    cues = parse_subtitles(text)
+    cues = parse_subtitles(decode_subtitles(raw, str(path)))
     if not cues:
         raise IngestError(str(path), "no subtitle cue found (expected SRT or WebVTT timings)")
     return cues
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_subtitles(raw: bytes, name: str) -> str:
+    """Text of a subtitle file: UTF-8/16/32 by BOM, UTF-16 without one (NUL bytes every
+    other byte), else UTF-8, else Windows-1252 (older SRT files)."""
+    encodings: list[str] = [enc for bom, enc in _BOMS if raw.startswith(bom)][:1]
+    if not encodings and len(raw) >= 4:
+        even, odd = raw[0::2].count(0), raw[1::2].count(0)
+        if odd > len(raw) // 4 and even == 0:
+            encodings = ["utf-16-le"]
+        elif even > len(raw) // 4 and odd == 0:
+            encodings = ["utf-16-be"]
+    for encoding in encodings or ["utf-8-sig", "cp1252"]:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise IngestError(name, "subtitles are not UTF-8, UTF-16, UTF-32 or Windows-1252 text")
 
 
 def find_sidecar(video: Path) -> Path | None:

@@ -136,6 +136,9 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     return text, title
 
 
+NOTE_KEY = "indexing_note"
+"""Item metadata naming something the index run should report about the file (a cap)."""
+
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
@@ -162,6 +165,15 @@ class TextLoader(BaseLoader):
         spans = chunk_text(text, max(opts.text_item_chars, opts.passage_chars), 0)
         if not spans:
             raise IngestError(name, "no text (the file is blank)")
+        cap = self.options.max_chunks
+        if len(spans) > cap:
+            note = (
+                f"only the first {cap} of {len(spans)} chunks are indexed (characters "
+                f"0-{spans[cap - 1][1]} of {len(text)}; IngestOptions.max_chunks)"
+            )
+            logger.warning("%s: %s", name, note)
+            metadata = {**metadata, NOTE_KEY: note}
+            spans = spans[:cap]
         for i, (start, end) in enumerate(spans):
             body = text[start:end]
             passages = make_passages(

@@ -2,8 +2,10 @@
 
 # No `from __future__ import annotations`: FastAPI reads the route annotations, which
 # refer to this module's closure variables (settings).
+import asyncio
 import io
 import logging
+import secrets
 import threading
 import warnings
 from dataclasses import dataclass
@@ -11,13 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polyseek.engine import Engine
-from polyseek.errors import QueryError
+from polyseek.errors import PolyseekError, QueryError
 from polyseek.rag import Answer, ask, load_generator
 from polyseek.search.base import Ranking
 from polyseek.server import schemas as s
@@ -25,9 +28,11 @@ from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_hand
 from polyseek.server.jobs import IndexJobs
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
+    MEDIA_COOKIE,
     Level,
     check_access,
     collection_file,
+    media_cookie,
     store_media_file,
 )
 from polyseek.server.settings import ServerSettings
@@ -38,16 +43,18 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 408, 409, 413, 415, 422)
 }
 
 
 class _BodyLimit:
-    """Reject request bodies over ``limit`` bytes with 413, declared or streamed."""
+    """Reject request bodies over ``limit`` bytes with 413, declared or streamed, and
+    bodies that stop arriving for ``timeout`` seconds (shorter than declared) with 408."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,14 +66,28 @@ class _BodyLimit:
             return
         seen = 0
         refused = False
+        body_done = False
 
         async def limited() -> Message:
             # Past the limit: answer 413 at once and tell the app the client is gone.
-            nonlocal seen, refused
+            nonlocal seen, refused, body_done
             if refused:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if body_done:  # e.g. a streamed file waiting for the client to leave
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except asyncio.TimeoutError:
+                refused = True
+                await _send_error(
+                    send,
+                    408,
+                    f"the request body stopped arriving for "
+                    f"{self.timeout:.0f} s (shorter than its Content-Length?)",
+                )
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     refused = True
@@ -82,19 +103,55 @@ class _BodyLimit:
 
 
 async def _send_413(send: Send, limit: int) -> None:
+    await _send_error(send, 413, f"the request body is over {limit} bytes")
+
+
+async def _send_error(send: Send, status: int, message: str, hint: str | None = None) -> None:
     import json
 
     from polyseek.server.errors import error_body
 
-    body = json.dumps(error_body(413, f"the request body is over {limit} bytes")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
+    body = json.dumps(error_body(status, message, hint)).encode()
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    if status == 401:
+        headers.append((b"www-authenticate", b"ApiKey"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class _AccessGuard:
+    """Check a route's key (and the request's origin) before its body is read.
+
+    FastAPI parses a JSON body before it runs a route's dependencies, so a malformed body
+    was answered 422 to a client without a key. The guard finds the route a request is
+    for, takes the level its access dependency declares, and checks it first.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI, levels: Any, check: Any) -> None:
+        self.app = app
+        self.api = api
+        self.levels = levels  # () -> [(route, level)], filled once the routes exist
+        self.check = check  # (request, level) -> None, raises an ApiError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            level = self._level(scope)
+            if level is not None:
+                try:
+                    self.check(Request(scope), level)
+                except PolyseekError as exc:
+                    from polyseek.server.errors import status_of
+
+                    await _send_error(send, status_of(exc), exc.message, exc.hint)
+                    return
+        await self.app(scope, receive, send)
+
+    def _level(self, scope: Scope) -> Level | None:
+        for route, level in self.levels():
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return level  # type: ignore[no-any-return]
+        return None
 
 
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
@@ -109,7 +166,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         responses=ERRORS,
     )
     install_error_handlers(app)
-    app.add_middleware(_BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)
+    media_token = secrets.token_urlsafe(32)  # the media cookie of this run (not a key)
+
+    def check(request: Request, level: Level) -> None:
+        check_access(settings, request, level, media_token)
+
+    levels: list[tuple[Any, Level]] = []
+    app.add_middleware(_AccessGuard, api=app, levels=lambda: levels, check=check)
+    app.add_middleware(
+        _BodyLimit, limit=settings.max_upload_bytes + 64 * 1024, timeout=settings.body_timeout_s
+    )
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -127,13 +193,34 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 
     def access(level: Level) -> Any:
         def dependency(request: Request) -> None:
-            check_access(settings, request, level)
+            check(request, level)
 
         return Depends(dependency)
 
-    ctx = _Context(engine, settings, jobs, engine_lock, generator, access("read"), access("admin"))
-    for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes):
-        app.include_router(routes(ctx))
+    read, admin = access("read"), access("admin")
+    ctx = _Context(engine, settings, jobs, engine_lock, generator, read, admin)
+    routers = [
+        routes(ctx)
+        for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
+    ]
+    for router in routers:
+        app.include_router(router)
+
+    @app.post("/api/session", response_model=s.SessionOut, dependencies=[read], tags=["misc"])
+    def session() -> JSONResponse:
+        """Set the media cookie the web UI's ``<img>``/``<video>`` need (HttpOnly, read only).
+
+        The cookie holds a random token of this server run, never a key.
+        """
+        body = s.SessionOut(media_cookie=MEDIA_COOKIE).model_dump()
+        return JSONResponse(body, headers={"Set-Cookie": media_cookie(media_token)})
+
+    for route in [r for router in routers for r in router.routes] + list(app.routes):
+        deps = getattr(route, "dependencies", [])
+        if any(d is admin for d in deps):
+            levels.append((route, "admin"))
+        elif any(d is read for d in deps):
+            levels.append((route, "read"))
 
     @app.get("/api/health", response_model=s.HealthOut, tags=["misc"])
     def health() -> s.HealthOut:
@@ -324,7 +411,7 @@ def _media_routes(ctx: _Context) -> APIRouter:
     def original_file(path: str) -> FileResponse:
         """An original source file; honours ``Range`` so players can seek."""
         known = {p for p, r in engine.store.sources().items() if r.status == "ok"}
-        real = collection_file(engine.root, known, path)
+        real = collection_file(engine.root, known, path, store_dir=engine.store.path)
         return FileResponse(real, headers=_private_cache(), content_disposition_type="inline")
 
     return router
@@ -359,12 +446,15 @@ def _index_routes(ctx: _Context) -> APIRouter:
     @router.post(
         "/api/index", response_model=s.JobOut, status_code=202, dependencies=[admin], tags=["index"]
     )
-    def start_index(body: s.IndexRequest | None = None) -> s.JobOut:
-        """Start an index run in the background (409 if one is going)."""
-        paths = body.paths if body else None
-        for p in paths or []:
+    def start_index(body: s.IndexRequest) -> s.JobOut:
+        """Start an index run in the background (409 if one is going).
+
+        ``{"all": true}`` indexes the whole collection, ``{"paths": [...]}`` those files
+        and folders only: a full run is never what an empty request means.
+        """
+        for p in body.paths or []:
             _check_inside(engine.root, p)
-        return s.JobOut(**jobs.start(paths))
+        return s.JobOut(**jobs.start(body.paths))
 
     @router.post(
         "/api/sources",
@@ -438,8 +528,12 @@ def _private_cache() -> dict[str, str]:
 def _check_inside(root: Path, rel: str) -> None:
     from polyseek.server.security import BadPath
 
+    if not rel.strip():
+        raise BadPath("an empty path names no file", hint="give '.' for the whole collection")
     if "\x00" in rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
         raise BadPath(f"give a path relative to the collection, without '..': {rel!r}")
+    if any(len(part.encode()) > 255 for part in Path(rel).parts) or len(rel.encode()) > 4000:
+        raise BadPath(f"path too long (a name over 255 bytes): {rel[:60]!r}...")
     if not (root / rel).resolve().is_relative_to(root.resolve()):
         raise BadPath(f"{rel}: leads outside the collection")
 

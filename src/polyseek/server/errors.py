@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polyseek.errors import (
     CollectionNotFoundError,
     ConfigError,
+    DamagedIndexError,
+    DiskFullError,
     EncoderError,
     EncoderMismatchError,
     PolyseekError,
@@ -49,9 +51,19 @@ class Conflict(ApiError):
     status = 409
 
 
+class RequestTimeout(ApiError):
+    status = 408
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
 # Most specific first: the first matching class decides.
 STATUS: list[tuple[type[BaseException], int]] = [
     (CollectionNotFoundError, 404),
+    (DamagedIndexError, 503),  # the index needs `polyseek repair` (the hint says so)
+    (DiskFullError, 507),
     (StoreError, 409),  # the index is being written by another process
     (EncoderMismatchError, 409),
     (QueryError, 400),

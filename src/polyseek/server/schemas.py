@@ -7,7 +7,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from polyseek.search.base import Ranking, field_default, ranking_fields
 from polyseek.types import Hit
@@ -159,13 +159,35 @@ class ItemOut(BaseModel):
 
 
 class IndexRequest(BaseModel):
+    """What to index: ``{"all": true}`` (the whole collection) or ``{"paths": [...]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
     paths: list[str] | None = Field(
-        None, description="Collection-relative files or folders; all of the collection if null"
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Collection-relative files or folders (folders: every file under them)",
     )
+    all: bool = Field(False, description="Index the whole collection")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> IndexRequest:
+        if self.all == (self.paths is not None):
+            raise ValueError('give either "paths" or "all": true (a full run is asked for)')
+        return self
 
 
 class SourcesRequest(BaseModel):
-    paths: list[str] = Field(min_length=1, max_length=1000)
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(
+        min_length=1, max_length=1000, description="Collection-relative files or folders"
+    )
+
+
+class SessionOut(BaseModel):
+    media_cookie: str = Field(description="Name of the HttpOnly cookie just set")
 
 
 class RemovedOut(BaseModel):

@@ -43,6 +43,7 @@ class ServerSettings(BaseModel):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     max_top: int = Field(default=100, ge=1)
+    body_timeout_s: float = Field(default=30.0, gt=0)  # a body that stops arriving: 408
     generator: str = "extractive"  # see polyseek.rag.load_generator
     generator_base_url: str | None = None
     answer_threshold: float = 0.35

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
-from polyseek.errors import CollectionNotFoundError, QueryError, StoreError
+from polyseek.errors import CollectionNotFoundError, DamagedIndexError, QueryError, StoreError
 from polyseek.store.base import (
     Manifest,
     SourceBatch,
@@ -48,6 +48,7 @@ from polyseek.store.base import (
     StoredItem,
     VectorView,
 )
+from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
@@ -110,6 +111,7 @@ class LanceStore(Store):
     """Items and vectors in LanceDB, exact search over an in-memory matrix."""
 
     MANIFEST = "manifest.json"
+    MANIFEST_BACKUP = "manifest.backup.json"  # the same, so a damaged manifest can be mended
 
     def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = path
@@ -120,6 +122,7 @@ class LanceStore(Store):
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._ann: dict[str, bool] = {}
         self._lock_fd: int | None = None
+        self._identity = _identity(path / self.MANIFEST)  # which index this object opened
         self._tables: dict[str, Any] = {}
         # Readers on several threads (the server) share the caches: one rebuilds them.
         self._cache_lock = threading.RLock()
@@ -138,32 +141,43 @@ class LanceStore(Store):
                 f"no polyseek index at {path}",
                 hint="create one with `polyseek index DIR` (or pass --store PATH)",
             )
+        identity = _identity(manifest_path)
         try:
             data = json.loads(manifest_path.read_text(encoding="utf-8"))
             manifest = Manifest.from_dict(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-        return cls(path, manifest)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DamagedIndexError(
+                "manifest.json",
+                f"{manifest_path}: unreadable manifest ({exc})",
+                hint=f"run `{repair_command(path)}` (it restores the manifest from its "
+                "backup), or re-create the index: `polyseek index DIR --rebuild --encoder SPEC`",
+            ) from exc
+        store = cls(path, manifest)
+        store._identity = identity
+        return store
 
     @classmethod
     def create(cls, path: Path, manifest: Manifest) -> LanceStore:
         path.mkdir(parents=True, exist_ok=True)
-        cls._write_manifest(path, manifest)
+        cls.write_manifest(path, manifest)
         return cls(path, manifest)
 
     @classmethod
-    def _write_manifest(cls, path: Path, manifest: Manifest) -> None:
-        tmp = path / (cls.MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path / cls.MANIFEST)
+    def write_manifest(cls, path: Path, manifest: Manifest, backup_only: bool = False) -> None:
+        """Write the manifest and its backup copy, each atomically."""
+        for name in (cls.MANIFEST_BACKUP,) if backup_only else (cls.MANIFEST_BACKUP, cls.MANIFEST):
+            tmp = path / (name + ".tmp")
+            tmp.write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path / name)
 
     def _table_names(self) -> set[str]:
         names: set[str] = set()
         token = None
         while True:
-            resp = self._db.list_tables(page_token=token)
+            with lance_errors("(list of tables)", self.path):
+                resp = self._db.list_tables(page_token=token)
             names.update(resp.tables)
             token = resp.page_token
             if not token:
@@ -175,10 +189,13 @@ class LanceStore(Store):
         for enc in self.manifest.encoders:
             wanted[enc.key] = vector_schema(enc.dim)
         for name, schema in wanted.items():
-            if name in existing:
-                self._tables[name] = self._db.open_table(name)
-            else:
-                self._tables[name] = self._db.create_table(name, schema=schema, exist_ok=True)
+            # Every handle translates LanceDB's errors (a damaged table names itself).
+            with lance_errors(name, self.path):
+                if name in existing:
+                    table = self._db.open_table(name)
+                else:
+                    table = self._db.create_table(name, schema=schema, exist_ok=True)
+            self._tables[name] = GuardedTable(table, name, self.path)
 
     def _table(self, name: str) -> Any:
         return self._tables[name]
@@ -187,20 +204,18 @@ class LanceStore(Store):
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the store's write lock (one writer at a time; released if killed)."""
-        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise StoreError(
-                f"another process is writing the index at {self.path}",
-                hint="wait for the other `polyseek index` to finish",
-            ) from exc
-        try:
+        with write_lock(self.path):
+            if _identity(self.path / self.MANIFEST) != self._identity:
+                # `index --rebuild` replaced the index after this object opened it: writing
+                # through these handles would mix two indexes.
+                raise StoreError(
+                    f"the index at {self.path} was rebuilt by another process since it was "
+                    "opened here",
+                    hint="run the command again",
+                )
+            if not (self.path / self.MANIFEST_BACKUP).is_file():  # indexes made before it
+                self.write_manifest(self.path, self.manifest, backup_only=True)
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # ----------------------------------------------------------------- reads
     def sources(self) -> dict[str, SourceRecord]:
@@ -433,6 +448,7 @@ class LanceStore(Store):
             search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
         rows = search.to_arrow().to_pylist()
         visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        visible.sort(key=lambda r: (float(r["_distance"]), r["id"]))  # ties: by id
         found = dedupe_best(((r["id"], 1.0 - float(r["_distance"])) for r in visible), k)
         if len(found) < k and len(rows) == limit and overfetch < 64:
             return self._search_ann(encoder_key, query, k, modalities, overfetch * 4)
@@ -657,6 +673,34 @@ class LanceStore(Store):
                 self._table(name).optimize(cleanup_older_than=timedelta(minutes=10))
             except Exception as exc:  # compaction is an optimisation, never fatal
                 logger.warning("could not compact table %s: %s", name, exc)
+
+
+@contextmanager
+def write_lock(store_path: Path) -> Iterator[None]:
+    """Hold the write lock of the store at ``store_path`` (flock: released if killed)."""
+    fd = os.open(store_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise StoreError(
+            f"another process is writing the index at {store_path}",
+            hint="wait for the other `polyseek index` (or repair) to finish",
+        ) from exc
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file: changes when the file is replaced (a rebuilt manifest)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _media_dirname(source: str) -> str:

@@ -35,6 +35,7 @@ def top_unique(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[str, f
     Takes the top ``k`` rows; if they name fewer than ``k`` distinct ids (an item matched
     with several rows), widens the window (doubling) until ``k`` distinct ids are in it or
     every row is. When the top rows are already distinct this costs what a plain top-k does.
+    Equal scores come out in id order (a stable key: row order depends on write history).
     """
     n = len(scores)
     k = min(k, n)
@@ -43,10 +44,13 @@ def top_unique(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[str, f
     window = k
     while True:
         if window < n:
-            top = np.argpartition(-scores, window - 1)[:window]
+            # Every row tied with the window's last score comes along, so which of equal
+            # rows make the cut does not depend on where they sit in the table.
+            kth = -np.partition(-scores, window - 1)[window - 1]
+            top = np.flatnonzero(scores >= kth)
         else:
             top = np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[np.lexsort((ids[top].astype(str), -scores[top]))]  # ties: by id
         best = dedupe_best(((str(ids[i]), float(scores[i])) for i in top), k)
         if len(best) >= k or window >= n:
             return best

@@ -217,7 +217,8 @@ def first_pass_search(
             if rows is not None:
                 cand = rows[cand]
             exact = matrix[cand] @ queries[qi]
-            order = np.argsort(-exact, kind="stable")
+            # equal scores in id order: the same files give the same order in any index
+            order = np.lexsort((ids[cand].astype(str), -exact))
             found: list[tuple[str, float]] = []
             seen: set[str] = set()
             for j in order:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from polyseek.asr import SAMPLE_RATE, Segment, VadOptions, load_transcriber, speech_spans
+from polyseek.asr.vad import tonal_share
 from polyseek.errors import ConfigError, EncoderError
 from tests.helpers.media import espeak_available, soundtrack, word_error_rate
 from tests.helpers.tiny_whisper import make_tiny_whisper
@@ -21,14 +22,40 @@ def test_silence_has_no_speech() -> None:
     assert speech_spans(np.zeros(0, np.float32)) == []
 
 
-def test_tone_bursts_are_found_at_their_times() -> None:
+def test_bursts_are_found_at_their_times() -> None:
     t = np.arange(SAMPLE_RATE * 6) / SAMPLE_RATE
     audio = np.zeros_like(t, dtype=np.float32)
-    for start in (1.0, 4.0):
+    rng = np.random.default_rng(0)
+    for start in (1.0, 4.0):  # broadband bursts (a tone would be dropped as not a voice)
         on = (t >= start) & (t < start + 1.0)
-        audio[on] = 0.3 * np.sin(2 * np.pi * 220 * t[on])
+        audio[on] = 0.2 * rng.standard_normal(int(on.sum()))
     spans = speech_spans(audio, VadOptions(pad_s=0.0))
     assert spans == [pytest.approx((1.0, 2.0), abs=0.05), pytest.approx((4.0, 5.0), abs=0.05)]
+
+
+@pytest.mark.parametrize("kind", ["tone", "chirp", "buzz", "tone in noise"])
+def test_steady_tones_are_not_speech(kind: str) -> None:
+    """Issue 15: speech recognition turned a pure tone into words."""
+    t = np.arange(SAMPLE_RATE * 4) / SAMPLE_RATE
+    audio = {
+        "tone": 0.3 * np.sin(2 * np.pi * 440 * t),
+        "chirp": 0.3 * np.sin(2 * np.pi * (200 + 300 * t) * t),
+        "buzz": 0.2 * np.sign(np.sin(2 * np.pi * 220 * t)),
+        "tone in noise": 0.3 * np.sin(2 * np.pi * 1000 * t)
+        + 0.01 * np.random.default_rng(1).standard_normal(len(t)),
+    }[kind].astype(np.float32)
+    assert tonal_share(audio) > 0.9
+    assert speech_spans(audio) == []
+
+
+@needs_espeak
+def test_speech_next_to_a_tone_keeps_only_the_speech() -> None:
+    speech = soundtrack(3.0, [(0.3, "please open the door")])
+    t = np.arange(SAMPLE_RATE * 3) / SAMPLE_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    spans = speech_spans(np.concatenate([speech, tone]))
+    assert len(spans) == 1 and spans[0][1] < 3.0, spans
+    assert tonal_share(speech) < 0.2
 
 
 def test_long_speech_is_cut_below_the_maximum_span() -> None:

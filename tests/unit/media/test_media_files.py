@@ -153,3 +153,13 @@ def test_scene_detector_ignores_motion_and_sees_cuts() -> None:
 def test_bad_media_options(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field.split("_")[0]):
         IngestOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_stream_ffmpeg_cannot_decode_is_a_plain_reason(tmp_path: Path) -> None:
+    """Issue 15: a damaged codec tag gave 'AttributeError: NoneType has no attribute width'."""
+    good, bad = tmp_path / "good.mp4", tmp_path / "bad.mp4"
+    make_video(good, [RED], audio=False)
+    bad.write_bytes(good.read_bytes().replace(b"avc1", b"zzzz"))
+    with pytest.raises(IngestError) as caught:
+        load_file(bad, options=IngestOptions(asr="none"))
+    assert "no decodable video or audio stream" in caught.value.reason

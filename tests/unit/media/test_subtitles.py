@@ -78,3 +78,17 @@ def test_sidecar_prefers_untagged_or_english(tmp_path: Path) -> None:
     assert find_sidecar(video) == tmp_path / "talk.en.vtt"
     (tmp_path / "talk.srt").write_text(SRT)
     assert find_sidecar(video) == tmp_path / "talk.srt"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_utf16_and_utf32_subtitles_are_read(tmp_path: Path, encoding: str) -> None:
+    """Issue 15: UTF-16 .srt files (what Windows tools save) were ignored with a warning."""
+    path = tmp_path / "a.srt"
+    path.write_bytes(SRT.replace("\n", "\r\n").replace("general", "général").encode(encoding))
+    assert [c.text for c in read_subtitles(path)] == ["Hello there, général.", "Second cue"]
+
+
+def test_cp1252_subtitles_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "a.srt"
+    path.write_bytes(SRT.replace("general", "général").encode("cp1252"))
+    assert read_subtitles(path)[0].text == "Hello there, général."

@@ -5,16 +5,24 @@ const $ = (id) => document.getElementById(id);
 const state = { image: null, lastQuery: "", hits: [], current: null, polling: null };
 
 // ------------------------------------------------------------------ API key
+// The key lives in this origin's localStorage (separate per port) and goes in a header.
+// <img> and <video> cannot send headers: POST /api/session makes the server set an
+// HttpOnly, SameSite=Strict media cookie that holds a read-only token, never the key.
 function apiKey() { return localStorage.getItem("polyseek-key") || ""; }
+let sessionReady = null;
+function startSession() {
+  sessionReady = fetch("/api/session", { method: "POST", headers: apiKey() ? { "X-API-Key": apiKey() } : {} })
+    .catch(() => null);
+  return sessionReady;
+}
 function setKey(key) {
   localStorage.setItem("polyseek-key", key);
-  // <img> and <video> cannot send headers: the server accepts the key as a cookie for reads.
-  document.cookie = "polyseek_key=" + encodeURIComponent(key) + "; path=/; SameSite=Strict";
+  return startSession();
 }
 (function keyFromFragment() {
   const m = location.hash.match(/key=([^&]+)/);
   if (m) { setKey(decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname); }
-  else if (apiKey()) { setKey(apiKey()); }
+  else { startSession(); }
 })();
 
 async function api(path, options = {}) {
@@ -42,11 +50,12 @@ function terms(query) {
   return Array.from(new Set((query || "").toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) || []));
 }
 function highlight(text, query) {
-  let html = escapeHtml(text);
+  // Match the raw text, then escape each piece: matching the escaped HTML would mark the
+  // "amp" of "&amp;" and show entities literally.
   const ts = terms(query);
-  if (!ts.length) return html;
+  if (!ts.length) return escapeHtml(text);
   const re = new RegExp("(" + ts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|") + ")", "giu");
-  return html.replace(re, "<mark>$1</mark>");
+  return String(text).split(re).map((part, i) => (i % 2 ? "<mark>" + escapeHtml(part) + "</mark>" : escapeHtml(part))).join("");
 }
 function fmtTime(s) {
   s = Math.floor(s || 0);
@@ -150,6 +159,7 @@ loadRankingOptions();
 // ------------------------------------------------------------------ search
 async function search(event) {
   if (event) event.preventDefault();
+  if (sessionReady) await sessionReady;  // the media cookie, before thumbnails load
   const text = $("q").value.trim();
   if (!text && !state.image) { showMessage("Type a query or add an image."); return; }
   const form = new FormData();
@@ -424,7 +434,7 @@ function schedule(ms) {
 }
 $("reindex").addEventListener("click", async () => {
   try {
-    await api("/api/index", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    await api("/api/index", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ all: true }) });
     refreshStatus();
   } catch (err) { showMessage(err.message); }
 });
