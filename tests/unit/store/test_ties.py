@@ -5,10 +5,9 @@ sorts LanceDB's rows the same way)."""
 from __future__ import annotations
 
 import numpy as np
-from polyseek.search.fusion import ReciprocalRankFusion
 
 from polyseek.encoders.base import EncoderInfo, l2_normalize
-from polyseek.search.hybrid import linear_fusion
+from polyseek.search.hybrid import Signal, rrf_fusion, zscore_fusion
 from polyseek.store.base import Manifest, SourceBatch, SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.store.multivector import top_unique
@@ -55,8 +54,11 @@ def test_top_unique_takes_every_row_tied_at_the_cut() -> None:
 
 
 def test_fusion_breaks_ties_by_id() -> None:
-    lists = {"x": [("b", 1.0), ("a", 1.0)], "y": [("a", 1.0), ("b", 1.0)]}
-    assert [f.item_id for f in ReciprocalRankFusion().fuse(lists, 2)] == ["a", "b"]
-    dense = ReciprocalRankFusion().fuse({"x": [("b", 0.5), ("a", 0.5)]}, 2)
-    fused = linear_fusion(dense, [("d", 1.0), ("c", 1.0)], 4)
-    assert [f.item_id for f in fused] == ["a", "b", "c", "d"]  # all equal: by id
+    x = Signal("x", [("b", 1.0), ("a", 1.0)])
+    y = Signal("y", [("a", 1.0), ("b", 1.0)])
+    assert [f.item_id for f in rrf_fusion([x, y], 2)] == ["a", "b"]
+    # every candidate equal on both signals: z-scores are all zero, order is by id
+    dense = Signal("dense", [("b", 0.5), ("a", 0.5), ("d", 0.5), ("c", 0.5)])
+    bm25 = Signal("bm25", [("d", 1.0), ("c", 1.0), ("b", 1.0), ("a", 1.0)])
+    fused = zscore_fusion([dense, bm25], 4)
+    assert [f.item_id for f in fused] == ["a", "b", "c", "d"]
