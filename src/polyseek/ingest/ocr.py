@@ -185,10 +185,13 @@ class OcrEngine:
             raw = api.GetUTF8Text()
             mean = float(api.MeanTextConf())
             lines: list[tuple[str, float]] = []
-            it = api.GetIterator()
+            it = api.GetIterator() if raw.strip() else None
             level = tesserocr.RIL.TEXTLINE
             while it is not None:
-                words = it.GetUTF8Text(level)
+                try:  # tesserocr raises for an element without text (an empty line)
+                    words = it.GetUTF8Text(level)
+                except RuntimeError:
+                    words = ""
                 if words and words.strip():
                     lines.append((" ".join(words.split()), float(it.Confidence(level))))
                 if not it.Next(level):

@@ -47,6 +47,13 @@ def test_read_gives_line_confidences_over_the_text() -> None:
     assert meta["ocr_lines"][0][:2] == list(read.lines[0][:2])
 
 
+@pytest.mark.parametrize("colour", ["red", "white", "black"])
+def test_a_picture_without_text_reads_as_no_text(colour: str) -> None:
+    # tesserocr raises "No text returned" when asked for the lines of an empty page
+    read = OcrEngine().read(Image.new("RGB", (64, 64), colour))
+    assert read.text == "" and read.lines == []
+
+
 def test_tessdata_prefix_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     system = find_tessdata()
     (tmp_path / "eng.traineddata").symlink_to(system / "eng.traineddata")
