@@ -516,7 +516,14 @@ class LanceStore(Store):
         if not query.strip() or k < 1:
             return []
         if not self.has_text_index():
-            self.ensure_text_index()
+            try:  # built lazily when an index run stopped before making it
+                self.ensure_text_index()
+            except Exception as exc:  # a full disk or a read-only index: still searchable
+                logger.warning(
+                    "cannot build the full-text index of %s (%s): searching without BM25",
+                    self.path,
+                    exc,
+                )
             if not self.has_text_index():
                 return []
         committed = self.committed()
@@ -694,13 +701,15 @@ def write_lock(store_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of a file: changes when the file is replaced (a rebuilt manifest)."""
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(device, inode, mtime) of a file: changes when the file is replaced (a rebuilt
+    manifest). The inode alone is not enough: a file system reuses a deleted file's inode
+    for the next file it creates."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return (st.st_dev, st.st_ino)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns)
 
 
 def _media_dirname(source: str) -> str:
