@@ -5,8 +5,9 @@ from the Debian package octave-doc) and measures, with the same MiniLM model loa
 
   loader     PdfLoader seconds per page: page-only (one item per page, the old output),
              + passages, + regions; items, passages and regions per page
-  ingest     Engine.index() of the slice into a fresh store, page-only vs regions, with
-             today's indexer (it embeds every item's text once and ignores passages)
+  ingest     Engine.index() of the slice into a fresh store: page-only (one vector per
+             page, its first 256 word pieces), + passages (every word of the page, one
+             vector per passage), + regions (the default), interleaved, medians
   projected  embedding cost of what an indexer embeds when it uses passages:
              page text (1 vector/page, the baseline) / passages / passages + the region
              texts that are no page passage (tables, figures) / passages + all regions
@@ -139,14 +140,23 @@ def embedding_table(items: list[Item], n: int) -> None:
         print(row([name, len(batch), 1000 * seconds / n, seconds / first], widths))
 
 
-def index_table(folder: Path, n: int) -> None:
-    widths = [30, 7, 8, 6, 12]
-    print("\n" + row(["Engine.index() today", "s", "ms/page", "items", "x page-only"], widths))
-    ref = None
-    for name in ("page-only", "+ regions"):
-        seconds, count = time_index(folder, CONFIGS[name])
-        ref = ref or seconds
-        print(row([name, seconds, 1000 * seconds / n, count, seconds / ref], widths))
+def index_table(folder: Path, n: int, repeat: int) -> None:
+    """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians)."""
+    widths = [30, 7, 8, 6, 12, 12]
+    print(
+        "\n"
+        + row(["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"], widths)
+    )
+    runs: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    counts: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, options in CONFIGS.items():
+            seconds, counts[name] = time_index(folder, options)
+            runs[name].append(seconds)
+    med = {name: statistics.median(r) for name, r in runs.items()}
+    for name in CONFIGS:
+        cells = [name, med[name], 1000 * med[name] / n, counts[name]]
+        print(row([*cells, med[name] / med["page-only"], med[name] / med["+ passages"]], widths))
 
 
 def main() -> None:
@@ -168,7 +178,7 @@ def main() -> None:
         loaded = loader_table(path, n, args.repeat)
         embedding_table(loaded["+ regions"], n)
         if not args.no_index:
-            index_table(folder, n)
+            index_table(folder, n, args.repeat)
 
 
 if __name__ == "__main__":
