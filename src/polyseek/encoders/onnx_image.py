@@ -6,9 +6,9 @@ the preprocessing itself, which stays the encoder's: only the network after it c
 
 On the first load of a model (per model revision and library versions, see
 :mod:`polyseek.encoders._onnx`) the tower is exported to ONNX (fp32), quantised to int8
-(``quantize_dynamic``: int8 MatMul weights, activations quantised per batch at run time)
-and both are checked against the eager model on :func:`calibration_images`. The verdict
-is stored with the export, so later loads only read it:
+(``quantize_dynamic``: int8 MatMul weights, activations quantised per run) and both are
+checked against the eager model on :func:`calibration_images`. The verdict is stored with
+the export, so later loads only read it:
 
 * ``POLYSEEK_ONNX=auto`` (default): int8 when its cosine to eager is at least
   :data:`INT8_MIN_COSINE` on every calibration image (and fp32 reached
@@ -17,12 +17,23 @@ is stored with the export, so later loads only read it:
 * ``off``: eager.
 
 Why automatic, and why int8 only: on the CLIP ViT-B/32 architecture (random weights, 256
-real pictures, ``benchmarks/image_ingest.py``) int8 embeds 2.2-2.3x faster than eager at
-cosine >= 0.9997, while fp32 on ONNX Runtime, equal to eager (cosine 1.000000), measured
-0.90-1.07x its speed for ~6% more CPU: no gain. A model that quantises badly (the tiny
-random SigLIP does: 0.9988) fails the check and stays eager, so nobody has to know in
-advance. Dynamic int8 quantises activations per batch, so an image's vector depends
-slightly (well within the check) on the other images of its batch.
+real pictures, ``benchmarks/image_ingest.py``) int8 in batches embedded 2.2-2.3x faster
+than eager at cosine >= 0.9997, while fp32 on ONNX Runtime, equal to eager (cosine
+1.000000), measured 0.90-1.07x its speed for ~6% more CPU: no gain. A model that
+quantises badly (the tiny random SigLIP does: 0.9988) fails the check and stays eager, so
+nobody has to know in advance.
+
+**One image per run in int8.** Dynamic quantisation takes one scale per activation
+tensor, so in a batch an image's vector depended on the other images of the batch
+(ViT-B/32: cosine 0.99985 between an image embedded in a batch of 64 and alone). The
+vector stored at ingest was then not the one the same picture gives as a query (an exact
+duplicate scored below 1.0 and could lose to a near one), re-indexing changed vectors of
+files that had not changed, and a moment pooled from its keyframes was not the mean of
+its pictures' vectors. So the int8 tower runs each image on its own, and a vector is a
+function of its picture alone. The cost, ViT-B/32, 64 images, preprocessing included,
+median of 3 on a busy 2-core machine: int8 in batches 1.8 s (2.8 CPU s), int8 one by one
+2.1 s (3.9 CPU s), eager 5.1 s (9.7 CPU s). fp32 is batch-invariant (to float rounding)
+and keeps its batches.
 """
 
 from __future__ import annotations
@@ -106,7 +117,11 @@ def calibration_images(n: int = 8) -> list[Image]:
 
 
 class OnnxImageTower:
-    """A pixel batch -> embedding rows (float32, not normalised), on ONNX Runtime."""
+    """A pixel batch -> embedding rows (float32, not normalised), on ONNX Runtime.
+
+    int8 runs one image per session call, so that no row depends on the others (see the
+    module docstring); fp32 runs the batch at once.
+    """
 
     def __init__(self, session: InferenceSession, runtime: ImageRuntime) -> None:
         self._session = session
@@ -114,6 +129,11 @@ class OnnxImageTower:
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(pixels, dtype=np.float32)
+        if self.runtime != "onnx-int8" or len(batch) <= 1:
+            return self._run(batch)
+        return np.vstack([self._run(batch[i : i + 1]) for i in range(len(batch))])
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._session.run([OUTPUT], {INPUT: batch})[0], dtype=np.float32)
 
 

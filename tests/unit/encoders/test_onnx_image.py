@@ -81,6 +81,18 @@ def test_automatic_choice_matches_eager(towers: dict[str, TransformersImageTextE
         np.testing.assert_array_equal(auto, eager)
 
 
+def test_an_image_vector_does_not_depend_on_its_batch(
+    towers: dict[str, TransformersImageTextEncoder],
+) -> None:
+    """Dynamic int8 scales activations per run: batched, a picture's vector moved with its
+    neighbours (the stored vector was not the one the same picture gives as a query)."""
+    images = sample_images(6)
+    for mode in ("fp32", "auto"):
+        batch = towers[mode].embed_images(images)
+        alone = np.vstack([towers[mode].embed_images([im]) for im in images])
+        np.testing.assert_allclose(batch, alone, atol=1e-6, err_msg=mode)
+
+
 def test_text_queries_stay_eager_and_equal(towers: dict[str, TransformersImageTextEncoder]) -> None:
     expected = towers["off"].embed_queries(TEXTS)
     for mode in ("fp32", "auto"):
