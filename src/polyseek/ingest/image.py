@@ -20,6 +20,7 @@ from polyseek.ingest._errors import ingest_errors
 from polyseek.ingest.base import LOADERS, BaseLoader
 from polyseek.ingest.detect import IMAGE_EXTENSIONS
 from polyseek.ingest.ocr import fit_for_ocr, get_ocr_engine
+from polyseek.ingest.options import DEFAULT_OPTIONS
 from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,33 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def upright_rgb(img: Image.Image) -> Image.Image:
+    """``img`` as displayed (EXIF orientation applied), in RGB (:func:`to_rgb`)."""
+    return to_rgb(ImageOps.exif_transpose(img) or img)
+
+
+def fit_side(img: Image.Image, max_side: int) -> Image.Image:
+    """``img``, or a copy scaled down (LANCZOS) so that its longest side is ``max_side``."""
+    if max(img.size) <= max_side:
+        return img
+    small = img.copy()
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return small
+
+
+def encoder_picture(img: Image.Image, max_side: int | None = None) -> Image.Image:
+    """The picture an image encoder gets for ``img``: upright, RGB, at most ``max_side``
+    (default ``IngestOptions.image_max_side``).
+
+    The image loader makes ``Item.image`` this way and query images go through it too, so
+    a file given as a query is embedded exactly as it was indexed: the same orientation,
+    transparency over the same white, the same downscaling before the encoder's own resize
+    (without it the query of an indexed 1100 px picture was another picture to the model).
+    """
+    side = max_side if max_side is not None else DEFAULT_OPTIONS.image_max_side
+    return fit_side(upright_rgb(img), side)
+
+
 @LOADERS.register("image")
 class ImageLoader(BaseLoader):
     """One ``Item(modality="image")`` per file: RGB pixels (downscaled), metadata, OCR text.
@@ -181,7 +209,7 @@ class ImageLoader(BaseLoader):
                     scale = wanted / max(img.size)
                     img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
                 img.load()
-                rgb = to_rgb(ImageOps.exif_transpose(img) or img)
+                rgb = upright_rgb(img)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 # Frames of animated images are checked by Pillow while seeking.
                 raise _bomb_error(name, exc, opts.max_image_pixels) from None
@@ -197,10 +225,7 @@ class ImageLoader(BaseLoader):
             if text:
                 metadata.update(read.metadata())
         metadata["ocr"] = opts.ocr
-        preview = rgb
-        if max(preview.size) > opts.image_max_side:
-            preview = preview.copy()
-            preview.thumbnail((opts.image_max_side, opts.image_max_side), Image.Resampling.LANCZOS)
+        preview = fit_side(rgb, opts.image_max_side)  # = encoder_picture(img, image_max_side)
         return Item(source=source, modality="image", text=text, image=preview, metadata=metadata)
 
 

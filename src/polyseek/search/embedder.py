@@ -130,17 +130,22 @@ def _text_vectors(encoder: Encoder, texts: list[str]) -> Sequence[np.ndarray]:
 
 
 def open_query_image(image: Image | Path | str) -> Any:
-    """A query image as RGB; a path that cannot be read is a :class:`QueryError`."""
+    """A query image prepared as the image loader prepares an indexed one
+    (:func:`~polyseek.ingest.image.encoder_picture`: upright, RGB, bounded), so that an
+    indexed file given as the query gets its stored vector; a path that cannot be read is
+    a :class:`QueryError`."""
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
+    from polyseek.ingest.image import encoder_picture
+
     if not isinstance(image, (str, Path)):
-        return image.convert("RGB")
+        return encoder_picture(image)
     path = Path(image).expanduser()
     try:
         with PILImage.open(path) as img:
             img.load()
-            return img.convert("RGB")
+            return encoder_picture(img)
     except FileNotFoundError as exc:
         raise QueryError(f"{path}: no such image file") from exc
     except (UnidentifiedImageError, OSError) as exc:

@@ -571,7 +571,7 @@ def _read_image(upload: UploadFile, settings: ServerSettings) -> Any:
                     f"the image is {w}x{h} pixels, over the limit of {settings.max_image_pixels}"
                 )
             img.load()
-            return img.convert("RGB")
+            return img  # prepared (orientation, RGB) as indexed images are, by the embedder
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise PayloadTooLarge(f"the image is too large to decode: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
