@@ -127,41 +127,43 @@ def main() -> None:
         matrix = engine.store.vectors(info.key).matrix.copy()  # warm the cache, as a server would
         # Each query vector with its own text (the first sentence of a stored text), so that
         # the default hybrid search runs BM25 on real words.
-        words = {id(v): f"{t.split('.')[0]}" for v, t in zip(queries, texts, strict=False)}
+        pairs = [(v, t.split(".")[0]) for v, t in zip(queries, texts, strict=False)]
 
-        def rank(v: np.ndarray, **options: object) -> object:
-            q = Query(text=words[id(v)], top=10, ranking=Ranking(**options))  # type: ignore[arg-type]
+        def rank(pair: tuple[np.ndarray, str], **options: object) -> object:
+            v, words = pair
+            q = Query(text=words, top=10, ranking=Ranking(**options))  # type: ignore[arg-type]
             return engine.rank(q, {info: v})
 
-        rank(queries[0])  # warm-up: full-text index, caches
-        few = queries[: max(20, args.queries // 10)]
+        rank(pairs[0])  # warm-up: full-text index, caches
+        few = pairs[: max(20, args.queries // 10)]
         results = {
             "numpy exact (matmul+argpartition)": timed(
-                lambda v: np.argpartition(-(matrix @ v), 10)[:10], queries
+                lambda p: np.argpartition(-(matrix @ p[0]), 10)[:10], pairs
             ),
-            "lancedb raw query, no index": timed(lambda v: raw_query(table, v), few),
+            "lancedb raw query, no index": timed(lambda p: raw_query(table, p[0]), few),
             "polyseek Engine.rank, exact, dense only (the old default)": timed(
-                lambda v: rank(v, exact=True, lexical=False), queries
+                lambda p: rank(p, exact=True, lexical=False), pairs
             ),
             "polyseek Engine.rank, exact, hybrid (default)": timed(
-                lambda v: rank(v, exact=True), queries
+                lambda p: rank(p, exact=True), pairs
             ),
         }
         t0 = time.perf_counter()
         engine.store.maintain_indexes(min_rows=0)
         print(f"built the id and ANN (IVF_HNSW_SQ) indexes in {time.perf_counter() - t0:.1f} s")
         results["lancedb raw query, IVF_HNSW_SQ+refine"] = timed(
-            lambda v: raw_query(table, v, ann=True), queries
+            lambda p: raw_query(table, p[0], ann=True), pairs
         )
         results["polyseek Engine.rank, ANN, dense only (the old default)"] = timed(
-            lambda v: rank(v, lexical=False), queries
+            lambda p: rank(p, lexical=False), pairs
         )
-        results["polyseek Engine.rank, ANN, hybrid (default)"] = timed(lambda v: rank(v), queries)
+        results["polyseek Engine.rank, ANN, hybrid (default)"] = timed(lambda p: rank(p), pairs)
         top = engine.store.search_vectors
         exact_top = [[i for i, _ in top(info.key, v[None], 10, exact=True)[0]] for v in queries]
         ann_top = [[i for i, _ in top(info.key, v[None], 10)[0]] for v in queries]
-        pairs = zip(ann_top, exact_top, strict=True)
-        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in pairs])
+        recall = np.mean(
+            [len(set(a) & set(e)) / 10 for a, e in zip(ann_top, exact_top, strict=True)]
+        )
     print(f"recall@10 of the ANN path against exact search: {recall:.3f}")
     print(f"\nquery latency, top-10 over {args.n} x {base.shape[1]} vectors, encoder excluded")
     print_latencies(results, "numpy exact (matmul+argpartition)", "method", "x numpy")
