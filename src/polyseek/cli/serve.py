@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import errno
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from polyseek.cli.options import CollectionOpt, StoreOpt, err
+from polyseek.errors import ConfigError
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` when ``port`` on ``host`` cannot be bound (in use, or not
+    an address of this machine), before keys are made and printed.
+
+    Binds as uvicorn will (``SO_REUSEADDR``), so a port left in TIME_WAIT still passes.
+    """
+    if port == 0:
+        return  # the system picks a free port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot bind to {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is in use",
+                    hint="stop the other server, or give another --port",
+                ) from None
+            raise ConfigError(
+                f"cannot bind to port {port} on {host}: {exc.strerror or exc}"
+            ) from None
 
 
 def serve(
@@ -72,6 +103,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         rerankers=tuple(dict.fromkeys(["late:minilm", *(rerank or [])])),
     )
+    check_port(host, port)
     engine = Engine.open(collection, store=store)
     app = create_app(engine, settings)
     shown = f"[{host}]" if ":" in host else host
@@ -81,5 +113,5 @@ def serve(
         err.print(f"admin key (this run only; paste it in the UI to re-index): {generated[1]}")
         url += f"#key={generated[0]}"
     err.print(f"serving {Path(engine.root)} at [bold]{url}[/]")
-    err.print("OpenAPI schema: /openapi.json (the /docs page loads its scripts from a CDN)")
+    err.print("OpenAPI schema: /openapi.json; interactive docs: /docs (works offline)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

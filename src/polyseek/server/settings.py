@@ -57,8 +57,8 @@ class ServerSettings(BaseModel):
             if not is_loopback(self.host):
                 raise ConfigError(
                     f"--no-auth is only allowed on a loopback address, not {self.host!r}",
-                    hint="bind to 127.0.0.1, or give --api-key/--admin-key "
-                    "($POLYSEEK_API_KEY/$POLYSEEK_ADMIN_KEY)",
+                    hint="bind to 127.0.0.1, or drop --no-auth: keys then come from "
+                    "$POLYSEEK_API_KEY/$POLYSEEK_ADMIN_KEY, or are made for the run",
                 )
         elif not (self.api_key or self.admin_key):
             raise ConfigError(
