@@ -89,6 +89,20 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def aliases(self) -> dict[str, str]:
+        """``{alias: name}`` for names registered together (one entry, several names); the
+        first name registered is the one the others alias."""
+        with self._lock:
+            first: list[tuple[str, object]] = []
+            out: dict[str, str] = {}
+            for name, entry in self._entries.items():
+                main = next((n for n, e in first if e is entry or e == entry), None)
+                if main is None:
+                    first.append((name, entry))
+                else:
+                    out[name] = main
+            return out
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

@@ -17,11 +17,12 @@ whose constructor takes ``model_ref: str | None``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind, LateInteractionEncoder
 from polyseek.errors import ConfigError
@@ -41,12 +42,53 @@ ENCODERS.register_lazy("minilm", "polyseek.encoders.minilm:MiniLMEncoder")
 ENCODERS.register_lazy(
     ("st", "sentence-transformers"), "polyseek.encoders.minilm:SentenceTransformerEncoder"
 )
-ENCODERS.register_lazy(
-    ("clip", "siglip", "hf"), "polyseek.encoders.transformers_clip:TransformersImageTextEncoder"
-)
+ENCODERS.register_lazy("clip", "polyseek.encoders.transformers_clip:TransformersImageTextEncoder")
+ENCODERS.register_lazy("siglip", "polyseek.encoders.transformers_clip:SiglipEncoder")
+ENCODERS.register_lazy("hf", "polyseek.encoders.transformers_clip:HfImageTextEncoder")
 ENCODERS.register_lazy(("open_clip", "open-clip"), "polyseek.encoders.open_clip:OpenClipEncoder")
 ENCODERS.register_lazy("clap", "polyseek.encoders.clap:ClapEncoder")
 ENCODERS.register_lazy("colpali", "polyseek.encoders.colpali:ColPaliEncoder")
+
+# What each built-in backend imports when loaded (checked without importing), and how to
+# get it; names not listed need only polyseek's own dependencies.
+_REQUIRES: dict[str, tuple[tuple[str, ...], str]] = {
+    "minilm": (("onnxruntime", "tokenizers"), "pip install onnxruntime tokenizers"),
+    "st": (("sentence_transformers",), "pip install sentence-transformers"),
+    "clip": (("torch", "transformers"), "pip install transformers torch"),
+    "siglip": (("torch", "transformers"), "pip install transformers torch"),
+    "hf": (("torch", "transformers"), "pip install transformers torch"),
+    "open_clip": (("open_clip",), "pip install 'polyseek[open-clip]'"),
+    "clap": (("torch", "transformers"), "pip install transformers torch"),
+    "colpali": (("torch", "transformers"), "pip install transformers torch"),
+}
+# Names with their own entry that are the same backend as another (a label only).
+_SAME_BACKEND = {"siglip": "clip", "hf": "clip"}
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """One name ``--encoder`` accepts: whether it is an alias, and what it lacks."""
+
+    name: str
+    alias_of: str | None = None
+    missing: tuple[str, ...] = ()  # Python packages not installed
+    install_hint: str | None = None
+
+    @property
+    def installed(self) -> bool:
+        return not self.missing
+
+
+def encoder_backends() -> list[BackendInfo]:
+    """The registered encoder names, marking aliases and backends whose packages are missing."""
+    aliases = {**_SAME_BACKEND, **ENCODERS.aliases()}
+    rows = []
+    for name in ENCODERS.names():
+        main = aliases.get(name)
+        modules, hint = _REQUIRES.get(main or name, ((), None))
+        missing = tuple(m for m in modules if importlib.util.find_spec(m) is None)
+        rows.append(BackendInfo(name, main, missing, hint if missing else None))
+    return rows
 
 
 def parse_encoder_spec(spec: str) -> tuple[str, str | None]:
@@ -119,6 +161,7 @@ def clear_encoder_cache() -> None:
 
 __all__ = [
     "DEFAULT_TEXT_ENCODER",
+    "BackendInfo",
     "ENCODERS",
     "Encoder",
     "EncoderFactory",
@@ -126,6 +169,7 @@ __all__ = [
     "EncoderKind",
     "LateInteractionEncoder",
     "clear_encoder_cache",
+    "encoder_backends",
     "load_encoder",
     "parse_encoder_spec",
 ]

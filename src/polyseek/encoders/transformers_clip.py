@@ -1,6 +1,7 @@
 """Two-tower image-text encoders through transformers' Auto classes: CLIP, SigLIP and kin.
 
-Registered as ``clip``, ``siglip`` and ``hf`` (one class; the names only help the reader):
+Registered as ``clip``, ``siglip`` and ``hf`` (one class, a subclass per name so messages
+name the backend the user wrote; the names only help the reader):
 ``clip:openai/clip-vit-base-patch32``, ``siglip:google/siglip-base-patch16-224``,
 ``clip:/models/my-clip`` (a directory written by ``save_pretrained`` for both the model and
 its processor). The text side differs by architecture, and is chosen from
@@ -282,3 +283,15 @@ class TransformersImageTextEncoder(TwoTowerEncoder):
 def _image_tower(model: Any, pixel_values: Any) -> Any:
     """The eager image tower as the ONNX export traces it."""
     return _features(model.get_image_features(pixel_values=pixel_values))
+
+
+class SiglipEncoder(TransformersImageTextEncoder):
+    """:class:`TransformersImageTextEncoder` named ``siglip`` (in specs, hints and logs)."""
+
+    backend = "siglip"
+
+
+class HfImageTextEncoder(TransformersImageTextEncoder):
+    """:class:`TransformersImageTextEncoder` named ``hf`` (in specs, hints and logs)."""
+
+    backend = "hf"
