@@ -451,7 +451,8 @@ class Indexer:
         loaded.items.extend(group)
 
     def _failed(self, cand: _Candidate, digest: str, gen: str, reason: str) -> _Loaded:
-        logger.warning("cannot index %s: %s", cand.source, reason)
+        # Info, not a warning: the report lists every failure (the CLI prints it once).
+        logger.info("cannot index %s: %s", cand.source, reason)
         rec = SourceRecord(
             path=cand.source,
             content_hash=digest,

@@ -165,7 +165,7 @@ def test_errors_are_clear(tmp_path):
     code, _, err = cli("search", "-c", str(tmp_path))
     assert code == 2
     code, _, err = cli("index", str(tmp_path / "missing"))
-    assert code == 2 and "not a folder" in err
+    assert code == 2 and "no such folder" in err
 
 
 def test_image_query_without_image_encoder_says_what_to_do(indexed, sample_dir):

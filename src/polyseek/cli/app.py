@@ -52,7 +52,8 @@ class _Group(TyperGroup):
 app = typer.Typer(
     cls=_Group,
     name="polyseek",
-    help="Index folders of text, images and PDFs and search them by text or image, offline.",
+    help="Index folders of text, images, PDFs, video and audio and search them by text, "
+    "image or video clip, offline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -106,6 +107,8 @@ def index(
     from polyseek.engine import Engine
     from polyseek.ingest import IngestOptions
 
+    if not directory.exists():
+        raise PolyseekError(f"{directory}: no such folder")
     if not directory.is_dir():
         raise PolyseekError(f"{directory}: not a folder")
     engine = Engine.open(directory, store=store, encoders=encoder, create=True, rebuild=rebuild)
@@ -144,7 +147,10 @@ def search(
     modality: Annotated[
         list[str] | None,
         typer.Option(
-            "--modality", "-m", help="Only these modalities: text, image, page, video, audio."
+            "--modality",
+            "-m",
+            help="Only these modalities: text, image, page, video, audio (repeat -m, or "
+            "a comma list: -m image,page).",
         ),
     ] = None,
     image_weight: ImageWeightOpt = 0.5,
@@ -157,12 +163,18 @@ def search(
     """Search by text, by image (--image), or both (--image FILE --text "in blue")."""
     from polyseek.engine import Engine
 
-    words = query if query is not None else text
-    if query is not None and text is not None:
-        words = f"{query} {text}"
     if image is not None and video is not None:
         raise PolyseekError("give --image or --video, not both")
     image = image if image is not None else video
+    if text is not None and image is None:
+        raise PolyseekError(
+            "--text modifies an image query, and there is no --image or --video",
+            hint='give the words as the query itself: polyseek search "WORDS"',
+        )
+    words = query if query is not None else text
+    if query is not None and text is not None:
+        words = f"{query} {text}"
+    modality = [m.strip() for value in modality or [] for m in value.split(",") if m.strip()]
     if words is None and image is None:
         raise PolyseekError("give a text query, --image FILE, or both")
     engine = Engine.open(collection, store=store)
@@ -202,9 +214,10 @@ def status(
         return
     out.print(f"collection  {escape(st.root)}\nindex       {escape(st.store)}")
     out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
-    table = Table("encoder", "kind", "dim", "metric", "revision")
+    table = Table("encoder", "kind", "dim", "metric")
+    table.add_column("revision", overflow="fold")  # whole: a cut revision names another
     for e in st.encoders:
-        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"][:24])
+        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"])
     out.print(table)
     items = ", ".join(f"{n} {m}" for m, n in sorted(st.items.items())) or "none"
     out.print(f"sources     {st.sources} indexed, {len(st.failed)} failed\nitems       {items}")
@@ -231,11 +244,22 @@ def remove(
 
 @app.command()
 def models() -> None:
-    """List the encoder backends that can be named in --encoder."""
-    from polyseek.encoders import ENCODERS
+    """List the encoder backends that can be named in --encoder (aliases and backends
+    whose packages are missing are marked)."""
+    from polyseek.encoders import DEFAULT_TEXT_ENCODER, encoder_backends
 
-    for name in ENCODERS.names():
-        out.print(name)
+    rows = encoder_backends()
+    width = max(len(b.name) for b in rows)
+    for b in rows:
+        notes = []
+        if b.name == DEFAULT_TEXT_ENCODER:
+            notes.append("default text encoder")
+        if b.alias_of:
+            notes.append(f"alias of {b.alias_of}")
+        if b.missing:
+            needs = f"needs {', '.join(b.missing)}: {b.install_hint}"
+            notes.append(f"[red]not installed[/] ({escape(needs)})")
+        out.print(f"{b.name:<{width}}  {'; '.join(notes)}".rstrip(), highlight=False)
 
 
 from polyseek.cli.ask import ask_command  # noqa: E402  (registered commands, own modules)
