@@ -259,6 +259,14 @@ class Query:
     def has_text(self) -> bool:
         return bool(self.text and self.text.strip())
 
+    @property
+    def text_share(self) -> float:
+        """How much of the query is its text: 1 without an image, 0 without text, else
+        ``1 - image_weight`` (the share of the text in a composed query's vector)."""
+        if self.image is None:
+            return 1.0
+        return 1.0 - self.image_weight if self.has_text else 0.0
+
     def with_ranking(self, **options: Any) -> Query:
         return replace(self, ranking=Ranking.from_options(options, self.ranking))
 

@@ -11,7 +11,9 @@ modality, so none is crowded out before scoring. Three modes:
 * ``"hubness"`` (default): first ``s - r(x) / 2``, where ``r(x)`` is how close item
   ``x`` sits to query-like probes in general (CSLS, see "hubness" below), then per-query
   statistics of those scores. Applied only when several modalities are merged; over one
-  modality the raw order is kept.
+  modality the raw order is kept. The probes are text queries, so the correction is
+  scaled by the query's text share: whole for a text query, none for an image query
+  (which gets per-query statistics alone), ``1 - image_weight`` for a composed one.
 * ``"query"``: the query's own scores against a fixed sample of each modality's vectors
   (up to 4096 rows), computed at query time.
 * ``"collection"``: collected at index time, per encoder and item modality, from
@@ -42,7 +44,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -208,14 +210,27 @@ _BLOCK = 8192  # item rows per probe x item product
 
 @dataclass(frozen=True)
 class Hubness:
-    """r(x) per row of an encoder's in-memory vectors; an item's r is its rows' mean."""
+    """r(x) per row of an encoder's in-memory vectors; an item's r is its rows' mean.
+
+    ``weight`` is what a score loses per unit of r: :data:`HUBNESS_WEIGHT` for a text
+    query (:func:`calibration_stats` scales it by the query's text share).
+    """
 
     r: np.ndarray
     view: VectorView
+    weight: float = HUBNESS_WEIGHT
 
     def of(self, item_id: str) -> float:
         rows = self.view.rows_of(item_id)
         return float(self.r[rows].mean()) if len(rows) else 0.0
+
+    def penalty(self, item_id: str) -> float:
+        """What the item's score loses: ``weight`` times its r."""
+        return self.weight * self.of(item_id)
+
+    def row_penalties(self, idx: np.ndarray) -> np.ndarray:
+        """What each of the rows ``idx`` loses."""
+        return self.weight * self.r[idx]
 
 
 def probes_path(store: Store) -> Path:
@@ -363,7 +378,7 @@ def query_stats(
     for name, idx in _sample_rows(store, encoder_key).items():
         values[name] = (cache.matrix[idx] @ np.asarray(query, dtype=np.float32)).astype(np.float64)
         if hub is not None:
-            values[name] -= HUBNESS_WEIGHT * hub.r[idx]
+            values[name] -= hub.row_penalties(idx)
     offsets = _offsets(prior, {m: len(v) for m, v in values.items()}) if prior else {}
     pooled = np.concatenate(list(values.values())) if values else np.zeros(0)
     out: dict[str, ScoreStats] = {}
@@ -421,12 +436,23 @@ def calibration_stats(
     query: np.ndarray,
     mode: str,
     modalities: Sequence[Modality] | None = None,
+    text_share: float = 1.0,
 ) -> QueryCalibration | None:
-    """The statistics ``mode`` calibrates with; None when there are none (raw scores)."""
+    """The statistics ``mode`` calibrates with; None when there are none (raw scores).
+
+    ``text_share`` is how much of the query vector came from text
+    (:attr:`~polyseek.search.base.Query.text_share`). The hubness probes are text queries:
+    how close an item sits to *them* says nothing about an image query's neighbourhood,
+    and subtracting it reordered pictures among themselves, until an image query no
+    longer found the identical picture first. So the correction is scaled by the text
+    share, and an image query is calibrated by per-query statistics alone.
+    """
     saved = store_calibration(store)
     hub = None
-    if mode == "hubness" and mixes_modalities(store, encoder_key, modalities):
+    if mode == "hubness" and text_share > 0.0 and mixes_modalities(store, encoder_key, modalities):
         hub = hubness(store, encoder_key)  # one modality: calibration keeps the raw order
+        if hub is not None and text_share < 1.0:
+            hub = replace(hub, weight=HUBNESS_WEIGHT * text_share)
     if mode == "collection":
         stats = saved.get(encoder_key)
     else:
@@ -459,7 +485,7 @@ def calibrated_search(
             encoder_key, query[None, :], depth, [modality], exact=exact, first_pass=first_pass
         )[0]
         if hub is not None:
-            found = [(i, v - HUBNESS_WEIGHT * hub.of(i)) for i, v in found]
+            found = [(i, v - hub.penalty(i)) for i, v in found]
         s = stats.get(modality)
         merged.extend((i, s.standardise(v) if s else v) for i, v in found)
     merged.sort(key=lambda x: (-x[1], x[0]))
@@ -482,7 +508,7 @@ def calibrated_scores(
     for item_id, value in raw.items():
         code = int(view.modality[view.rows_of(item_id)[0]])
         if hub is not None:
-            value -= HUBNESS_WEIGHT * hub.of(item_id)
+            value -= hub.penalty(item_id)
         s = stats.get(MODALITIES[code])
         out[item_id] = s.standardise(value) if s else value
     return out

@@ -153,7 +153,7 @@ class SearchPipeline:
             if not mods:
                 return Signal(info.spec, [], weight)
         if calibrate:
-            stats = cal.calibration_stats(store, key, vec, r.calibration, mods)
+            stats = cal.calibration_stats(store, key, vec, r.calibration, mods, q.text_share)
             if stats is not None:
                 found = cal.calibrated_search(
                     store,

@@ -155,6 +155,42 @@ def test_hubness_mode_demotes_a_generic_item_close_to_every_query(tmp_path):
     assert corrected.index(specific) < corrected.index(generic)
 
 
+def test_an_image_query_is_not_corrected_by_text_probes(tmp_path):
+    """The probes are text queries: for an image query the correction reordered pictures
+    among themselves, until the identical picture was no longer first."""
+    from polyseek.search import calibration as cal
+
+    rng = np.random.default_rng(2)
+    probes = l2_normalize(np.array([[0.2, 0.95, 0.0, 0.2]]) + rng.normal(0, 0.05, (16, DIM)))
+    store = make_store(tmp_path / "idx")
+    rows = [
+        (f"t{n}.txt", "text", f"text {n}", np.array([1.0, 0.2, 0.0, 0.0]) + rng.normal(0, 0.05, 4))
+        for n in range(12)
+    ]
+    rows += [
+        ("same.png", "image", "", [0.0, 0.6, 1.0, 0.0]),  # close to the text probes: a hub
+        ("near.png", "image", "", [0.0, 0.35, 1.0, 0.25]),  # cosine 0.95 to it, no hub
+    ]
+    ids = add_items(store, rows)
+    same, near = ids[-2:]
+    cal.save_probes(
+        store, {ENC.key: probes.astype(np.float32)}, [cal.Probe(f"p{n}", "", ()) for n in range(16)]
+    )
+    query = store.vectors(ENC.key).matrix[store.vectors(ENC.key).rows_of(same)[0]]
+
+    def first(text_share: float) -> str:  # the first picture (texts are not the point)
+        qc = cal.calibration_stats(store, ENC.key, query, "hubness", text_share=text_share)
+        assert qc is not None
+        found = calibrated_search(store, ENC.key, query, 14, qc.per_modality, hub=qc.hub)
+        return next(i for i, _ in found if i in (same, near))
+
+    assert first(1.0) == near  # what a text query with this vector gets: the hub demoted
+    assert first(0.0) == same  # an image query: per-query statistics alone
+    half = cal.calibration_stats(store, ENC.key, query, "hubness", text_share=0.4)
+    assert half is not None and half.hub is not None
+    assert half.hub.weight == pytest.approx(0.4 * cal.HUBNESS_WEIGHT)
+
+
 def test_unreadable_probes_name_the_file(mixed_store):
     from polyseek.search.calibration import hubness, probes_path
 
