@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,8 @@ LEXICAL_SIGNAL = "lexical"
 # scores (weak for a real CLIP, noise for one that knows nothing) are left out.
 PICTURE_MODALITIES: tuple[Modality, ...] = ("image", "page", "video")
 ROLLUP_DEPTH = 4  # candidates fused per result asked when regions roll up under pages
+# BM25 lists of every pipeline in the process (a server's concurrent queries share them).
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="polyseek-bm25")
 
 
 @dataclass(frozen=True)
@@ -113,16 +116,37 @@ class SearchPipeline:
     def candidates(self, q: Query, vectors: QueryVectors, depth: int) -> list[Signal]:
         """One ranked list per encoder, plus BM25 if asked, each a :class:`Signal`."""
         r = q.ranking
-        dense_share = 1.0 - r.lexical_weight if r.lexical and q.has_text else 1.0
+        lexical_share = self._lexical_share(q, bool(vectors))
         calibrate = self._calibrates(q)
+        lexical = None
+        if r.lexical and q.has_text:
+            # BM25 runs beside the vector search: both wait in LanceDB (Rust, no GIL), so
+            # a hybrid query costs about the slower of the two, not their sum.
+            lexical = _BACKGROUND.submit(self._lexical, q, depth, lexical_share, calibrate)
         signals = [
-            self._dense(q, info, vec, depth, dense_share / len(vectors), calibrate)
+            self._dense(q, info, vec, depth, (1.0 - lexical_share) / len(vectors), calibrate)
             for info, vec in vectors.items()
         ]
-        if r.lexical and q.has_text:
-            lexical = self._lexical(q, depth, r.lexical_weight if vectors else 1.0, calibrate)
-            signals.append(lexical)
+        if lexical is not None:
+            signals.append(lexical.result())
         return signals
+
+    @staticmethod
+    def _lexical_share(q: Query, dense: bool) -> float:
+        """BM25's weight in the mix: ``lexical_weight`` of the query's text share.
+
+        BM25 reads only the words, so in a composed query (image + text) it gets
+        ``lexical_weight`` of the text's share ``1 - image_weight``, not of the whole:
+        at ``image_weight`` 0.7 it took 0.7 of the mix (the picture 0.3 x 0.7 = 0.21), and
+        items merely containing the modifier's words could outvote the picture; now 0.21.
+        ``image_weight`` 1 ranks as the image alone, 0 as the text alone.
+        """
+        r = q.ranking
+        if not (r.lexical and q.has_text):
+            return 0.0
+        if not dense:
+            return 1.0
+        return r.lexical_weight * q.text_share
 
     def _calibrates(self, q: Query) -> bool:
         """Whether to calibrate: as asked, or (by default) when the searched items mix
@@ -230,7 +254,7 @@ class SearchPipeline:
 
     def fuse(self, q: Query, signals: Sequence[Signal], k: int) -> list[Fused]:
         """One list: the signals' weighted z-score mix (or weighted RRF)."""
-        live = [s for s in signals if s.ranked]
+        live = [s for s in signals if s.ranked and s.weight > 0.0]
         if len(live) <= 1:  # a single list keeps its raw scores
             name, ranked = (live[0].name, live[0].ranked) if live else ("", [])
             return [Fused(i, v, {name: v}) for i, v in list(ranked)[:k]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from polyseek import Engine
@@ -75,6 +76,41 @@ def test_single_list_keeps_raw_scores_and_bad_fusion_is_refused() -> None:
     assert pipeline.fuse(q, [Signal("enc", DENSE), Signal("lexical", [])], 2)[0].score == 0.8
     with pytest.raises(QueryError, match="unknown fusion 'max'"):
         Query(text="q", ranking=Ranking(lexical=True, fusion="max"))
+
+
+def test_bm25_takes_its_share_of_a_composed_query_text_only(tmp_path: Path) -> None:
+    """image_weight is the picture's share: BM25, which reads only the words, gets
+    lexical_weight of the rest (it took 0.7 of everything and outvoted the picture)."""
+    from PIL import Image
+
+    from tests.helpers.ranking_store import ENC, add_items, make_store
+
+    store = make_store(tmp_path / "idx")
+    add_items(
+        store,
+        [("a.txt", "text", "blue pump", [1, 0, 0, 0]), ("b.txt", "text", "red", [0, 1, 0, 0])],
+    )
+    store.ensure_text_index()
+    pipeline = SearchPipeline(store)
+    vectors = {ENC: np.array([1.0, 0.0, 0.0, 0.0], np.float32)}
+    picture = Image.new("RGB", (8, 8))
+
+    def weights(**kw: object) -> dict[str, float]:
+        q = Query(text="blue", ranking=Ranking(calibrate=False), **kw)  # type: ignore[arg-type]
+        return {s.name: s.weight for s in pipeline.candidates(q, vectors, 5)}
+
+    assert weights() == pytest.approx({ENC.spec: 0.3, "lexical": 0.7})
+    assert weights(image=picture, image_weight=0.5) == pytest.approx(
+        {ENC.spec: 0.65, "lexical": 0.35}
+    )
+    assert weights(image=picture, image_weight=0.0) == pytest.approx(weights())
+    assert weights(image=picture, image_weight=1.0) == pytest.approx(
+        {ENC.spec: 1.0, "lexical": 0.0}
+    )
+    # A list of weight 0 is not fused: the picture alone keeps its raw scores.
+    q = Query(text="blue", image=picture, image_weight=1.0, ranking=Ranking(calibrate=False))
+    fused = pipeline.fuse(q, pipeline.candidates(q, vectors, 5), 5)
+    assert fused[0].score == pytest.approx(1.0) and set(fused[0].signals) == {ENC.spec}
 
 
 @pytest.mark.slow
