@@ -95,8 +95,9 @@ def test_ranking_options_panel_comes_from_the_api(page, artifacts: Path) -> None
     first_card(page).click()
     page.wait_for_selector("#detail:not([hidden])", timeout=TIMEOUT)
     page.keyboard.press("Escape")
-    page.select_option("#rank-lexical", "false")
-    page.select_option("#rank-dense", "true")
+    for name in ("lexical", "dense"):  # back to the declared defaults (lexical is now on)
+        page.select_option(f"#rank-{name}", page.get_attribute(f"#rank-{name}", "data-default"))
+    assert page.evaluate("rankingValues()") == []
     page.click("#ranking summary")
 
 
@@ -104,19 +105,21 @@ def test_search_by_uploaded_image(page, artifacts: Path) -> None:
     page.fill("#q", "")
     page.select_option("#modality", "")
     page.set_input_files("#image-file", str(SAMPLE / IMAGE))  # searches at once
-    page.wait_for_function(
-        "document.querySelector('#results .card') && "
-        "document.querySelector('#results .card').dataset.modality === 'image' && "
-        f"document.querySelector('#results .card').innerText.includes('{Path(IMAGE).name}')",
-        timeout=TIMEOUT,
-    )
-    assert page.is_visible("#image-chip") and page.is_visible("#modifier-hint")
-    thumb = first_card(page).locator("img.thumb")
-    page.wait_for_function(
-        "(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
-    )
-    page.screenshot(path=str(artifacts / "ui-image-search.png"), full_page=True)
-    page.click("#image-clear")
+    try:
+        page.wait_for_function(
+            "document.querySelector('#results .card') && "
+            "document.querySelector('#results .card').dataset.modality === 'image' && "
+            f"document.querySelector('#results .card').innerText.includes('{Path(IMAGE).name}')",
+            timeout=TIMEOUT,
+        )
+        assert page.is_visible("#image-chip") and page.is_visible("#modifier-hint")
+        thumb = first_card(page).locator("img.thumb")
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+        )
+        page.screenshot(path=str(artifacts / "ui-image-search.png"), full_page=True)
+    finally:  # a failure here must not turn the later text searches into composed ones
+        page.click("#image-clear")
     assert not page.is_visible("#image-chip")
 
 
