@@ -144,8 +144,7 @@ def index_table(folder: Path, n: int, repeat: int) -> None:
     """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians)."""
     widths = [30, 7, 8, 6, 12, 12]
     print(
-        "\n"
-        + row(["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"], widths)
+        "\n" + row(["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"], widths)
     )
     runs: dict[str, list[float]] = {name: [] for name in CONFIGS}
     counts: dict[str, int] = {}
