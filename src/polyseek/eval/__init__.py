@@ -10,7 +10,7 @@ from polyseek.eval.compare import Difference, compare
 from polyseek.eval.datasets import FORMATS, load_beir, load_dataset, load_mbeir
 from polyseek.eval.metrics import METRIC_NAMES, PRIMARY_METRIC, per_query
 from polyseek.eval.report import write_json, write_report
-from polyseek.eval.runner import EvalConfig, Evaluator, evaluate
+from polyseek.eval.runner import EvalConfig, EvalProgress, Evaluator, evaluate
 
 __all__ = [
     "FORMATS",
@@ -20,6 +20,7 @@ __all__ = [
     "EvalConfig",
     "EvalDataset",
     "EvalDoc",
+    "EvalProgress",
     "EvalQuery",
     "EvalTask",
     "Difference",

@@ -11,7 +11,8 @@ task and metric the per-query values of the two runs are paired and tested:
   10,000 seeded resamples), with a seeded 95 % bootstrap interval of the mean difference.
 
 Many metrics and tasks are tested at once, so each comparison also carries a Holm
-step-down adjusted p-value over all tests in it; "significant" uses the adjusted one.
+step-down adjusted p-value over all tests in it; "significant" uses the adjusted one. A
+task whose local pool is the union (BEIR) is tested once, so it does not count twice.
 
 >>> from polyseek.eval.compare import compare   # doctest: +SKIP
 >>> table = compare(json.load(open("raw.json")), json.load(open("calibrated.json")))
@@ -118,6 +119,16 @@ def _holm(ps: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def _same_as(result: Mapping[str, Any], pool: str, entry: Mapping[str, Any]) -> str | None:
+    """The pool whose results ``entry`` repeats: a task without a local pool (BEIR) is
+    searched in the union, so its local results are the union's (older results: BEIR's
+    local pool, which lacks the mark)."""
+    named = entry.get("same_as")
+    if named is None and pool == "local" and result.get("dataset", {}).get("format") == "beir":
+        named = "union"
+    return named if named in result.get("pools", {}) and named != pool else None
+
+
 def _tasks(result: Mapping[str, Any], label: str) -> dict[tuple[str, str], Mapping[str, Any]]:
     out = {}
     for pool, body in result.get("pools", {}).items():
@@ -148,11 +159,18 @@ def compare(
             f"({base.get('dataset', {}).get('name')!r} vs {other.get('dataset', {}).get('name')!r})"
         )
     a_tasks, b_tasks = _tasks(base, labels[0]), _tasks(other, labels[1])
-    shared = sorted(set(a_tasks) & set(b_tasks))
-    if not shared:
+    shared = set(a_tasks) & set(b_tasks)
+    for pool, task in sorted(shared):
+        # The same queries in the same pool in both results: tested once, in that pool.
+        twin = _same_as(base, pool, a_tasks[pool, task])
+        if twin is not None and twin == _same_as(other, pool, b_tasks[pool, task]):
+            if (twin, task) in shared:
+                shared.discard((pool, task))
+    tested = sorted(shared)
+    if not tested:
         raise ConfigError(f"{labels[0]} and {labels[1]} share no evaluated pool and task")
     found: list[Difference] = []
-    for pool, task in shared:
+    for pool, task in tested:
         a_rows, b_rows = a_tasks[pool, task]["per_query"], b_tasks[pool, task]["per_query"]
         if set(a_rows) != set(b_rows):
             raise ConfigError(

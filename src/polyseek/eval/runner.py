@@ -34,6 +34,7 @@ from polyseek.errors import ConfigError, PolyseekError, QueryError
 from polyseek.eval.base import EvalDataset, EvalDoc, EvalQuery
 from polyseek.eval.metrics import CURVE_CUTOFFS, METRIC_NAMES, PRIMARY_METRIC, mean, per_query
 from polyseek.indexing import LoadedSource
+from polyseek.indexing import Progress as IndexProgress
 from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
 from polyseek.types import Item, Locator
@@ -110,6 +111,28 @@ class EvalConfig:
         }
 
 
+class EvalProgress:
+    """Callbacks of a run, phase by phase (the CLI draws them on stderr); silent here.
+
+    ``phase`` starts one ("indexing union pool", its candidate count; "searching ...", its
+    query count); ``advance`` moves it on.
+    """
+
+    def phase(self, description: str, total: int) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+
+class _IndexingPhase(IndexProgress):
+    """The indexer's per-batch callbacks, as progress of an evaluation phase."""
+
+    def __init__(self, progress: EvalProgress) -> None:
+        self.progress = progress
+
+    def advance(self, files: int, items: int) -> None:
+        self.progress.advance(files)
+
+
 class PoolEmbedder:
     """Embeds each candidate once per encoder, for every pool index of one dataset.
 
@@ -176,8 +199,10 @@ class Evaluator:
         *,
         encoders: Sequence[Encoder] | None = None,
         work_dir: str | Path | None = None,
+        progress: EvalProgress | None = None,
     ) -> None:
         self.config = config
+        self.progress = progress or EvalProgress()
         self.encoders = (
             list(encoders) if encoders is not None else [load_encoder(s) for s in config.encoders]
         )
@@ -229,7 +254,10 @@ class Evaluator:
             collection = Collection.create(dataset.path, path, self.encoders)
             embedder = self._pool_embedders.setdefault(id(dataset), PoolEmbedder())
             sources = (_source(dataset.docs[d]) for d in pool)
-            collection.indexer(batch_files=COMMIT_BATCH, embedder=embedder).index_sources(sources)
+            self.progress.phase(f"indexing {name} pool", len(pool))
+            collection.indexer(batch_files=COMMIT_BATCH, embedder=embedder).index_sources(
+                sources, progress=_IndexingPhase(self.progress)
+            )
             queries = QueryEmbedder(collection, cache=self._query_vectors)
             self._engines[key] = Engine(collection, queries)
             logger.info("indexed pool %s of %s: %d candidates", name, dataset.name, len(pool))
@@ -250,10 +278,18 @@ class Evaluator:
         )
 
     def _search(
-        self, engine: Engine, queries: Sequence[EvalQuery], ranking: Ranking
+        self,
+        engine: Engine,
+        queries: Sequence[EvalQuery],
+        ranking: Ranking,
+        phase: str | None = None,
     ) -> dict[str, list[tuple[str, str]]]:
-        """query id -> [(doc id, modality)] best first."""
+        """query id -> [(doc id, modality)] best first; ``phase`` names it in the progress."""
+        if phase is not None:
+            self.progress.phase(phase, len(queries))
         results = engine.search_batch([self._query(q, ranking) for q in queries])
+        if phase is not None:
+            self.progress.advance(len(queries))
         return {
             q.id: [(h.source, h.modality) for h in result.hits]
             for q, result in zip(queries, results, strict=True)
@@ -332,6 +368,7 @@ class Evaluator:
 
         torch.manual_seed(self.config.seed)
         started = time.perf_counter()
+        self._check_instructions(dataset)
         share_key = f"target_share@{self.config.share_k}"
         ranking = self._ranking()
         pools: dict[str, dict[str, Any]] = {}
@@ -339,36 +376,57 @@ class Evaluator:
         ann: dict[str, Any] | None = None
         first_pass: dict[str, Any] | None = None
         union = self._engine(dataset, "union", sorted(dataset.docs))
+        # Which pool's results are checked against exact search (ANN, first pass): the
+        # union's, or each task's local pool when only local pools are evaluated.
+        checked: dict[str, Engine] = {}
+        checked_ranked: dict[str, list[tuple[str, str]]] = {}
         if "union" in self.config.pools:
             tasks_out: dict[str, dict[str, Any]] = {}
             for task in dataset.tasks:
                 try:
-                    ranked = self._search(union, dataset.queries_of(task), ranking)
+                    ranked = self._search(
+                        union, dataset.queries_of(task), ranking, f"searching union, task {task}"
+                    )
                 except PolyseekError as exc:
                     tasks_out[task] = {"name": dataset.tasks[task].name, "error": exc.message}
                     continue
                 union_ranked.update(ranked)
+                checked[task] = union
                 tasks_out[task] = self._score_task(dataset, task, ranked)
             pools["union"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
-            if not self.config.exact:
-                ann = self._ann_recall(union, dataset, union_ranked)
-            if not ranking.first_pass_plan.is_exact:
-                first_pass = self._ann_recall(union, dataset, union_ranked)
+            checked_ranked = union_ranked
         if "local" in self.config.pools:
             tasks_out = {}
+            local_ranked: dict[str, list[tuple[str, str]]] = {}
             for task, info in dataset.tasks.items():
+                if info.pool is None and task in pools.get("union", {}).get("tasks", {}):
+                    # No local pool (BEIR): the union's results, marked so that compare
+                    # tests them once, not twice.
+                    tasks_out[task] = {**pools["union"]["tasks"][task], "same_as": "union"}
+                    continue
                 engine = (
                     union
                     if info.pool is None
                     else self._engine(dataset, f"local-{task}", sorted(info.pool))
                 )
                 try:
-                    ranked = self._search(engine, dataset.queries_of(task), ranking)
+                    ranked = self._search(
+                        engine, dataset.queries_of(task), ranking, f"searching local, task {task}"
+                    )
                 except PolyseekError as exc:
                     tasks_out[task] = {"name": info.name, "error": exc.message}
                     continue
+                local_ranked.update(ranked)
+                if "union" not in self.config.pools:
+                    checked[task] = engine
                 tasks_out[task] = self._score_task(dataset, task, ranked)
             pools["local"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
+            if "union" not in self.config.pools:
+                checked_ranked = local_ranked
+        if not self.config.exact:
+            ann = self._ann_recall(checked, dataset, checked_ranked)
+        if not ranking.first_pass_plan.is_exact:
+            first_pass = self._ann_recall(checked, dataset, checked_ranked)
         result: dict[str, Any] = {
             "format_version": EVAL_FORMAT_VERSION,
             "dataset": {
@@ -393,20 +451,40 @@ class Evaluator:
                 "oversample": ranking.oversample,
                 **first_pass,
             }
+        if ann is not None or first_pass is not None:
+            checked_pool = "union" if "union" in self.config.pools else "local"
+            for entry in (result.get("ann"), result.get("first_pass")):
+                if entry is not None:
+                    entry["pool"] = checked_pool
         logger.info("evaluated %s in %.1f s", dataset.name, time.perf_counter() - started)
         return result
 
+    def _check_instructions(self, dataset: EvalDataset) -> None:
+        """An instruction for a task the dataset lacks is a mistake (a typo, another
+        dataset's ids): say so with the known ids instead of ignoring it."""
+        unknown = [t for t, _ in self.config.instructions if t != "*" and t not in dataset.tasks]
+        if unknown:
+            known = ", ".join(f"{t} ({info.name})" for t, info in sorted(dataset.tasks.items()))
+            raise ConfigError(
+                f"instruction for task {unknown[0]!r}, which {dataset.name} does not have",
+                hint=f"its task ids: {known}; or *=TEXT for every task",
+            )
+
     def _ann_recall(
-        self, engine: Engine, dataset: EvalDataset, ann_ranked: Mapping[str, list[tuple[str, str]]]
+        self,
+        engines: Mapping[str, Engine],
+        dataset: EvalDataset,
+        ann_ranked: Mapping[str, list[tuple[str, str]]],
     ) -> dict[str, Any]:
-        """Recall@10 of the ANN (or first-pass) results against exhaustive search."""
+        """Recall@10 of the ANN (or first-pass) results against exhaustive search, each
+        task in the pool (``engines[task]``) its results came from."""
         overlaps = []
-        for task in dataset.tasks:
+        for task, engine in engines.items():
             queries = [q for q in dataset.queries_of(task) if q.id in ann_ranked]
             if not queries:
                 continue
             exhaustive = replace(self._ranking(), exact=True, first_pass="none")
-            exact = self._search(engine, queries, exhaustive)
+            exact = self._search(engine, queries, exhaustive, f"exact search, task {task}")
             for q in queries:
                 want = {d for d, _ in exact[q.id][:10]}
                 got = {d for d, _ in ann_ranked[q.id][:10]}
@@ -442,4 +520,4 @@ def evaluate(
         return evaluator.run(dataset)
 
 
-__all__ = ["EVAL_FORMAT_VERSION", "EvalConfig", "Evaluator", "evaluate"]
+__all__ = ["EVAL_FORMAT_VERSION", "EvalConfig", "EvalProgress", "Evaluator", "evaluate"]
