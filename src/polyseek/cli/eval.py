@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from polyseek.cli.options import ImageWeightOpt, out, ranking_options
+from polyseek.cli.options import ImageWeightOpt, err, out, ranking_options
 from polyseek.errors import ConfigError
 from polyseek.search.base import Ranking
 
@@ -46,6 +46,7 @@ def eval_command(
     Search is exhaustive (exact) unless --ann is given; the ANN path's recall against
     exact search is then reported.
     """
+    from polyseek.cli.progress import RichEvalProgress
     from polyseek.eval import EvalConfig, evaluate, load_dataset, write_json, write_report
 
     config = EvalConfig(
@@ -57,7 +58,8 @@ def eval_command(
         pools=tuple(pool or ["local", "union"]),
     )
     dataset = load_dataset(fmt, path, split=split)
-    result = evaluate(dataset, config)
+    with RichEvalProgress(err) as progress:
+        result = evaluate(dataset, config, progress=progress)
     _print_result(dataset.name, result, config.share_k)
     if json_out is not None:
         write_json(result, json_out)
@@ -78,16 +80,53 @@ def _instructions(items: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _table(title: str, names: tuple[str, ...], numbers: tuple[str, ...]) -> Table:
+    """Name columns wrap (folding a long word); number columns never do."""
+    table = Table(title=title)
+    for col in names:
+        table.add_column(col, justify="left", overflow="fold")
+    for col in numbers:
+        table.add_column(col, justify="right", no_wrap=True)
+    return table
+
+
+def _print_table(table: Table) -> None:
+    """Print ``table`` at least as wide as its numbers need, even at 80 columns or piped:
+    Rich would otherwise cut values to ``0.83…``; names wrap to make room first."""
+    from rich.measure import Measurement
+    from rich.segment import Segments
+
+    need = Measurement.get(out, out.options.update_width(10_000), table).minimum
+    if need <= out.width:
+        out.print(table)
+    else:  # wider than the console: rendered at the width needed (print would clamp it)
+        out.print(Segments(out.render(table, out.options.update_width(need))))
+
+
 def _print_result(name: str, result: dict[str, Any], share_k: int) -> None:
     """Per-pool tables of the metrics, then the ANN / first-pass recall lines."""
     share_key = f"target_share@{share_k}"
     for pool_name, data in sorted(result["pools"].items()):
-        table = Table(title=f"{name}: {pool_name} pool")
-        for col in ("task", "queries", "hit@1", "hit@10", "recall@10", "ndcg@10", "mrr@10", "map"):
-            table.add_column(col, justify="left" if col == "task" else "right")
-        table.add_column("target share", justify="right")
+        tasks = data["tasks"]
+        if tasks and all(v.get("same_as") for v in tasks.values()):
+            out.print(f"{name}: {pool_name} pool: the {tasks[next(iter(tasks))]['same_as']} pool")
+            continue
+        table = _table(
+            f"{name}: {pool_name} pool",
+            ("task",),
+            (
+                "queries",
+                "hit@1",
+                "hit@10",
+                "recall@10",
+                "ndcg@10",
+                "mrr@10",
+                "map",
+                f"share@{share_k}",
+            ),
+        )
         skipped = []
-        for task, v in sorted(data["tasks"].items()):
+        for task, v in sorted(tasks.items()):
             if "metrics" not in v:
                 table.add_row(f"{task} {v['name']}", "-", "[red]skipped[/]")
                 skipped.append(f"task {task} {v['name']} skipped: {v['error']}")
@@ -100,16 +139,20 @@ def _print_result(name: str, result: dict[str, Any], share_k: int) -> None:
                 f"{m['map']:.4f}",
                 f"{v[share_key]:.3f}",
             )
-        out.print(table)
+        _print_table(table)
         for line in skipped:
             out.print(f"[yellow]{escape(line)}[/]")
     if "ann" in result:
-        out.print(f"ANN recall@10 against exact search: {result['ann']['recall@10_vs_exact']}")
+        where = f" ({result['ann']['pool']} pool)" if "pool" in result["ann"] else ""
+        out.print(
+            f"ANN recall@10 against exact search{where}: {result['ann']['recall@10_vs_exact']}"
+        )
     if "first_pass" in result:
         fp = result["first_pass"]
+        where = f" ({fp['pool']} pool)" if "pool" in fp else ""
         out.print(
             f"first pass {fp['spec']} (oversample {fp['oversample']}) recall@10 against exact "
-            f"search: {fp['recall@10_vs_exact']}"
+            f"search{where}: {fp['recall@10_vs_exact']}"
         )
 
 
@@ -158,9 +201,11 @@ def compare_command(
         seed=seed,
         labels=(str(base), str(other)),
     )
-    table = Table(title=f"{other.name} against {base.name} (paired, per query)")
-    for col in ("pool", "task", "metric", "base", "other", "delta", "+/-", "p", "p (Holm)"):
-        table.add_column(col, justify="left" if col in ("pool", "task", "metric") else "right")
+    table = _table(
+        f"{other.name} against {base.name} (paired, per query)",
+        ("pool", "task", "metric"),
+        ("base", "other", "delta", "+/-", "p", "p (Holm)"),
+    )
     for d in found:
         mark = "" if not d.significant else ("[green]" if d.delta > 0 else "[red]")
         table.add_row(
@@ -174,7 +219,7 @@ def compare_command(
             _p(d.p),
             f"{mark}{_p(d.p_holm)}",
         )
-    out.print(table)
+    _print_table(table)
     out.print(
         f"+/-: queries scored higher/lower. hit@k: exact McNemar test; other metrics: paired "
         f"randomisation test. Coloured: significant at {ALPHA} after Holm's adjustment over "

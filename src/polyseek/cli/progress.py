@@ -1,4 +1,5 @@
-"""A Rich progress bar for indexing: files/s, items/s and ETA; silent when not a TTY.
+"""Rich progress bars: indexing (files/s, items/s and ETA) and evaluation (one row per
+phase); silent when not a TTY.
 
 While a long video or recording is decoded, the bar also shows how far into it the
 decoder is (``media 00:03:12/00:10:00 talk.mp4``), and for a long PDF which page is read
@@ -14,12 +15,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
+from polyseek.eval.runner import EvalProgress
 from polyseek.indexing import Progress as ProgressCallback
 from polyseek.ingest.media import fmt_time
 
@@ -78,3 +81,49 @@ class RichProgress(ProgressCallback):
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+class RichEvalProgress(EvalProgress):
+    """``polyseek eval``'s phases (indexing each pool, searching each task) as rows of one
+    Rich progress display; use as a context manager around the run."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RichEvalProgress:
+        if self.console.is_terminal:
+            self._bar = Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,  # the tables printed after are what stays
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def _finish(self) -> None:
+        if self._bar is not None and self._task is not None:
+            total = self._bar.tasks[-1].total
+            self._bar.update(self._task, completed=total)
+            self._bar.stop_task(self._task)
+
+    def phase(self, description: str, total: int) -> None:
+        if self._bar is None:
+            return
+        self._finish()
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, n)
