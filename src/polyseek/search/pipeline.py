@@ -119,7 +119,7 @@ class SearchPipeline:
         lexical_share = self._lexical_share(q, bool(vectors))
         calibrate = self._calibrates(q)
         lexical = None
-        if r.lexical and q.has_text:
+        if r.lexical and q.has_text and q.text_share > 0.0:  # image_weight 1: the image alone
             # BM25 runs beside the vector search: both wait in LanceDB (Rust, no GIL), so
             # a hybrid query costs about the slower of the two, not their sum.
             lexical = _BACKGROUND.submit(self._lexical, q, depth, lexical_share, calibrate)
@@ -254,7 +254,7 @@ class SearchPipeline:
 
     def fuse(self, q: Query, signals: Sequence[Signal], k: int) -> list[Fused]:
         """One list: the signals' weighted z-score mix (or weighted RRF)."""
-        live = [s for s in signals if s.ranked and s.weight > 0.0]
+        live = [s for s in signals if s.ranked]
         if len(live) <= 1:  # a single list keeps its raw scores
             name, ranked = (live[0].name, live[0].ranked) if live else ("", [])
             return [Fused(i, v, {name: v}) for i, v in list(ranked)[:k]]

@@ -104,10 +104,8 @@ def test_bm25_takes_its_share_of_a_composed_query_text_only(tmp_path: Path) -> N
         {ENC.spec: 0.65, "lexical": 0.35}
     )
     assert weights(image=picture, image_weight=0.0) == pytest.approx(weights())
-    assert weights(image=picture, image_weight=1.0) == pytest.approx(
-        {ENC.spec: 1.0, "lexical": 0.0}
-    )
-    # A list of weight 0 is not fused: the picture alone keeps its raw scores.
+    assert weights(image=picture, image_weight=1.0) == {ENC.spec: 1.0}  # no words to match
+    # So the picture alone keeps its raw scores, as an image query does.
     q = Query(text="blue", image=picture, image_weight=1.0, ranking=Ranking(calibrate=False))
     fused = pipeline.fuse(q, pipeline.candidates(q, vectors, 5), 5)
     assert fused[0].score == pytest.approx(1.0) and set(fused[0].signals) == {ENC.spec}
