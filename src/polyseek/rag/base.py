@@ -52,6 +52,25 @@ class Evidence:
     score: float
     preview: Path | None = None  # stored preview image (thumbnail, page render), if any
     metadata: dict[str, Any] = field(default_factory=dict)  # the item's (``ocr``, ``title``)
+    # The item's passages, ``(start, end)`` in ``text``: a sentence's neighbourhood is the
+    # passages holding it (a 4,000-character section of a listing spans several papers).
+    passages: tuple[tuple[int, int], ...] = ()
+
+    def _over(self, start: int, end: int) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self.passages if a < end and start < b]
+
+    def covers(self, start: int, end: int) -> bool:
+        """Whether a passage holds part of ``text[start:end]`` (always, without passages;
+        a PDF page's running header or footer is in no passage)."""
+        return not self.passages or bool(self._over(start, end))
+
+    def near(self, start: int, end: int) -> str:
+        """The text around ``text[start:end]``: the passages overlapping it (joined), else
+        all of ``text`` (an item without passages, or a span no passage covers)."""
+        spans = self._over(start, end)
+        if not spans:
+            return self.text
+        return "\n".join(self.text[a:b] for a, b in spans)
 
     def citation(self) -> str:
         """``file (page 3)``: what a reader needs to find the evidence."""

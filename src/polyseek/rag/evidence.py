@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from polyseek.rag.base import Evidence
+from polyseek.types import Locator, item_id
 
 if TYPE_CHECKING:
     from polyseek.encoders.base import Encoder
     from polyseek.rag.base import Searcher
     from polyseek.rerank.base import Reranker as SearchReranker
     from polyseek.search.base import Ranking
+    from polyseek.store.base import StoredItem
 
 
 def text_encoder(engine: Searcher) -> Encoder:
@@ -33,6 +35,10 @@ def retrieve(
 ) -> list[Evidence]:
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
+    Evidence is read at page grain: a hit on a PDF page's layout region (a table, a list)
+    brings its whole page (whose text holds the region's), and a page is evidence once.
+    Evidence locators are the items' own (a hit's points at its matching passage).
+
     ``ranking`` is how to search (default: hybrid, BM25 + dense: exact words of the
     question, names and numbers above all, find the chunk that holds them). Unless it names
     encoders, retrieval uses the index's text encoder when it has one: answers are read
@@ -41,7 +47,9 @@ def retrieve(
     """
     from polyseek.search.base import Query, Ranking
 
-    ranking = ranking or Ranking()
+    # Page grain: one result per page (a region ranking would only fill the top with
+    # regions of pages already there).
+    ranking = replace(ranking or Ranking(), grain="page")
     if rerank is not None:
         ranking = replace(ranking, rerank=rerank)
     if not ranking.encoders:
@@ -49,25 +57,50 @@ def retrieve(
         ranking = replace(ranking, encoders=text_specs[:1])
     result = engine.search_batch([Query(text=question, top=top, ranking=ranking)])[0]
     stored = engine.items([h.item_id for h in result.hits])
+    pages = _pages_of(engine, stored.values())
     evidence: list[Evidence] = []
+    seen: set[str] = set()
     for hit in result.hits:
         item = stored.get(hit.item_id)
         if item is None:
             continue
+        item = pages.get(item.id, item)
+        if item.id in seen:  # a page and one of its regions, or two regions of a page
+            continue
+        seen.add(item.id)
         evidence.append(
             Evidence(
                 id=len(evidence) + 1,
-                item_id=hit.item_id,
-                source=hit.source,
-                modality=hit.modality,
-                locator=hit.locator,
+                item_id=item.id,
+                source=item.source,
+                modality=item.modality,
+                # The item's own locator, not the matching passage's that the hit shows:
+                # sentences are cut from (and their spans offset into) the whole item text.
+                locator=item.locator,
                 text=item.text,
                 score=hit.score,
                 preview=engine.preview_file(item),
                 metadata=dict(item.metadata),
+                passages=tuple((p.char_start, p.char_end) for p in item.passages),
             )
         )
     return evidence
+
+
+def _pages_of(engine: Searcher, items: Iterable[StoredItem]) -> dict[str, StoredItem]:
+    """The page item of every layout region among ``items`` (by region id), where indexed.
+
+    Evidence is read at page grain: a page's text holds all of its regions' (tables' cells
+    as lines, not Markdown rows), with the headings and lines around them, and citing the
+    page once keeps a page and its regions from counting the same sentences twice.
+    """
+    wanted = {
+        it.id: item_id(it.source, Locator(page=it.locator.page))
+        for it in items
+        if it.modality == "page" and it.locator.region is not None and it.locator.page is not None
+    }
+    found = engine.items(sorted(set(wanted.values()))) if wanted else {}
+    return {region: found[page] for region, page in wanted.items() if page in found}
 
 
 def similarities(encoder: Encoder, queries: Sequence[str], docs: Sequence[str]) -> np.ndarray:
