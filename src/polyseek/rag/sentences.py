@@ -23,6 +23,7 @@ does Flamingo bridge?") while the sentence holding the answer does not.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, replace
 
@@ -59,7 +60,9 @@ class Sentence:
     """A sentence of an item's text: ``text[start:end]``, whitespace collapsed in ``text``.
 
     ``context`` is the nearest title-like line before it (heading, title, label), or
-    ``""``; ``title_like`` says whether the sentence is such a line itself.
+    ``""``; ``title_like`` says whether the sentence is such a line itself. ``section``
+    is the span of the text under that line: from it (or the text's start) to the next
+    title-like line (or the end); a title-like sentence heads its own section.
     """
 
     start: int
@@ -67,6 +70,7 @@ class Sentence:
     text: str
     context: str = ""
     title_like: bool = False
+    section: tuple[int, int] = (0, 0)
 
 
 def _lines(block: str, offset: int) -> list[tuple[int, int]]:
@@ -162,18 +166,27 @@ def split_sentences(text: str) -> list[Sentence]:
     """The sentences of ``text`` with their spans (see the module doc); fragments dropped."""
     out: list[Sentence] = []
     context = ""
+    heads = [0]  # where each section starts: the text's start, then every title-like line
     for u_start, u_end, title_like in _units(text):
         unit = text[u_start:u_end]
         if _TABLE_RULE.match(unit.strip()):
             continue
+        if title_like:
+            heads.append(u_start)
         for a, b in _split_unit(text, u_start, u_end):
             piece = _clean(text[a:b])
             if not _is_sentence(piece):
                 continue
-            out.append(Sentence(a, b, piece, context, title_like))
+            out.append(Sentence(a, b, piece, context, title_like, (heads[-1], len(text))))
         if title_like:
             context = _clean(_HEADING_MARK.sub("", unit))
-    return out
+    return [_close_section(s, heads) for s in out]
+
+
+def _close_section(s: Sentence, heads: list[int]) -> Sentence:
+    """``s`` with its section ending where the next one starts."""
+    i = bisect.bisect_right(heads, s.section[0])
+    return s if i >= len(heads) else replace(s, section=(s.section[0], heads[i]))
 
 
 def sentence_texts(text: str) -> list[str]:
