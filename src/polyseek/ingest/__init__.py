@@ -25,13 +25,24 @@ from polyseek.ingest.detect import (
 from polyseek.ingest.image import ImageLoader
 from polyseek.ingest.ocr import OcrEngine, find_tessdata, ocr_available, ocr_image
 from polyseek.ingest.options import DEFAULT_OPTIONS, IngestOptions
-from polyseek.ingest.pdf import PdfLoader
 from polyseek.ingest.progress import PageProgressCallback, page_progress
 from polyseek.ingest.text import TextLoader, chunk_text, html_to_text
 from polyseek.ingest.video import VideoLoader
 from polyseek.types import Item
 
 logger = logging.getLogger(__name__)
+
+# PyMuPDF takes 1-1.5 s to import: the PDF loader is imported when a PDF is first read,
+# so commands that read no file (status, search, --help) never pay for it.
+LOADERS.register_lazy("pdf", "polyseek.ingest.pdf:PdfLoader")
+
+
+def __getattr__(name: str) -> object:
+    if name == "PdfLoader":
+        from polyseek.ingest.pdf import PdfLoader
+
+        return PdfLoader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def loader_for(path: str | os.PathLike[str], options: IngestOptions | None = None) -> Loader | None:
