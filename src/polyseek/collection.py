@@ -24,6 +24,7 @@ from polyseek.errors import (
     DamagedIndexError,
     EncoderMismatchError,
 )
+from polyseek.location import COLLECTION_ENV, STORE_DIRNAME, find_store, locate
 from polyseek.store.base import Manifest, Store, StoredItem
 from polyseek.store.lancedb import LanceStore, write_lock
 
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from polyseek.ingest import IngestOptions
 
 logger = logging.getLogger(__name__)
-
-STORE_DIRNAME = ".polyseek"
-COLLECTION_ENV = "POLYSEEK_COLLECTION"
 
 
 @dataclass
@@ -58,49 +56,6 @@ class CollectionStatus:
             "items": self.items,
             "disk_bytes": self.disk_bytes,
         }
-
-
-def find_store(start: Path) -> Path | None:
-    """The nearest ``.polyseek`` index in ``start`` or its parents."""
-    for folder in [start, *start.parents]:
-        if LanceStore.exists(folder / STORE_DIRNAME):
-            return folder / STORE_DIRNAME
-    return None
-
-
-def locate(collection: str | Path | None, store: str | Path | None) -> tuple[Path | None, Path]:
-    """(collection root or None, index path) from what the user gave, the environment or cwd."""
-    root = Path(collection).expanduser().resolve() if collection is not None else None
-    if root is not None:
-        _check_folder(root, "the collection folder (-c DIR)")
-    if store is not None:
-        return root, Path(store).expanduser().resolve()
-    if root is not None:
-        return root, root / STORE_DIRNAME
-    env = os.environ.get(COLLECTION_ENV)
-    if env:
-        env_root = Path(env).expanduser().resolve()
-        _check_folder(env_root, f"${COLLECTION_ENV}")
-        return env_root, env_root / STORE_DIRNAME
-    found = find_store(Path.cwd())
-    if found is None:
-        raise CollectionNotFoundError(
-            "no collection given and no .polyseek index found here or above",
-            hint=f"pass the collection folder (-c DIR) or set ${COLLECTION_ENV}",
-        )
-    return found.parent, found
-
-
-def _check_folder(root: Path, given_as: str) -> None:
-    """A collection named by the user must be a folder: say so, not "index it first"."""
-    if not root.exists():
-        raise CollectionNotFoundError(
-            f"{root}: no such folder", hint=f"check the path given as {given_as}"
-        )
-    if not root.is_dir():
-        raise CollectionNotFoundError(
-            f"{root} is not a folder", hint=f"give a folder as {given_as}"
-        )
 
 
 def _recorded_encoders(store_path: Path) -> list[str]:
