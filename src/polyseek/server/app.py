@@ -274,7 +274,7 @@ def _search_routes(ctx: _Context) -> APIRouter:
                 image_weight=image_weight,
                 ranking=_ranking(params, settings),
             )
-        return _search_out(result, source, top)
+        return _search_out(result, source, top, engine.store.path)
 
     @router.get("/api/search", response_model=s.SearchOut, dependencies=[read], tags=["search"])
     def search_get(params: Annotated[SearchParams, Query()]) -> s.SearchOut:  # type: ignore[valid-type]
@@ -369,7 +369,7 @@ def _item_routes(ctx: _Context) -> APIRouter:
             raise QueryError(f"item {item_id} has neither text nor an image to search with")
         with engine_lock:
             result = engine.search(text, image=image, top=top + 1)
-        out = _search_out(result, None, top + 1)
+        out = _search_out(result, None, top + 1, engine.store.path)
         hits = [h for h in out.hits if h.item_id != item_id][:top]
         for rank, h in enumerate(hits, 1):
             h.rank = rank
@@ -538,12 +538,14 @@ def _check_inside(root: Path, rel: str) -> None:
         raise BadPath(f"{rel}: leads outside the collection")
 
 
-def _search_out(result: SearchResult, source: str | None, top: int) -> s.SearchOut:
+def _search_out(
+    result: SearchResult, source: str | None, top: int, store: Path | None = None
+) -> s.SearchOut:
     hits = result.hits
     if source:
         prefix = source.strip("/")
         hits = [h for h in hits if h.source == prefix or h.source.startswith(prefix + "/")]
-    out = [s.hit_out(h) for h in hits[:top]]
+    out = [s.hit_out(h, store) for h in hits[:top]]
     for rank, h in enumerate(out, 1):
         h.rank = rank
     query = dict(result.query)

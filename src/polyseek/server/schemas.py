@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import MISSING
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -135,6 +136,9 @@ class HitOut(BaseModel):
     signals: dict[str, float]
     metadata: dict[str, Any]
     preview_url: str | None = Field(None, description="Thumbnail or page render, if stored")
+    preview_path: str | None = Field(
+        None, description="The stored preview's path inside the index folder, if any"
+    )
     file_url: str = Field(description="The original file (supports HTTP range requests)")
 
 
@@ -302,7 +306,12 @@ def preview_url(item_id: str) -> str:
     return f"/api/items/{item_id}/preview"
 
 
-def hit_out(hit: Hit) -> HitOut:
+def hit_out(hit: Hit, store: Path | None = None) -> HitOut:
+    """``hit`` as REST returns it; with the index folder ``store``, the stored preview's
+    path relative to it (the CLI rebuilds the very :class:`Hit` a local search gives)."""
+    relative = None
+    if hit.preview and store is not None and Path(hit.preview).is_relative_to(store):
+        relative = Path(hit.preview).relative_to(store).as_posix()
     return HitOut(
         rank=hit.rank,
         score=hit.score,
@@ -315,5 +324,6 @@ def hit_out(hit: Hit) -> HitOut:
         signals=hit.signals,
         metadata=hit.metadata,
         preview_url=preview_url(hit.item_id) if hit.preview else None,
+        preview_path=relative,
         file_url=file_url(hit.source),
     )
