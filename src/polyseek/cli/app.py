@@ -25,6 +25,7 @@ from polyseek.cli.options import (
 )
 from polyseek.errors import PolyseekError
 from polyseek.search.base import Ranking
+from polyseek.types import SearchResult
 
 # Model loading draws its own progress bars; the CLI draws ours only.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -157,12 +158,22 @@ def search(
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    server: Annotated[
+        bool,
+        typer.Option(
+            "--server/--no-server",
+            help="Ask the `polyseek serve` running for this index, if any (text queries; "
+            "or set $POLYSEEK_NO_SERVER=1).",
+        ),
+    ] = True,
     *,
     ranking: Ranking,
 ) -> None:
-    """Search by text, by image (--image), or both (--image FILE --text "in blue")."""
-    from polyseek.engine import Engine
+    """Search by text, by image (--image), or both (--image FILE --text "in blue").
 
+    A text query goes to the `polyseek serve` running for the same index when there is
+    one (one HTTP round trip, the same results); otherwise the index is searched here.
+    """
     if image is not None and video is not None:
         raise PolyseekError("give --image or --video, not both")
     image = image if image is not None else video
@@ -177,15 +188,31 @@ def search(
     modality = [m.strip() for value in modality or [] for m in value.split(",") if m.strip()]
     if words is None and image is None:
         raise PolyseekError("give a text query, --image FILE, or both")
-    engine = Engine.open(collection, store=store)
-    result = engine.search(
-        words,
-        image=image,
-        top=top,
-        modality=modality or None,
-        image_weight=image_weight,
-        ranking=ranking,
-    )
+    result = None
+    if image is None and words is not None and server:
+        from polyseek.cli.warm import search_via_server, server_disabled
+
+        if not server_disabled():
+            result = search_via_server(
+                collection, store, words, top=top, modality=modality or None, ranking=ranking
+            )
+    if result is None:
+        from polyseek.engine import Engine
+
+        engine = Engine.open(collection, store=store)
+        result = engine.search(
+            words,
+            image=image,
+            top=top,
+            modality=modality or None,
+            image_weight=image_weight,
+            ranking=ranking,
+        )
+    print_result(result, as_json)
+
+
+def print_result(result: SearchResult, as_json: bool) -> None:
+    """A search result as ``polyseek search`` prints it (local or through a server)."""
     if as_json:
         print(result.to_json(indent=2))
         return

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import secrets
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from polyseek.cli.options import CollectionOpt, StoreOpt, err
+from polyseek.cli.warm import (
+    SERVER_FILE,
+    ServerInfo,
+    connect_url,
+    remove_server_file,
+    write_server_file,
+)
 from polyseek.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def check_port(host: str, port: int) -> None:
@@ -78,8 +89,6 @@ def serve(
     neither and no --no-auth, random keys are made for the run: the URL printed carries
     the read key, the admin key is printed apart.
     """
-    import os
-
     import uvicorn
 
     from polyseek.engine import Engine
@@ -114,4 +123,37 @@ def serve(
         url += f"#key={generated[0]}"
     err.print(f"serving {Path(engine.root)} at [bold]{url}[/]")
     err.print("OpenAPI schema: /openapi.json; interactive docs: /docs (works offline)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    _announced_server(config, Path(engine.store.path), settings.api_key).run()
+
+
+def _announced_server(config: Any, store: Path, api_key: str | None) -> Any:
+    """A uvicorn server that keeps ``<store>/serve.json`` while it listens (with the port
+    it really bound), so that ``polyseek search`` can ask it (:mod:`polyseek.cli.warm`)."""
+    import uvicorn
+
+    pid = os.getpid()
+
+    class AnnouncedServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.should_exit or not self.servers:
+                return
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            info = ServerInfo(connect_url(str(host), int(port)), pid, api_key)
+            try:
+                write_server_file(store, info)
+            except OSError as exc:  # a read-only index still serves; searches stay local
+                logger.warning("cannot write %s: %s", store / SERVER_FILE, exc)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            remove_server_file(store, pid)  # first: new searches go local while we drain
+            await super().shutdown(sockets)
+
+        def run(self, sockets: Any = None) -> None:
+            try:
+                super().run(sockets)
+            finally:
+                remove_server_file(store, pid)
+
+    return AnnouncedServer(config)
