@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from polyseek.rag.base import Evidence
 from polyseek.rag.evidence import retrieve
+from polyseek.rag.scoring import pool
 from polyseek.search.base import Ranking
 from polyseek.types import Locator
 
@@ -25,13 +26,32 @@ def test_a_region_hit_brings_its_page_once(listings_engine) -> None:
     hits = listings_engine.search(FILTER_Q, top=8, ranking=regions).hits
     assert any(h.locator.region is not None for h in hits), "the fixture has no region hit"
     evidence = retrieve(listings_engine, FILTER_Q, top=8, ranking=regions)
-    pages = [(e.source, e.locator.page) for e in evidence if e.modality == "page"]
-    assert pages and len(pages) == len(set(pages))  # a page and its table: one evidence
-    assert len(evidence) == 8  # read at page grain: distinct items fill the top
-    assert all(e.locator.region is None for e in evidence)
+    assert len(evidence) == 8 and len({e.item_id for e in evidence}) == 8
     assert [e.id for e in evidence] == list(range(1, len(evidence) + 1))
-    page = next(e for e in evidence if e.locator.page == 1)
+    pages = [(e.source, e.locator.page) for e in evidence if e.modality == "page"]
+    whole = [p for p, e in zip(pages, evidence, strict=False) if e.locator.region is None]
+    assert whole and len(whole) == len(set(whole))  # a page and its regions: the page once
+    # Only tables stay beside their page (their rows hold the cells the page lists one per
+    # line), each right after it.
+    for i, e in enumerate(evidence):
+        if e.locator.region is not None:
+            assert e.locator.region == "table"
+            page = evidence[i - 1]
+            assert (page.source, page.locator.page, page.locator.region) == (
+                e.source,
+                e.locator.page,
+                None,
+            )
+    page = next(e for e in evidence if e.locator.page == 1 and e.locator.region is None)
     assert "| --- |" not in page.text  # the page text, not the table's Markdown
+
+
+def test_a_table_row_the_page_states_is_scored_once(listings_engine) -> None:
+    evidence = retrieve(listings_engine, FILTER_Q, top=8)
+    assert any(e.locator.region == "table" for e in evidence), "no table evidence"
+    texts = [s.text for _, s in pool(evidence)]
+    assert "Replace the intake filter cartridge FC-40 every 500 operating hours" in texts
+    assert "Replace the intake filter cartridge FC-40 | every 500 operating hours" not in texts
 
 
 def test_near_is_the_passages_holding_a_span() -> None:

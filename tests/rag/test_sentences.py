@@ -68,6 +68,33 @@ def test_page_lines_table_cells_and_rows() -> None:
     assert "Housing bolts | 25 Nm" in texts  # a Markdown table row, its rule skipped
 
 
+TABLE = (
+    "Torque values\n| Fastener | Size | Torque |\n| --- | --- | --- |\n"
+    "| Impeller nut | M12 | 40 Nm |\n| Filter cover screws | M6 | 10 Nm |\n"
+    "Tighten the screws in a star pattern."
+)
+
+
+def test_table_rows_read_back_and_carry_their_header() -> None:
+    sentences = split_sentences(TABLE)
+    by_text = {s.text: s for s in sentences}
+    row = by_text["Impeller nut | M12 | 40 Nm"]
+    assert TABLE[row.start : row.end] == row.text  # no outer bars: it reads back as quoted
+    assert not row.title_like and row.context == "Torque values: Fastener | Size | Torque"
+    assert by_text["Fastener | Size | Torque"].title_like  # the header row titles the rows
+    after = by_text["Tighten the screws in a star pattern."]
+    assert after.context == "Torque values"  # the table's header ends with the table
+
+
+def test_sections_run_from_a_title_to_the_next() -> None:
+    text = "Flamingo\n\nWe introduce Flamingo. It bridges models.\n\nMMRL\n\nMMRL is a method."
+    sentences = {s.text: s for s in split_sentences(text)}
+    a, b = sentences["It bridges models."].section
+    assert text[a:b].strip() == "Flamingo\n\nWe introduce Flamingo. It bridges models."
+    a, b = sentences["MMRL is a method."].section
+    assert text[a:b] == "MMRL\n\nMMRL is a method."
+
+
 def test_ocr_labels_stand_alone() -> None:
     texts = [s.text for s in split_sentences(OCR)]
     assert texts == [

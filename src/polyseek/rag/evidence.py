@@ -35,9 +35,11 @@ def retrieve(
 ) -> list[Evidence]:
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
-    Evidence is read at page grain: a hit on a PDF page's layout region (a table, a list)
-    brings its whole page (whose text holds the region's), and a page is evidence once.
-    Evidence locators are the items' own (a hit's points at its matching passage).
+    Evidence is read at page grain: a hit on a PDF page's layout region brings its whole
+    page (whose text holds the region's), a page is evidence once, and a table region
+    is evidence too, right after its page: the page text lists a table's cells one per
+    line, the table's rows hold them together ("Impeller nut | M12 | 40 Nm"). Evidence
+    locators are the items' own (a hit's points at its matching passage).
 
     ``ranking`` is how to search (default: hybrid, BM25 + dense: exact words of the
     question, names and numbers above all, find the chunk that holds them). Unless it names
@@ -46,54 +48,57 @@ def retrieve(
     A ``rerank`` (:mod:`polyseek.rerank`) re-scores the candidates before the cut.
     """
     from polyseek.search.base import Query, Ranking
+    from polyseek.search.pipeline import ROLLUP_DEPTH
 
-    # Page grain: one result per page (a region ranking would only fill the top with
-    # regions of pages already there).
-    ranking = replace(ranking or Ranking(), grain="page")
+    # Regions unrolled (as many candidates as page grain reads), grouped here by page.
+    ranking = replace(ranking or Ranking(), grain="region")
     if rerank is not None:
         ranking = replace(ranking, rerank=rerank)
     if not ranking.encoders:
         text_specs = tuple(i.spec for i in engine.encoder_infos if i.kind == "text")
         ranking = replace(ranking, encoders=text_specs[:1])
-    result = engine.search_batch([Query(text=question, top=top, ranking=ranking)])[0]
-    stored = engine.items([h.item_id for h in result.hits])
+    query = Query(text=question, top=top * ROLLUP_DEPTH, ranking=ranking)
+    hits = engine.search_batch([query])[0].hits
+    stored = engine.items([h.item_id for h in hits])
     pages = _pages_of(engine, stored.values())
     evidence: list[Evidence] = []
     seen: set[str] = set()
-    for hit in result.hits:
+    for hit in hits:
         item = stored.get(hit.item_id)
         if item is None:
             continue
-        item = pages.get(item.id, item)
-        if item.id in seen:  # a page and one of its regions, or two regions of a page
-            continue
-        seen.add(item.id)
-        evidence.append(
-            Evidence(
-                id=len(evidence) + 1,
-                item_id=item.id,
-                source=item.source,
-                modality=item.modality,
-                # The item's own locator, not the matching passage's that the hit shows:
-                # sentences are cut from (and their spans offset into) the whole item text.
-                locator=item.locator,
-                text=item.text,
-                score=hit.score,
-                preview=engine.preview_file(item),
-                metadata=dict(item.metadata),
-                passages=tuple((p.char_start, p.char_end) for p in item.passages),
-            )
-        )
+        page = pages.get(item.id)
+        picks = [item] if page is None else [page]
+        if page is not None and item.locator.region == "table":
+            picks.append(item)
+        for pick in picks:
+            if pick.id not in seen and len(evidence) < top:
+                seen.add(pick.id)
+                evidence.append(_evidence(engine, pick, len(evidence) + 1, hit.score))
+        if len(evidence) >= top:
+            break
     return evidence
 
 
-def _pages_of(engine: Searcher, items: Iterable[StoredItem]) -> dict[str, StoredItem]:
-    """The page item of every layout region among ``items`` (by region id), where indexed.
+def _evidence(engine: Searcher, item: StoredItem, id_: int, score: float) -> Evidence:
+    return Evidence(
+        id=id_,
+        item_id=item.id,
+        source=item.source,
+        modality=item.modality,
+        # The item's own locator, not the matching passage's that the hit shows: sentences
+        # are cut from (and their spans offset into) the whole item text.
+        locator=item.locator,
+        text=item.text,
+        score=score,
+        preview=engine.preview_file(item),
+        metadata=dict(item.metadata),
+        passages=tuple((p.char_start, p.char_end) for p in item.passages),
+    )
 
-    Evidence is read at page grain: a page's text holds all of its regions' (tables' cells
-    as lines, not Markdown rows), with the headings and lines around them, and citing the
-    page once keeps a page and its regions from counting the same sentences twice.
-    """
+
+def _pages_of(engine: Searcher, items: Iterable[StoredItem]) -> dict[str, StoredItem]:
+    """The page item of every layout region among ``items`` (by region id), where indexed."""
     wanted = {
         it.id: item_id(it.source, Locator(page=it.locator.page))
         for it in items

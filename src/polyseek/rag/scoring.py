@@ -118,14 +118,33 @@ class Candidate:
 
 def pool(evidence: Sequence[Evidence]) -> list[tuple[Evidence, Sentence]]:
     """Every sentence of every evidence item, in retrieval order. Left out: questions (a
-    sentence asking something answers nothing) and, in an item with passages, what no
-    passage covers (a PDF page's running header, footer and page number)."""
+    sentence asking something answers nothing), in an item with passages what no passage
+    covers (a PDF page's running header, footer and page number), and a table row its
+    page's text states as a sentence already (a two-column row often reads as one:
+    ``Replace the filter | every 500 hours``): the page's sentence is quoted, once."""
+    split = [(e, split_sentences(e.text)) for e in evidence]
+    on_page: dict[tuple[str, int | None], set[str]] = {}
+    for e, sentences in split:
+        if e.modality == "page" and e.locator.region is None:
+            on_page.setdefault((e.source, e.locator.page), set()).update(
+                _plain(s.text) for s in sentences
+            )
     return [
         (e, s)
-        for e in evidence
-        for s in split_sentences(e.text)
-        if not s.text.endswith("?") and e.covers(s.start, s.end)
+        for e, sentences in split
+        for s in sentences
+        if not s.text.endswith("?")
+        and e.covers(s.start, s.end)
+        and not (
+            e.locator.region == "table"
+            and _plain(s.text) in on_page.get((e.source, e.locator.page), ())
+        )
     ]
+
+
+def _plain(sentence: str) -> str:
+    """A sentence compared across a table and its page: cells as words, case folded."""
+    return " ".join(sentence.replace(" | ", " ").split()).casefold()
 
 
 def _dense_text(s: Sentence, w: Weights) -> str:

@@ -13,6 +13,10 @@ Item texts come in three shapes, and the splitter handles each:
 - lines that stand alone: markdown headings, list items, table rows (``| a | b |``),
   and short lines without final punctuation followed by a capital (titles, labels,
   signs and table cells in PDF pages and OCR of images);
+- a table row is one sentence, ``a | b`` (its span leaves the outer bars out, so it
+  reads back as quoted); its context is the header row, after the heading above the
+  table (``Torque values: Fastener | Size | Torque``), so a row is read as a reader
+  reads it: "Impeller nut | M12 | 40 Nm" is a torque;
 - a short line followed by a lower-case line continues it (a PDF table row wrapped over
   two lines: ``Replace the intake filter cartridge FC-40`` / ``every 500 operating hours``).
 
@@ -162,24 +166,46 @@ def _is_sentence(piece: str) -> bool:
     return len(piece) >= MIN_SENTENCE_CHARS and len(_WORD.findall(piece)) >= 2
 
 
+def _row_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """A table row's cells without the outer bars: ``a | b`` of ``| a | b |``."""
+    while start < end and (text[start] == "|" or text[start].isspace()):
+        start += 1
+    while end > start and (text[end - 1] == "|" or text[end - 1].isspace()):
+        end -= 1
+    return start, end
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """The sentences of ``text`` with their spans (see the module doc); fragments dropped."""
     out: list[Sentence] = []
     context = ""
+    above = None  # in a table: the context before it (restored after the table)
     heads = [0]  # where each section starts: the text's start, then every title-like line
-    for u_start, u_end, title_like in _units(text):
+    units = _units(text)
+    for i, (u_start, u_end, title_like) in enumerate(units):
         unit = text[u_start:u_end]
         if _TABLE_RULE.match(unit.strip()):
             continue
+        row = unit.startswith("|")
+        if row:  # one sentence; a header row (above a rule) is the title of the rows below
+            above = context if above is None else above
+            nxt = units[i + 1] if i + 1 < len(units) else None
+            title_like = nxt is not None and bool(_TABLE_RULE.match(text[nxt[0] : nxt[1]]))
+            spans = [_row_span(text, u_start, u_end)]
+        else:
+            context = context if above is None else above
+            above = None
+            spans = _split_unit(text, u_start, u_end)
         if title_like:
             heads.append(u_start)
-        for a, b in _split_unit(text, u_start, u_end):
+        for a, b in spans:
             piece = _clean(text[a:b])
             if not _is_sentence(piece):
                 continue
             out.append(Sentence(a, b, piece, context, title_like, (heads[-1], len(text))))
         if title_like:
-            context = _clean(_HEADING_MARK.sub("", unit))
+            line = _clean(_HEADING_MARK.sub("", unit))
+            context = f"{above}: {line}" if row and above else line
     return [_close_section(s, heads) for s in out]
 
 
