@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyseek.rag.lexical import answer_type, focus, names, numbers, spells_out
+from polyseek.rag.lexical import answer_type, focus, names, numbers, spells_out, terms
 from polyseek.rag.quality import ocr_quality, text_quality
 from polyseek.rag.sentences import sentence_locator, split_sentences
 from polyseek.types import Locator
@@ -123,6 +123,15 @@ def test_answer_types_focus_names_and_numbers() -> None:
     assert answer_type("Which module does BECLR propose?") == "other"
     assert focus("What is the weight of the P-200 pump?") == {"weight"}
     assert focus("What learning rate is used to pretrain CoCa?") == {"learn", "rate"}
+    # Words naming the kind of answer are not what the answer must mention.
+    assert focus("What is the drawing number of the exploded view?") == {"draw"}
+    assert focus("What is the street address of Harbor Hardware?") == {"street"}
+    assert terms("fine-tuned models") & terms("it fine-tunes a model") == {
+        "fine",
+        "tune",
+        "fine-tune",
+        "model",
+    }
     assert names("How many layers does the SOLO transformer have?") == ["SOLO"]
     assert numbers("It covers 163 languages, 22,000 hours, 50K pairs and M8 bolts") == {
         "163",

@@ -116,7 +116,10 @@ def _stemmer() -> object:
 
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The English stem of a lower-case word (numbers and codes are kept as they are)."""
+    """The English stem of a lower-case word (numbers and codes are kept as they are); a
+    hyphenated word has each part stemmed (``fine-tuned`` and ``fine-tunes``: ``fine-tune``)."""
+    if "-" in word and all(part.isalpha() for part in word.split("-")):
+        return "-".join(stem(part) for part in word.split("-"))
     if not word.isalpha():
         return word
     return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
@@ -195,14 +198,21 @@ _FOCUS = (
 )
 
 
+ANSWER_NOUNS = frozenset({"number", "address", "date", "year", "code"})
+"""Words naming the kind of answer rather than its topic: "the drawing *number*" is
+answered by "Drawing P-200-EV rev. C", "the street *address*" by "12 Dock Street"."""
+_ANSWER_STEMS = frozenset(stem(w) for w in ANSWER_NOUNS)
+
+
 def focus(question: str) -> frozenset[str]:
     """The stems of what the question asks about: ``weight`` in "What is the weight of the
     pump?", ``learning rate`` in "What learning rate is used...", ``layers`` in "How many
-    layers does SOLO have?". Empty when no pattern fits."""
+    layers does SOLO have?"; ``drawing`` in "What is the drawing number..." (the answer
+    rarely repeats an :data:`ANSWER_NOUNS` word). Empty when no pattern fits."""
     for pattern in _FOCUS:
         m = pattern.search(question)
         if m and m.group(1).strip():
-            return terms(m.group(1))
+            return terms(m.group(1)) - _ANSWER_STEMS
     return frozenset()
 
 
