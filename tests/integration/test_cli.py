@@ -11,16 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from polyseek.cli.app import app
+from tests.helpers.cli import cli
 
 runner = CliRunner()
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def index_json(collection: Path, *extra: str) -> dict:

@@ -12,16 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from polyseek.cli.app import app
+from tests.helpers.cli import cli
 
 runner = CliRunner()
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +115,7 @@ def test_serve_messages_name_what_exists(collection, monkeypatch):
 
     root, _ = collection
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: calls.append(self.config))
     monkeypatch.setenv("POLYSEEK_API_KEY", "r" * 20)
     code, _, err = cli("serve", "-c", str(root), "--port", "0")
     assert code == 0, err
@@ -139,7 +132,7 @@ def test_serve_on_a_busy_port_says_so_before_making_keys(collection, monkeypatch
     root, _ = collection
     monkeypatch.delenv("POLYSEEK_API_KEY", raising=False)
     monkeypatch.delenv("POLYSEEK_ADMIN_KEY", raising=False)
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: pytest.fail("uvicorn started"))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **kw: pytest.fail("uvicorn started"))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -8,23 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from polyseek.cli.app import app
 from polyseek.encoders import load_encoder
 from polyseek.eval import EvalConfig, Evaluator, load_dataset
 from polyseek.eval.samples import write_beir_papers
 from polyseek.samples import load_papers
+from tests.helpers.cli import cli
 from tests.helpers.tiny_models import make_tiny_clip
 
 REPO = Path(__file__).resolve().parents[2]
 MBEIR = REPO / "examples" / "eval" / "mbeir-mini"
 runner = CliRunner()
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
