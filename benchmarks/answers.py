@@ -2,7 +2,7 @@
 
 The collection: ``examples/sample-collection`` (206 paper abstracts as Markdown, 6
 images read by OCR, 3 PDFs including a scanned page) plus the three paper listings of
-``tests/fixtures/papers`` (the same abstracts again, in 600-800 character chunks).
+``tests/fixtures/papers`` (the same abstracts again, five or so to a 4,000-character section).
 The questions (``benchmarks/data/answers.jsonl``) were written by hand from those files:
 each answerable one names the exact answer span and the file holding it, and the
 unanswerable ones are on the collection's topics but answered nowhere in it. They are

@@ -36,8 +36,8 @@ def retrieve(
     """The ``top`` items for ``question``, with their full text, numbered from 1.
 
     Evidence is read at page grain: a hit on a PDF page's layout region brings its whole
-    page (whose text holds the region's), a page is evidence once, and a table region
-    is evidence too, right after its page: the page text lists a table's cells one per
+    page (whose text holds the region's), a page is evidence once, and a matching table
+    region is evidence too, after its page: the page text lists a table's cells one per
     line, the table's rows hold them together ("Impeller nut | M12 | 40 Nm"). Evidence
     locators are the items' own (a hit's points at its matching passage).
 
