@@ -121,9 +121,8 @@ def test_the_key_from_the_file_is_what_authorises(served: Path, no_local: None) 
     assert _cli("search", "graph", "-c", str(served)).strip()
 
 
-def test_no_server_flag_and_env_search_locally(
-    served: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def local_opens(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A list that grows by one whenever the CLI opens the index itself (a local search)."""
     opened: list[object] = []
     real = Engine.open
 
@@ -132,6 +131,13 @@ def test_no_server_flag_and_env_search_locally(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Engine, "open", spy)
+    return opened
+
+
+def test_no_server_flag_and_env_search_locally(
+    served: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = local_opens(monkeypatch)
     _cli("search", "graph", "-c", str(served), "--no-server")
     assert len(opened) == 1
     monkeypatch.setenv("POLYSEEK_NO_SERVER", "1")
@@ -155,14 +161,7 @@ def test_a_stale_server_file_is_ignored(
     path.write_text(json.dumps({**data, "pid": dead.pid}))
     path.chmod(0o600)
     assert read_server_file(store) is None
-    opened: list[object] = []
-    real = Engine.open
-
-    def spy(*args: object, **kwargs: object) -> Engine:
-        opened.append(args)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Engine, "open", spy)
+    opened = local_opens(monkeypatch)
     out = _cli("search", "graph", "-c", str(served), "--store", str(store))
     assert opened and out.strip()
 
