@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -372,61 +372,87 @@ class Evaluator:
         share_key = f"target_share@{self.config.share_k}"
         ranking = self._ranking()
         pools: dict[str, dict[str, Any]] = {}
-        union_ranked: dict[str, list[tuple[str, str]]] = {}
-        ann: dict[str, Any] | None = None
-        first_pass: dict[str, Any] | None = None
         union = self._engine(dataset, "union", sorted(dataset.docs))
         # Which pool's results are checked against exact search (ANN, first pass): the
         # union's, or each task's local pool when only local pools are evaluated.
         checked: dict[str, Engine] = {}
         checked_ranked: dict[str, list[tuple[str, str]]] = {}
         if "union" in self.config.pools:
-            tasks_out: dict[str, dict[str, Any]] = {}
-            for task in dataset.tasks:
-                try:
-                    ranked = self._search(
-                        union, dataset.queries_of(task), ranking, f"searching union, task {task}"
-                    )
-                except PolyseekError as exc:
-                    tasks_out[task] = {"name": dataset.tasks[task].name, "error": exc.message}
-                    continue
-                union_ranked.update(ranked)
-                checked[task] = union
-                tasks_out[task] = self._score_task(dataset, task, ranked)
-            pools["union"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
-            checked_ranked = union_ranked
+            pools["union"], checked_ranked, checked = self._pool(
+                dataset, "union", ranking, share_key, lambda task: union
+            )
         if "local" in self.config.pools:
-            tasks_out = {}
-            local_ranked: dict[str, list[tuple[str, str]]] = {}
-            for task, info in dataset.tasks.items():
-                if info.pool is None and task in pools.get("union", {}).get("tasks", {}):
-                    # No local pool (BEIR): the union's results, marked so that compare
-                    # tests them once, not twice.
-                    tasks_out[task] = {**pools["union"]["tasks"][task], "same_as": "union"}
-                    continue
-                engine = (
-                    union
-                    if info.pool is None
-                    else self._engine(dataset, f"local-{task}", sorted(info.pool))
-                )
-                try:
-                    ranked = self._search(
-                        engine, dataset.queries_of(task), ranking, f"searching local, task {task}"
-                    )
-                except PolyseekError as exc:
-                    tasks_out[task] = {"name": info.name, "error": exc.message}
-                    continue
-                local_ranked.update(ranked)
-                if "union" not in self.config.pools:
-                    checked[task] = engine
-                tasks_out[task] = self._score_task(dataset, task, ranked)
-            pools["local"] = {"tasks": tasks_out, "average": self._average(tasks_out, share_key)}
+            pools["local"], local_ranked, local_engines = self._pool(
+                dataset,
+                "local",
+                ranking,
+                share_key,
+                lambda task: self._local(dataset, task, union),
+                same_as=pools.get("union"),
+            )
             if "union" not in self.config.pools:
-                checked_ranked = local_ranked
-        if not self.config.exact:
-            ann = self._ann_recall(checked, dataset, checked_ranked)
-        if not ranking.first_pass_plan.is_exact:
-            first_pass = self._ann_recall(checked, dataset, checked_ranked)
+                checked, checked_ranked = local_engines, local_ranked
+        ann = None if self.config.exact else self._ann_recall(checked, dataset, checked_ranked)
+        first_pass = (
+            None
+            if ranking.first_pass_plan.is_exact
+            else self._ann_recall(checked, dataset, checked_ranked)
+        )
+        result = self._result(dataset, ranking, pools, share_key, ann, first_pass)
+        logger.info("evaluated %s in %.1f s", dataset.name, time.perf_counter() - started)
+        return result
+
+    def _local(self, dataset: EvalDataset, task: str, union: Engine) -> Engine:
+        """The engine over ``task``'s local pool (the union when it has none)."""
+        pool = dataset.tasks[task].pool
+        return union if pool is None else self._engine(dataset, f"local-{task}", sorted(pool))
+
+    def _pool(
+        self,
+        dataset: EvalDataset,
+        name: str,
+        ranking: Ranking,
+        share_key: str,
+        engine_of: Callable[[str], Engine],
+        same_as: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, list[tuple[str, str]]], dict[str, Engine]]:
+        """Search and score every task in one pool: ``(pool result, ranked lists, engine
+        of each task that was searched)``. A task without a local pool whose union results
+        exist (``same_as``: BEIR) reuses them, marked so that compare tests them once."""
+        tasks_out: dict[str, dict[str, Any]] = {}
+        ranked_all: dict[str, list[tuple[str, str]]] = {}
+        engines: dict[str, Engine] = {}
+        for task, info in dataset.tasks.items():
+            if same_as is not None and info.pool is None and task in same_as["tasks"]:
+                tasks_out[task] = {**same_as["tasks"][task], "same_as": "union"}
+                continue
+            engine = engine_of(task)
+            try:
+                ranked = self._search(
+                    engine, dataset.queries_of(task), ranking, f"searching {name}, task {task}"
+                )
+            except PolyseekError as exc:
+                tasks_out[task] = {"name": info.name, "error": exc.message}
+                continue
+            ranked_all.update(ranked)
+            engines[task] = engine
+            tasks_out[task] = self._score_task(dataset, task, ranked)
+        return (
+            {"tasks": tasks_out, "average": self._average(tasks_out, share_key)},
+            ranked_all,
+            engines,
+        )
+
+    def _result(
+        self,
+        dataset: EvalDataset,
+        ranking: Ranking,
+        pools: dict[str, dict[str, Any]],
+        share_key: str,
+        ann: dict[str, Any] | None,
+        first_pass: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The JSON-ready result: dataset, configuration, pools and exactness checks."""
         result: dict[str, Any] = {
             "format_version": EVAL_FORMAT_VERSION,
             "dataset": {
@@ -443,20 +469,16 @@ class Evaluator:
             "pools": pools,
             "modality_bias": self._bias(pools, share_key),
         }
+        checked_pool = "union" if "union" in self.config.pools else "local"
         if ann is not None:
-            result["ann"] = ann
+            result["ann"] = {**ann, "pool": checked_pool}
         if first_pass is not None:
             result["first_pass"] = {
                 "spec": ranking.first_pass,
                 "oversample": ranking.oversample,
                 **first_pass,
+                "pool": checked_pool,
             }
-        if ann is not None or first_pass is not None:
-            checked_pool = "union" if "union" in self.config.pools else "local"
-            for entry in (result.get("ann"), result.get("first_pass")):
-                if entry is not None:
-                    entry["pool"] = checked_pool
-        logger.info("evaluated %s in %.1f s", dataset.name, time.perf_counter() - started)
         return result
 
     def _check_instructions(self, dataset: EvalDataset) -> None:
