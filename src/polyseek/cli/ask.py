@@ -11,8 +11,7 @@ from rich.markup import escape
 
 from polyseek.cli.options import CollectionOpt, JsonOpt, StoreOpt, out, ranking_options
 from polyseek.errors import ConfigError
-from polyseek.rag.scoring import DEFAULT_THRESHOLD
-from polyseek.rag.support import DEFAULT_SUPPORT
+from polyseek.rag.defaults import DEFAULT_SUPPORT, DEFAULT_THRESHOLD
 from polyseek.search.base import Ranking
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from polyseek.errors import QueryError
 from polyseek.search.cutoff import Cutoff
-from polyseek.store.quantized import DEFAULT_OVERSAMPLE, FIRST_PASS_KINDS, FirstPass
+from polyseek.store.first_pass import DEFAULT_OVERSAMPLE, FIRST_PASS_KINDS, FirstPass
 from polyseek.types import MODALITIES, Modality
 
 if TYPE_CHECKING:
