@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-AnswerType = Literal["number", "date", "code", "name", "expansion", "other"]
+AnswerType = Literal["number", "date", "code", "link", "name", "expansion", "other"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-^.'’/][A-Za-z0-9]+)*")
 _PART = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*")
@@ -52,11 +52,17 @@ STOPWORDS = frozenset(
 
 _NUMBER_QUESTION = re.compile(
     r"^\s*(?:how\s+(?:many|much|often|long|large|big|high|far|fast|old|frequently)\b|"
-    r"(?:by|up\s+to|at|to|in)\s+how\s+(?:many|much)\b|"
+    r"(?:by|up\s+to|at|to|in|for|of|on|with|from|over|across)\s+how\s+(?:many|much)\b|"
     r"(?:what|which)\s+(?:[\w-]+\s+){0,4}?(?:number|percentage|percent|share|accuracy|torque|"
     r"size|rate|amount|gain|improvement|increase|reduction|count|year|date|weight|price|cost|"
     r"voltage|diameter|resolution|latency|speed|level|score|interval|length|width|height|"
     r"capacity|temperature|pressure|duration|dimension)s?\b)",
+    re.IGNORECASE,
+)
+_LINK_QUESTION = re.compile(
+    r"^\s*(?:where\b.*\b(?:available|found|released|hosted|downloaded|downloadable|accessible|"
+    r"obtained|published)\b|(?:what|which)\s+(?:is|are)\s+the\s+(?:[\w-]+\s+)?(?:url|link|"
+    r"website|web\s+site|homepage|home\s+page|repository)s?\b)",
     re.IGNORECASE,
 )
 _EXPANSION_QUESTION = re.compile(
@@ -216,13 +222,36 @@ def focus(question: str) -> frozenset[str]:
     return frozenset()
 
 
+def states_count(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` counts what a "how many X" question asks about: a number right
+    before X (``five modalities``) or before X's acronym ("how many vision-language
+    models" -> ``39 VLMs``)."""
+    m = _FOCUS[0].search(question)
+    if not m or not m.group(1).strip():
+        return False
+    words = [w.lower() for w in _TOKEN.findall(m.group(1))]
+    wanted = {stem(part) for w in words for part in w.split("-") if part} - _ANSWER_STEMS
+    initials = "".join(part[0] for w in words for part in w.split("-") if part)
+    toks = [t.lower() for t in _TOKEN.findall(sentence)]
+    for i, tok in enumerate(toks):
+        if not (tok in NUMBER_WORDS or _NUMBER.fullmatch(tok)):
+            continue
+        for nxt in toks[i + 1 : i + 3]:  # "five modalities", "five distinct modalities"
+            if stem(nxt) in wanted or (len(initials) > 1 and nxt.removesuffix("s") == initials):
+                return True
+    return False
+
+
 def answer_type(question: str) -> AnswerType:
-    """What the question asks for: a number, a date, a code (part/phone number), a name,
-    the expansion of an acronym, or something else."""
+    """What the question asks for: a number, a date, a code (part/phone number), a link
+    ("where is the code available?"), a name, the expansion of an acronym, or something
+    else."""
     if _CODE_QUESTION.search(question):
         return "code"
     if _DATE_QUESTION.search(question):
         return "date"
+    if _LINK_QUESTION.search(question):
+        return "link"
     if _NUMBER_QUESTION.search(question):
         return "number"
     if _EXPANSION_QUESTION.search(question):
