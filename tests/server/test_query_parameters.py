@@ -18,7 +18,11 @@ def test_every_ranking_option_is_accepted(client: httpx.Client) -> None:
     r = client.get("/api/search", params={"q": "pump housing", **asked})
     assert r.status_code == 200, r.text
     query = r.json()["query"]
-    assert query["lexical"] is False and query["calibrate"] is True and "cutoff" in query
+    assert (
+        query["lexical"] is False
+        and query["calibrate"] == OPTIONS["calibration"]
+        and "cutoff" in query
+    )
     assert query["first_pass"] == "int8"
     r = client.post("/api/search", data={"text": "pump housing", **asked})
     assert r.status_code == 200, r.text

@@ -168,29 +168,12 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     settings = settings or ServerSettings(no_auth=True)
     # /docs and /redoc load Swagger UI / ReDoc from files in the fastapi-offline package:
     # FastAPI's own pages fetch them from a CDN, which an offline machine cannot reach.
-    known_query: dict[tuple[str, str], frozenset[str]] = {}
-
-    def no_unknown_query(request: Request) -> None:
-        """A misspelt query parameter is refused (422), on every route, not ignored."""
-        if not known_query:
-            known_query.update(_query_parameters(app.openapi()))
-        route = request.scope.get("route")
-        method = "GET" if request.method == "HEAD" else request.method
-        allowed = known_query.get((method, getattr(route, "path_format", "")))
-        unknown = sorted(set(request.query_params) - allowed) if allowed is not None else []
-        if unknown:
-            raise UnprocessableQuery(
-                f"unknown query parameter{'s' if len(unknown) > 1 else ''}: "
-                + ", ".join(repr(u) for u in unknown),
-                hint="valid: " + (", ".join(sorted(allowed or ())) or "none on this route"),
-            )
-
     app = FastAPIOffline(
         title="polyseek",
         summary="Search a multimodal collection by text or image, and ask it questions.",
         version="1",
         responses=ERRORS,
-        dependencies=[Depends(no_unknown_query)],
+        dependencies=[_no_unknown_query()],
     )
     install_error_handlers(app)
     media_token = secrets.token_urlsafe(32)  # the media cookie of this run (not a key)
@@ -555,6 +538,29 @@ def _ranking(params: Any, settings: ServerSettings) -> Ranking:
             "(start the server with --rerank SPEC to enable another)",
         )
     return r
+
+
+def _no_unknown_query() -> Any:
+    """A dependency for every route: a misspelt query parameter is refused (422), not
+    ignored (FastAPI ignores what a route does not declare). The declared names come
+    from the OpenAPI schema, so they are exactly what the docs list."""
+    known: dict[tuple[str, str], frozenset[str]] = {}
+
+    def no_unknown_query(request: Request) -> None:
+        if not known:
+            known.update(_query_parameters(request.app.openapi()))
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed = known.get((method, getattr(route, "path_format", "")))
+        unknown = sorted(set(request.query_params) - allowed) if allowed is not None else []
+        if unknown:
+            raise UnprocessableQuery(
+                f"unknown query parameter{'s' if len(unknown) > 1 else ''}: "
+                + ", ".join(repr(u) for u in unknown),
+                hint="valid: " + (", ".join(sorted(allowed or ())) or "none on this route"),
+            )
+
+    return Depends(no_unknown_query)
 
 
 def _query_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
