@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from polyseek.search.snippets import FUNCTION_WORDS
+
 AnswerType = Literal["number", "date", "code", "link", "name", "expansion", "other"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-^.'’/][A-Za-z0-9]+)*")
@@ -36,16 +38,8 @@ NUMBER_WORDS = frozenset(
     "eighty ninety hundred thousand million billion trillion dozen".split()
 )
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing done down during each
-    few for from further had has have having he her here hers herself him himself his how i if
-    in into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up
-    upon very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves via per whose
-    many much often long large big high far according called named name stand stands
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    """many much often long large big high far according called named name stand stands
     paper papers authors author proposed propose use used using uses kind type one""".split()
 )
 """Function words and the question's own scaffolding ("how many", "what is ... called")."""

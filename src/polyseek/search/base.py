@@ -230,8 +230,9 @@ def _parse_cutoff(spec: str) -> Cutoff:
 class Query:
     """What to find: ``text``, ``image`` or both (a composed query), and how many.
 
-    ``image`` is a PIL image or the path of an image or of a video clip (matched by its
-    keyframes). ``ranking`` says how (default: :class:`Ranking` defaults).
+    ``image`` is a PIL image or the path of an image, of a video clip (matched by its
+    keyframes) or of an audio clip (matched by its sound, with an audio-text encoder).
+    ``ranking`` says how (default: :class:`Ranking` defaults).
     """
 
     text: str | None = None
