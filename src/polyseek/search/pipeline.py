@@ -33,6 +33,7 @@ from polyseek.rerank.base import Candidate
 from polyseek.search import calibration as cal
 from polyseek.search.base import Fused, Query, QueryVectors
 from polyseek.search.embedder import QueryEmbedder
+from polyseek.search.filtered import restrict
 from polyseek.search.hybrid import Signal, rrf_fusion, standardise, zscore_fusion
 from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
@@ -96,7 +97,17 @@ class SearchPipeline:
         return [self.rank(q, v) for q, v in zip(queries, vectors, strict=True)]
 
     def rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
-        """Rank items for query vectors already computed per encoder (no encoding here)."""
+        """Rank items for query vectors already computed per encoder (no encoding here).
+
+        A ``where`` filter or a quoted phrase restricts the store before anything is
+        ranked (:mod:`polyseek.search.filtered`).
+        """
+        store = restrict(self.store, q.ranking.where, q.text)
+        if store is not self.store:
+            return SearchPipeline(store, self.embedder)._rank(q, vectors)
+        return self._rank(q, vectors)
+
+    def _rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
         n_lists = len(vectors) + int(q.ranking.lexical and q.has_text)
         depths = Depths.of(q, n_lists)
         signals = self.candidates(q, vectors, depths.lists)
