@@ -307,7 +307,8 @@ Ranked = Sequence[tuple[str, float]]
 class Fused:
     item_id: str
     score: float
-    signals: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)  # each signal's raw value
+    contributions: dict[str, float] = field(default_factory=dict)  # parts summing to score
 
 
 class EncoderSource(Protocol):

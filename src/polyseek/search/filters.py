@@ -458,6 +458,28 @@ def matching(expr: Expr, table: pa.Table) -> pa.Array:
     return pc.fill_null(mask, False)
 
 
+def quote(value: str) -> str:
+    """A string literal of the dialect."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def under_folder(prefix: str) -> str | None:
+    """The filter of the items of a file or of any file under a folder (None: all)."""
+    prefix = prefix.strip().strip("/")
+    if not prefix:
+        return None
+    escaped = "".join(f"[{c}]" if c in "[]*?" else c for c in prefix)
+    return f"(source = {quote(prefix)} OR source GLOB {quote(escaped + '/*')})"
+
+
+def all_of(*wheres: str | None) -> str | None:
+    """Several filters that must all hold, as one (None when there is none)."""
+    parts = [w.strip() for w in wheres if w and w.strip()]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    return " AND ".join(f"({w})" for w in parts)
+
+
 def describe_fields() -> Sequence[str]:
     """``name (type): help`` per field, for help texts and error hints."""
     return [f"{f.name} ({f.type}): {f.help}" for f in FIELDS.values()]
@@ -465,6 +487,9 @@ def describe_fields() -> Sequence[str]:
 
 __all__ = [
     "FIELDS",
+    "all_of",
+    "quote",
+    "under_folder",
     "META_PREFIX",
     "Expr",
     "FieldSpec",
