@@ -120,7 +120,7 @@ class Ranking:
         "Only items matching a filter, applied before ranking: a SQL-like expression over "
         "modality, source, ext, size, mtime, page, width, height, exif_date, camera, title, "
         "author, pages, start, label, label_prob, meta.KEY; e.g. \"source GLOB 'docs/*.pdf' "
-        "AND pages > 10\" (operators = != < <= > >= IN LIKE GLOB BETWEEN IS NULL AND OR NOT).",
+        'AND pages > 10" (operators = != < <= > >= IN LIKE GLOB BETWEEN IS NULL AND OR NOT).',
     )
 
     def __post_init__(self) -> None:

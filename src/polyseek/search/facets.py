@@ -56,7 +56,9 @@ class FacetTable:
 
     def with_fields(self, names: set[str]) -> pa.Table:
         """The table with a column for each ``meta.KEY`` among ``names``."""
-        extra = sorted(n for n in names if n.startswith(META_PREFIX) and n not in self.table.column_names)
+        extra = sorted(
+            n for n in names if n.startswith(META_PREFIX) and n not in self.table.column_names
+        )
         with self._lock:
             for name in extra:
                 key = name[len(META_PREFIX) :]

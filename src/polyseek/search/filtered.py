@@ -164,9 +164,7 @@ class FilteredStore(Store):
         scores = np.asarray(queries, dtype=np.float32) @ view.matrix.T
         if keep is not None:
             scores[:, ~keep] = -np.inf
-        return [
-            [(i, s) for i, s in top_unique(row, view.ids, k) if s != -np.inf] for row in scores
-        ]
+        return [[(i, s) for i, s in top_unique(row, view.ids, k) if s != -np.inf] for row in scores]
 
     def search_multivector(
         self,

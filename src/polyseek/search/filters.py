@@ -196,7 +196,10 @@ def _number_token(text: str, m: re.Match[str], start: int) -> Token:
     raw, unit = m.group("number"), (m.group("unit") or "").lower()
     if unit not in _UNITS:
         raise _error(
-            text, start, f"unknown unit {m.group('unit')!r} after {raw}", "units: KB MB GB KiB MiB GiB"
+            text,
+            start,
+            f"unknown unit {m.group('unit')!r} after {raw}",
+            "units: KB MB GB KiB MiB GiB",
         )
     number: float = float(raw) * _UNITS[unit]
     value = int(number) if number.is_integer() and ("." not in raw or unit) else number
@@ -312,22 +315,36 @@ class _Parser:
         if negate:
             raise self.fail(f"expected IN, LIKE, GLOB or BETWEEN after {name} NOT")
         if self.keyword("is"):
-            return IsNull(name, negate=self.keyword("not") or not self._null())
-        if self.tok.kind != "op" or self.tok.value not in ("=", "==", "!=", "<>", "<", "<=", ">", ">="):
+            negate = self.keyword("not")
+            self._null()
+            return IsNull(name, negate=negate)
+        if self.tok.kind != "op" or self.tok.value not in (
+            "=",
+            "==",
+            "!=",
+            "<>",
+            "<",
+            "<=",
+            ">",
+            ">=",
+        ):
             raise self.fail(f"expected an operator after {name} (= != < <= > >= IN LIKE GLOB ...)")
         op = {"==": "=", "<>": "!="}.get(self.tok.value, self.tok.value)
         self.take()
         return Compare(name, op, self.value(name, kind))
 
-    def _null(self) -> bool:
+    def _null(self) -> None:
         if not self.keyword("null"):
             raise self.fail("expected NULL after IS")
-        return True
 
     def pattern(self, name: str, kind: FieldType, negate: bool) -> Expr:
         how = self.take().value
         if kind != "str":
-            raise _error(self.text, self.toks[self.i - 1].pos, f"{how.upper()} needs a text field, {name} is {kind}")
+            raise _error(
+                self.text,
+                self.toks[self.i - 1].pos,
+                f"{how.upper()} needs a text field, {name} is {kind}",
+            )
         tok = self.tok
         if tok.kind != "string":
             raise self.fail(f"expected a quoted pattern after {how.upper()}")
@@ -349,7 +366,10 @@ def _coerce(text: str, tok: Token, name: str, kind: FieldType) -> Any:
         parsed = parse_date(str(value))
         if parsed is None:
             raise _error(
-                text, tok.pos, f"{name} compares with a date, got {tok.text}", "dates: '2024-05-01' or '2024-05-01T13:00'"
+                text,
+                tok.pos,
+                f"{name} compares with a date, got {tok.text}",
+                "dates: '2024-05-01' or '2024-05-01T13:00'",
             )
         return parsed
     if tok.kind != "number":

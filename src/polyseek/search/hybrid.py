@@ -115,7 +115,9 @@ def _uncalibrated_z(
     """The z-scores a calibrated signal would give without calibration (empty if it is not
     calibrated): plain z of its values when it is grouped, of its raw scores otherwise."""
     if s.group is not None:
-        return dict(zip(ids, (float(z) for z in standardise([values[c] for c in ids])), strict=True))
+        return dict(
+            zip(ids, (float(z) for z in standardise([values[c] for c in ids])), strict=True)
+        )
     if s.raw is None or not ids:
         return {}
     raws = s.raw(ids)

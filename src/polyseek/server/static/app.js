@@ -111,6 +111,7 @@ async function loadRankingOptions() {
   box.textContent = "";
   for (const opt of state.ranking) {
     if (opt.type.startsWith("tuple")) continue;  // encoder restriction: API only
+    if (opt.name === "where") { $("where").title = opt.help; continue; }  // its own field
     const label = document.createElement("label");
     label.title = opt.help;
     let input;
@@ -168,6 +169,7 @@ async function search(event) {
   form.append("top", $("top").value || "12");
   if ($("modality").value) form.append("modality", $("modality").value);
   if ($("source").value.trim()) form.append("source", $("source").value.trim());
+  if ($("where").value.trim()) form.append("where", $("where").value.trim());
   for (const [name, value] of rankingValues()) form.append(name, value);
   state.lastQuery = text;
   showMessage("");
@@ -200,11 +202,26 @@ function renderResults(hits) {
     }
     const where = isTimed(hit) ? `${fmtTime(hit.locator.start_s)}–${fmtTime(hit.locator.end_s)}` : hit.locator_text;
     card.innerHTML = `${visual}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
-      + `#${hit.rank} · ${hit.score.toFixed(3)}<br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`;
+      + `#${hit.rank} · ${hit.score.toFixed(3)}<br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`
+      + explainBar(hit);
     card.addEventListener("click", () => openItem(hit.item_id, hit));
     card.addEventListener("keydown", gridKeys);
     grid.appendChild(card);
   });
+}
+
+// Each signal's part of the score (they sum to it) as one small stacked bar; the
+// tooltip and the screen-reader label list the numbers. Negative parts are hatched.
+function explainBar(hit) {
+  const parts = Object.entries(hit.contributions || {});
+  if (!parts.length) return "";
+  const size = parts.reduce((a, [, v]) => a + Math.abs(v), 0) || 1;
+  const text = parts.map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(3)}`).join(", ");
+  const segs = parts.map(([k, v], i) =>
+    `<span class="seg s${i % 6}${v < 0 ? " neg" : ""}" data-signal="${escapeHtml(k)}" `
+    + `style="width:${(100 * Math.abs(v) / size).toFixed(1)}%"></span>`).join("");
+  return `<div class="explain" role="img" aria-label="score parts: ${escapeHtml(text)}" `
+    + `title="${escapeHtml(text)}">${segs}</div>`;
 }
 
 function gridKeys(e) {
