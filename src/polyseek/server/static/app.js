@@ -212,13 +212,20 @@ function renderResults(hits) {
 
 // Each signal's part of the score (they sum to it) as one small stacked bar; the
 // tooltip and the screen-reader label list the numbers. Negative parts are hatched.
+// One colour per signal on every card: lexical and calibration fixed, the others (each
+// encoder, a reranker) in the order they first appear.
+const signalColours = { lexical: 0, calibration: 5 };
+function signalColour(name) {
+  if (!(name in signalColours)) signalColours[name] = 1 + (Object.keys(signalColours).length - 2) % 4;
+  return signalColours[name];
+}
 function explainBar(hit) {
   const parts = Object.entries(hit.contributions || {});
   if (!parts.length) return "";
   const size = parts.reduce((a, [, v]) => a + Math.abs(v), 0) || 1;
   const text = parts.map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(3)}`).join(", ");
-  const segs = parts.map(([k, v], i) =>
-    `<span class="seg s${i % 6}${v < 0 ? " neg" : ""}" data-signal="${escapeHtml(k)}" `
+  const segs = parts.map(([k, v]) =>
+    `<span class="seg s${signalColour(k)}${v < 0 ? " neg" : ""}" data-signal="${escapeHtml(k)}" `
     + `style="width:${(100 * Math.abs(v) / size).toFixed(1)}%"></span>`).join("");
   return `<div class="explain" role="img" aria-label="score parts: ${escapeHtml(text)}" `
     + `title="${escapeHtml(text)}">${segs}</div>`;
