@@ -304,9 +304,11 @@ app.command("check")(check_command)
 app.command("repair")(repair_command)
 
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
+from polyseek.cli.label import label_app  # noqa: E402
 
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
+app.add_typer(label_app, name="label")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from polyseek.search.filters import all_of, under_folder
 from polyseek.server import schemas as s
 from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_handlers
 from polyseek.server.jobs import IndexJobs
+from polyseek.server.labels import label_routes
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
     MEDIA_COOKIE,
@@ -204,6 +205,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         routes(ctx)
         for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
     ]
+    routers.append(label_routes(engine, read))
     for router in routers:
         app.include_router(router)
 
