@@ -34,8 +34,8 @@ from polyseek.search.filtered import restrict  # noqa: E402
 FILTERS = {
     "modality = 'image' (10%)": "modality = 'image'",
     "source < 'docs/file005000' (50%)": "source < 'docs/file005000'",
-    "source GLOB 'docs/file00[0-4]*' (5%)": "source GLOB 'docs/file00[0-4]*'",
-    "source GLOB 'docs/file0000*' (0.1%)": "source GLOB 'docs/file0000*'",
+    "source GLOB 'docs/file000[0-4]*' (5%)": "source GLOB 'docs/file000[0-4]*'",
+    "source GLOB 'docs/file00000*' (0.1%)": "source GLOB 'docs/file00000*'",
 }
 
 

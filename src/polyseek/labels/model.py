@@ -7,8 +7,9 @@ is classified on what it has). Two candidates, chosen by cross-validated accurac
 
 * ``prototype``: cosine to each class's mean example, as logits scaled by a temperature
   fitted on the held-out folds (the nearest-prototype rule of few-shot learning).
-* ``logistic``: multinomial logistic regression (scikit-learn), ``C`` chosen by the same
-  cross-validation.
+* ``logistic``: multinomial logistic regression (scikit-learn) per encoder block, on the
+  examples having that block, ``C`` chosen by the same cross-validation; an item's logits
+  sum over the blocks it has.
 
 Both are linear in the features, so an item with several vector rows (passages,
 keyframes) scores the mean of its rows' scores: every visible item is labelled from the
@@ -168,26 +169,51 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 1e-12, n, 1.0)  # type: ignore[no-any-return]
 
 
-def _prototypes(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    return _normalise(np.vstack([x[y == c].mean(axis=0) for c in range(k)]))
+def _prototypes(x: np.ndarray, y: np.ndarray, k: int, blocks: Sequence[int]) -> np.ndarray:
+    """Class means, each encoder's block normalised on its own: an item with vectors from
+    one encoder only (a text without a picture) is compared on that block, where every
+    class's prototype has unit length, not pulled toward classes without that block."""
+    means = np.vstack([x[y == c].mean(axis=0) for c in range(k)])
+    out, start = [], 0
+    for dim in blocks:
+        out.append(_normalise(means[:, start : start + dim]))
+        start += dim
+    return np.hstack(out)
 
 
-def _fit(method: str, x: np.ndarray, y: np.ndarray, k: int, param: float) -> tuple[Any, Any]:
+def _fit(
+    method: str, x: np.ndarray, y: np.ndarray, k: int, param: float, blocks: Sequence[int]
+) -> tuple[Any, Any]:
     """(weights (k, dim), bias (k,)) of one candidate with one setting."""
     if method == "prototype":
-        return param * _prototypes(x, y, k), np.zeros(k, np.float32)
+        return param * _prototypes(x, y, k, blocks), np.zeros(k, np.float32)
+    # One logistic regression per encoder block, on the examples that have it, without an
+    # intercept: an item's logits are the sum over the blocks it has. A block that only
+    # one class's examples have (pictures among the examples of one class) cannot teach
+    # "has a picture" = that class, which would pull every text-only item to the others.
+    w = np.zeros((k, x.shape[1]), np.float64)
+    start = 0
+    for dim in blocks:
+        part = x[:, start : start + dim]
+        has = np.abs(part).sum(axis=1) > 0
+        if len(set(y[has].tolist())) == k:
+            w[:, start : start + dim] = _logistic(part[has], y[has], k, param)
+        start += dim
+    return w, np.zeros(k, np.float32)
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, k: int, c: float) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression(C=param, max_iter=2000)
+    lr = LogisticRegression(C=c, max_iter=2000, fit_intercept=False)
     lr.fit(x, y)
     if k == 2:  # scikit-learn keeps one row for two classes: the softmax of (-w, w) / 2
-        w, b = lr.coef_[0] / 2, lr.intercept_[0] / 2
-        return np.vstack([-w, w]), np.asarray([-b, b])
-    return lr.coef_, lr.intercept_
+        return np.vstack([-lr.coef_[0] / 2, lr.coef_[0] / 2])  # type: ignore[no-any-return]
+    return lr.coef_  # type: ignore[no-any-return]
 
 
 def _cv(
-    method: str, x: np.ndarray, y: np.ndarray, k: int, folds: int
+    method: str, x: np.ndarray, y: np.ndarray, k: int, folds: int, blocks: Sequence[int]
 ) -> tuple[float, float, float, np.ndarray]:
     """(accuracy, log-loss, best setting, held-out predictions) over stratified folds."""
     from sklearn.model_selection import StratifiedKFold
@@ -198,7 +224,7 @@ def _cv(
     for p in params:
         probs = np.zeros((len(y), k))
         for train, test in splits:
-            w, b = _fit(method, x[train], y[train], k, p)
+            w, b = _fit(method, x[train], y[train], k, p, blocks)
             probs[test] = _softmax(x[test] @ np.asarray(w).T + b)
         pred = probs.argmax(axis=1)
         acc = float((pred == y).mean())
@@ -209,8 +235,17 @@ def _cv(
     return best
 
 
-def fit_labels(x: np.ndarray, labels: Sequence[str], method: str = "auto") -> LabelModel:
-    """Fit a labeller on features ``x`` (one row per example), choosing by cross-validation."""
+def fit_labels(
+    x: np.ndarray,
+    labels: Sequence[str],
+    method: str = "auto",
+    blocks: Sequence[int] | None = None,
+) -> LabelModel:
+    """Fit a labeller on features ``x`` (one row per example), choosing by cross-validation.
+
+    ``blocks``: the widths of the encoders' parts of a feature row (default: one part).
+    """
+    blocks = list(blocks) if blocks else [x.shape[1]]
     if method not in METHODS:
         raise ConfigError(f"unknown label method {method!r}", hint=f"valid: {', '.join(METHODS)}")
     classes = sorted(set(labels))
@@ -226,7 +261,7 @@ def fit_labels(x: np.ndarray, labels: Sequence[str], method: str = "auto") -> La
         if method == "logistic":
             chosen, param = "logistic", 1.0
     else:
-        results = {m: _cv(m, x, y, k, folds) for m in tried}
+        results = {m: _cv(m, x, y, k, folds, blocks) for m in tried}
         chosen = max(results, key=lambda m: (results[m][0], -results[m][1]))
         acc, _, param, pred = results[chosen]
         model.cv_accuracy, model.cv_folds = acc, folds
@@ -234,7 +269,7 @@ def fit_labels(x: np.ndarray, labels: Sequence[str], method: str = "auto") -> La
         confusion = np.zeros((k, k), dtype=int)
         np.add.at(confusion, (y, pred), 1)
         model.confusion = confusion.tolist()
-    w, b = _fit(chosen, x, y, k, param)
+    w, b = _fit(chosen, x, y, k, param, blocks)
     model.method = chosen
     model.bias = np.asarray(b, np.float32)
     model.weights = {"": np.asarray(w, np.float32)}  # split per encoder by the caller
@@ -317,7 +352,8 @@ def train(collection: Collection, spec: Path, method: str = "auto") -> LabelMode
     """Read the examples, fit, label every item, save; the model with its CV report."""
     examples = read_examples(collection, spec)
     x = example_matrix(collection, examples)
-    model = fit_labels(x, [e.label for e in examples], method)
+    blocks = [info.dim for info in _blocks(collection.store)]
+    model = fit_labels(x, [e.label for e in examples], method, blocks)
     _split(model, collection.store)
     model.trained_at = time.time()
     table = predict_all(collection.store, model)

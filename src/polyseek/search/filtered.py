@@ -82,8 +82,9 @@ def restrict(store: Store, where: str | None, text: str | None = None) -> Store:
         if found is not None:
             _views.move_to_end(key)
             return found
-    allowed = _matching_ids(store, where, phrases)
+    allowed, total = _matching_ids(store, where, phrases)
     view = FilteredStore(store, allowed, tag=zlib.crc32(repr((where, phrases)).encode()))
+    view.total = total
     with _lock:
         _views[key] = view
         while len(_views) > _KEEP:
@@ -91,17 +92,22 @@ def restrict(store: Store, where: str | None, text: str | None = None) -> Store:
     return view
 
 
-def _matching_ids(store: Store, where: str | None, phrases: Sequence[str]) -> frozenset[str]:
+def _matching_ids(
+    store: Store, where: str | None, phrases: Sequence[str]
+) -> tuple[frozenset[str], int | None]:
+    """The ids admitted, and how many visible items there are (None: not counted)."""
     allowed: set[str] | None = None
+    total = None
     if where is not None:
         expr = parse_where(where)
         facets = facet_table(store)
         table = facets.with_fields(fields_of(expr))
+        total = table.num_rows
         allowed = set(pc.filter(table.column("id"), matching(expr, table)).to_pylist())
     for phrase in phrases:
         found = store.text_matching(phrase_pattern(phrase))
         allowed = found if allowed is None else allowed & found
-    return frozenset(allowed or ())
+    return frozenset(allowed or ()), total
 
 
 class FilteredStore(Store):
@@ -116,7 +122,7 @@ class FilteredStore(Store):
         self.media_dir = base.media_dir
         self._ids = sorted(allowed)
         self._views: dict[str, VectorView] = {}
-        self._total: int | None = None  # visible items of the base (for BM25's depth)
+        self.total: int | None = None  # visible items of the base (for BM25's depth)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -187,9 +193,9 @@ class FilteredStore(Store):
             return []
         if len(ids) <= PUSHDOWN_IDS:
             return self.base.search_text(query, k, modalities, within=ids)
-        if self._total is None:
-            self._total = max(sum(self.base.counts().values()), 1)
-        depth = int(k * self._total / len(ids) * 2) + 20
+        if self.total is None:
+            self.total = max(sum(self.base.counts().values()), 1)
+        depth = int(k * self.total / len(ids) * 2) + 20
         wanted = set(ids)
         while True:
             found = self.base.search_text(query, depth, modalities)
