@@ -301,7 +301,7 @@ class SearchPipeline:
         final = [float(x) for x in scores]
         parts = [{reranker.name: x} for x in final]  # alone, the reranker is the score
         if r.rerank_weight < 1.0:
-            final, parts = _mix_rerank(r.rerank_weight, final, head, reranker.name)
+            final, parts = mix_rerank(r.rerank_weight, final, head, reranker.name)
         order = sorted(range(len(head)), key=lambda i: (-final[i], i))
         out = [
             Fused(
@@ -406,7 +406,7 @@ class SearchPipeline:
         return int(np.argmax(overlap)) if overlap else 0
 
 
-def _mix_rerank(
+def mix_rerank(
     w: float, scores: list[float], head: Sequence[Fused], name: str
 ) -> tuple[list[float], list[dict[str, float]]]:
     """``w`` x z(reranker) + (1 - w) x z(first stage), and each score's parts: the first
