@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from polyseek.engine import Engine
@@ -143,3 +144,18 @@ def test_cli_bad_filter_is_a_clear_error(root: Path) -> None:
     code, _, err = cli("search", "pump", "-c", str(root), "--no-server", "--where", "width >")
     assert code == 2
     assert "expected a value for width" in err and "end of expression" in err
+
+
+def test_a_filtered_view_reuses_the_whole_views_hubness(engine: Engine) -> None:
+    from polyseek.search.calibration import hubness
+    from polyseek.search.filtered import FilteredStore, restrict
+
+    view = restrict(engine.store, "modality IN ('image', 'page')")
+    assert isinstance(view, FilteredStore)
+    for info in engine.encoder_infos:
+        whole, part = hubness(engine.store, info.key), hubness(view, info.key)
+        if whole is None:
+            continue
+        rows = view.base_rows(info.key)
+        assert np.array_equal(part.r, whole.r[rows])
+        assert set(view.vectors(info.key).ids) <= view.allowed

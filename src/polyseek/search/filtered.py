@@ -122,6 +122,7 @@ class FilteredStore(Store):
         self.media_dir = base.media_dir
         self._ids = sorted(allowed)
         self._views: dict[str, VectorView] = {}
+        self._rows: dict[str, np.ndarray] = {}  # each view's rows in the base's view
         self.total: int | None = None  # visible items of the base (for BM25's depth)
         self._lock = threading.Lock()
 
@@ -137,6 +138,7 @@ class FilteredStore(Store):
                 return cached
             allowed = self.allowed
             keep = np.fromiter((i in allowed for i in view.ids), dtype=bool, count=len(view.ids))
+            self._rows[encoder_key] = np.flatnonzero(keep)
             cached = VectorView(
                 encoder_key,
                 (*view.version, self.tag),
@@ -147,6 +149,12 @@ class FilteredStore(Store):
             )
             self._views[encoder_key] = cached
             return cached
+
+    def base_rows(self, encoder_key: str) -> np.ndarray:
+        """Which rows of the base store's view the rows of :meth:`vectors` are (so that
+        what was derived from the whole view, such as hubness, is reused, not rebuilt)."""
+        self.vectors(encoder_key)
+        return self._rows[encoder_key]
 
     def search_vectors(
         self,
