@@ -90,8 +90,8 @@ def test_a_quoted_phrase_must_match_as_a_phrase(engine: Engine) -> None:
         {"fusion": "rrf"},
         {"calibrate": True},
         {"calibrate": False, "lexical": False},
-        {"rerank": "late:minilm", "rerank_weight": 0.5},
-        {"rerank": "late:minilm"},
+        pytest.param({"rerank": "late:minilm", "rerank_weight": 0.5}, marks=pytest.mark.slow),
+        pytest.param({"rerank": "late:minilm"}, marks=pytest.mark.slow),
         {"where": "modality IN ('image', 'page')"},
     ],
 )

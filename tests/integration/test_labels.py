@@ -136,6 +136,7 @@ def test_cross_validation_picks_a_method_that_fits() -> None:
         fit_labels(x, y, "svm")
 
 
+@pytest.mark.slow  # starts its own server (~15 s)
 def test_cli_and_rest(root: Path, tmp_path: Path) -> None:
     rows = [(p, "pump") for p in PUMP] + [(p, "paper") for p in papers(root, 3)]
     csv = write_csv(tmp_path / "labels.csv", rows)

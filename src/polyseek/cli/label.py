@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from polyseek.cli.options import CollectionOpt, JsonOpt, StoreOpt, out
-from polyseek.labels import METHODS, LabelModel
+
+if TYPE_CHECKING:
+    from polyseek.labels import LabelModel
+
+METHODS = ("auto", "prototype", "logistic")  # polyseek.labels.METHODS (imported lazily)
 
 label_app = typer.Typer(
     help="Few-shot labels: fit a classifier on a few labelled examples, label every item "

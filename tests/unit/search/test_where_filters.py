@@ -123,3 +123,10 @@ def test_folder_filters_escape_glob_characters() -> None:
 def test_exif_dates_read_as_dates() -> None:
     assert parse_date("2023:06:01 12:00:00") == parse_date("2023-06-01T12:00:00")
     assert parse_date("not a date") is None
+
+
+def test_label_cli_lists_the_label_methods() -> None:
+    from polyseek.cli.label import METHODS as CLI_METHODS
+    from polyseek.labels import METHODS
+
+    assert CLI_METHODS == METHODS
