@@ -45,7 +45,7 @@ from polyseek.types import MODALITY_CODES, Modality
 
 PUSHDOWN_IDS = 2000  # filters matching up to this many items are pushed into BM25 as ids
 _PHRASE = re.compile(r'"([^"]+)"')
-_KEEP = 8
+_KEEP = 4  # filtered views kept (each holds a copy of its matching vector rows)
 _views: OrderedDict[tuple[Any, ...], FilteredStore] = OrderedDict()
 _lock = threading.Lock()
 
