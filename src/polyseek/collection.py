@@ -241,6 +241,10 @@ class Collection:
 
         if changed or not calibration_path(self.store).is_file():
             update_calibration(self.store, self.encoders())
+        if changed:
+            from polyseek.labels import relabel
+
+            relabel(self.store)  # new files get labels from `polyseek label train`
         self.store.ensure_text_index()
         if isinstance(self.store, LanceStore):
             from polyseek.store.health import heal_text_index

@@ -37,6 +37,7 @@ from polyseek.types import Modality, SearchResult, check_modality
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from polyseek.labels import LabelModel
     from polyseek.rag.base import Answer
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,30 @@ class Engine:
     # ------------------------------------------------------------------ status
     def status(self) -> CollectionStatus:
         return self.collection.status()
+
+    # ------------------------------------------------------------------ labels
+    def train_labels(self, labels: str | Path, *, method: str = "auto") -> LabelModel:
+        """Fit a few-shot labeller on the examples in ``labels`` (a CSV of ``path or item
+        id,label``, or a folder of class folders) and label every item; see
+        :mod:`polyseek.labels`. New files are labelled when indexed; filter with
+        ``where="label = 'x' AND label_prob > 0.8"``."""
+        from polyseek.labels import train
+
+        with self.store.writing():
+            return train(self.collection, Path(labels).expanduser(), method)
+
+    def label_model(self) -> LabelModel | None:
+        """The saved labeller (classes, method, cross-validated accuracy, counts), if any."""
+        from polyseek.labels import load_model
+
+        return load_model(self.store)
+
+    def remove_labels(self) -> bool:
+        """Forget the labeller and every item's label; whether there was one."""
+        from polyseek.labels import remove
+
+        with self.store.writing():
+            return remove(self.store)
 
     # ------------------------------------------------------------------ answers
     def ask(self, question: str, **kwargs: Any) -> Answer:

@@ -86,7 +86,7 @@ def test_ranking_options_panel_comes_from_the_api(page, artifacts: Path) -> None
         "Array.from(document.querySelectorAll('#ranking-options [data-option]'))"
         ".map(e => e.dataset.option)"
     )
-    assert set(declared) - {"encoders"} == set(shown)
+    assert set(declared) - {"encoders", "where"} == set(shown)  # where: the Filter field
     page.select_option("#rank-lexical", "true")
     page.select_option("#rank-dense", "false")
     search(page, "ALBEF momentum distillation", "text")

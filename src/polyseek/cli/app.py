@@ -14,8 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from polyseek.cli.explain import explanation
 from polyseek.cli.options import (
     CollectionOpt,
+    ExplainOpt,
     ImageWeightOpt,
     JsonOpt,
     StoreOpt,
@@ -158,6 +160,7 @@ def search(
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    explain: ExplainOpt = False,
     server: Annotated[
         bool,
         typer.Option(
@@ -208,10 +211,10 @@ def search(
             image_weight=image_weight,
             ranking=ranking,
         )
-    print_result(result, as_json)
+    print_result(result, as_json, explain)
 
 
-def print_result(result: SearchResult, as_json: bool) -> None:
+def print_result(result: SearchResult, as_json: bool, explain: bool = False) -> None:
     """A search result as ``polyseek search`` prints it (local or through a server)."""
     if as_json:
         print(result.to_json(indent=2))
@@ -226,6 +229,8 @@ def print_result(result: SearchResult, as_json: bool) -> None:
         )
         if h.snippet:
             out.print(f"     {escape(h.snippet)}", highlight=False)
+        if explain:
+            out.print(explanation(h), highlight=False)
 
 
 @app.command()
@@ -299,9 +304,11 @@ app.command("check")(check_command)
 app.command("repair")(repair_command)
 
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
+from polyseek.cli.label import label_app  # noqa: E402
 
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
+app.add_typer(label_app, name="label")
 
 
 def main() -> None:

@@ -36,6 +36,14 @@ StoreOpt = Annotated[
     typer.Option("--store", help="Index location (default: <collection>/.polyseek)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ExplainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        help="Show each signal's part of every hit's score (lexical, each encoder, "
+        "calibration, reranker); they sum to the score. --json always carries them.",
+    ),
+]
 ImageWeightOpt = Annotated[
     float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
 ]
@@ -108,6 +116,7 @@ def ranking_options(command: F) -> F:
 
 __all__ = [
     "CollectionOpt",
+    "ExplainOpt",
     "ImageWeightOpt",
     "JsonOpt",
     "StoreOpt",

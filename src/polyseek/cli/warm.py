@@ -135,6 +135,7 @@ def _result(data: dict[str, Any], store: Path) -> SearchResult:
             locator=Locator.from_dict(h["locator"]),
             snippet=h["snippet"],
             signals=h["signals"],
+            contributions=h.get("contributions", {}),
             metadata=h["metadata"],
             preview=str(store / h["preview_path"]) if h.get("preview_path") else None,
         )

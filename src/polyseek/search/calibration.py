@@ -52,6 +52,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
 from polyseek.search.base import CALIBRATION_MODES
+from polyseek.search.filtered import FilteredStore
 from polyseek.store.base import Store, VectorView
 from polyseek.store.quantized import FirstPass
 from polyseek.types import MODALITIES, MODALITY_CODES, Modality
@@ -290,6 +291,14 @@ def hubness(store: Store, encoder_key: str) -> Hubness | None:
         return None
     mtime, vectors, siblings = loaded
     probes = vectors[encoder_key]
+    if isinstance(store, FilteredStore):  # a filter's view: the whole view's r, its rows
+        whole = hubness(store.base, encoder_key)
+        if whole is None:
+            return None
+        rows = store.base_rows(encoder_key)
+        return store.vectors(encoder_key).derived(
+            f"hubness-{mtime}", lambda view: Hubness(whole.r[rows], view)
+        )
 
     def build(view: VectorView) -> Hubness:
         return Hubness(_hub_scores(view, probes, siblings), view)

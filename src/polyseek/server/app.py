@@ -26,6 +26,7 @@ from polyseek.engine import Engine
 from polyseek.errors import PolyseekError, QueryError
 from polyseek.rag import Answer, ask, load_generator
 from polyseek.search.base import Ranking
+from polyseek.search.filters import all_of, under_folder
 from polyseek.search.snippets import content_words
 from polyseek.server import schemas as s
 from polyseek.server.errors import (
@@ -35,6 +36,7 @@ from polyseek.server.errors import (
     install_error_handlers,
 )
 from polyseek.server.jobs import IndexJobs
+from polyseek.server.labels import label_routes
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
     MEDIA_COOKIE,
@@ -213,6 +215,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         routes(ctx)
         for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
     ]
+    routers.append(label_routes(engine, read))
     for router in routers:
         app.include_router(router)
 
@@ -274,15 +277,18 @@ def _search_routes(ctx: _Context) -> APIRouter:
 
     def run_search(text: str | None, image: Any, params: Any, image_weight: float) -> s.SearchOut:
         top, source = params.top, params.source
-        depth = min(top * 5, 500) if source else top
+        ranking = _ranking(params, settings)
+        if source:  # a path prefix: a filter inside the store, so `top` hits still come back
+            where = all_of(under_folder(source), ranking.where)
+            ranking = Ranking.from_options({"where": where}, ranking)
         with engine_lock:
             result = engine.search(
                 text,
                 image=image,
-                top=depth,
+                top=top,
                 modality=list(params.modality or []) or None,
                 image_weight=image_weight,
-                ranking=_ranking(params, settings),
+                ranking=ranking,
             )
         return _search_out(result, source, top, engine.store.path)
 
@@ -593,11 +599,7 @@ def _check_inside(root: Path, rel: str) -> None:
 def _search_out(
     result: SearchResult, source: str | None, top: int, store: Path | None = None
 ) -> s.SearchOut:
-    hits = result.hits
-    if source:
-        prefix = source.strip("/")
-        hits = [h for h in hits if h.source == prefix or h.source.startswith(prefix + "/")]
-    out = [s.hit_out(h, store) for h in hits[:top]]
+    out = [s.hit_out(h, store) for h in result.hits[:top]]
     for rank, h in enumerate(out, 1):
         h.rank = rank
     query = dict(result.query)

@@ -143,6 +143,9 @@ class HitOut(BaseModel):
     locator_text: str
     snippet: str
     signals: dict[str, float]
+    contributions: dict[str, float] = Field(
+        default_factory=dict, description="Each signal's part of the score (they sum to it)"
+    )
     metadata: dict[str, Any]
     preview_url: str | None = Field(None, description="Thumbnail or page render, if stored")
     preview_path: str | None = Field(
@@ -339,6 +342,7 @@ def hit_out(hit: Hit, store: Path | None = None) -> HitOut:
         locator_text=str(hit.locator),
         snippet=hit.snippet,
         signals=hit.signals,
+        contributions=hit.contributions,
         metadata=hit.metadata,
         preview_url=preview_url(hit.item_id) if hit.preview else None,
         preview_path=relative,

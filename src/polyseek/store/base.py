@@ -291,9 +291,30 @@ class Store(ABC):
 
     @abstractmethod
     def search_text(
-        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+        self,
+        query: str,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+        within: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-k (item id, BM25 score) for plain query words, visible items only."""
+        """Top-k (item id, BM25 score) for plain query words, visible items only.
+
+        ``within``: only these items (a metadata filter's matches, pushed into the index).
+        """
+
+    def visible_items(self, columns: Sequence[str]) -> Any:
+        """A ``pyarrow.Table`` of these item columns (``id``, ``source``, ``modality``,
+        ``locator``, ``metadata`` ...) for every visible item: what filters read."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its items' columns")
+
+    def data_version(self) -> tuple[int, ...]:
+        """Changes whenever the visible items may have (cache key of derived tables)."""
+        raise NotImplementedError(f"{type(self).__name__} has no data version")
+
+    def text_matching(self, pattern: str) -> set[str]:
+        """Ids of the visible items whose text matches a regular expression (Rust
+        ``regex`` syntax), scanned inside the store: what phrase queries use."""
+        raise NotImplementedError(f"{type(self).__name__} cannot scan its items' text")
 
     @abstractmethod
     def ensure_text_index(self) -> None:

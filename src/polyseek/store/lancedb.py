@@ -300,6 +300,32 @@ class LanceStore(Store):
         rows.sort()  # table order depends on write history; callers' samples must not
         return rows
 
+    def visible_items(self, columns: Sequence[str]) -> pa.Table:
+        """These columns of every visible item row (filters and labels read them)."""
+        wanted = list(dict.fromkeys([*columns, "source", "gen"]))
+        t = self._table("items").to_arrow().select(wanted)
+        mask = self._visible_mask(
+            t.column("source").to_pylist(), t.column("gen").to_pylist(), self.committed()
+        )
+        return t.filter(pa.array(mask, pa.bool_())).select(list(columns))
+
+    def data_version(self) -> tuple[int, ...]:
+        return (self._table("items").version, self._table("sources").version)
+
+    def text_matching(self, pattern: str) -> set[str]:
+        """Ids of visible items whose text matches ``pattern``, scanned by LanceDB."""
+        committed = self.committed()
+        rows = (
+            self._table("items")
+            .search()
+            .where(f"regexp_like({FTS_COLUMN}, {_sql_list([pattern])})")
+            .select(["id", "source", "gen"])
+            .limit(None)
+            .to_arrow()
+            .to_pylist()
+        )
+        return {r["id"] for r in rows if committed.get(r["source"]) == r["gen"]}
+
     def table_rows(self) -> dict[str, int]:
         return {name: self._table(name).count_rows() for name in ["sources", *self._data_tables()]}
 
@@ -510,9 +536,16 @@ class LanceStore(Store):
         logger.info("built the full-text index over %d items", table.count_rows())
 
     def search_text(
-        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+        self,
+        query: str,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+        within: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-k (item id, BM25 score) for plain words (no query syntax), best first."""
+        """Top-k (item id, BM25 score) for plain words (no query syntax), best first.
+
+        ``within`` (item ids) is a prefilter of the full-text search, as modalities are.
+        """
         if not query.strip() or k < 1:
             return []
         if not self.has_text_index():
@@ -533,8 +566,13 @@ class LanceStore(Store):
             .limit(k + 10)  # room for rows of an unfinished write, filtered out below
             .select(["id", "source", "gen", "_score"])
         )
-        if modalities:
-            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        clauses = [f"modality IN ({_sql_list(list(modalities))})"] if modalities else []
+        if within is not None:
+            if not within:
+                return []
+            clauses.append(f"id IN ({_sql_list(list(within))})")
+        if clauses:
+            search = search.where(" AND ".join(clauses), prefilter=True)
         rows = search.to_arrow().to_pylist()
         visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
         # Ties broken by id so that the same index always gives the same order.

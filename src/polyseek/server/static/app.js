@@ -142,6 +142,7 @@ async function loadRankingOptions() {
   box.textContent = "";
   for (const opt of state.ranking) {
     if (opt.type.startsWith("tuple")) continue;  // encoder restriction: API only
+    if (opt.name === "where") { $("where").title = opt.help; continue; }  // its own field
     const label = document.createElement("label");
     label.title = opt.help;
     let input;
@@ -203,6 +204,7 @@ async function search(event) {
   form.append("top", $("top").value || "12");
   if ($("modality").value) form.append("modality", $("modality").value);
   if ($("source").value.trim()) form.append("source", $("source").value.trim());
+  if ($("where").value.trim()) form.append("where", $("where").value.trim());
   for (const [name, value] of rankingValues()) form.append(name, value);
   showMessage("");
   clearAnswer();  // the answer to an earlier question is not about these results
@@ -238,11 +240,33 @@ function renderResults(hits) {
     card.title = `rank ${hit.rank} · score ${hit.score.toFixed(4)}`;
     card.classList.toggle("has-thumb", Boolean(thumb));
     card.innerHTML = `${thumb}${snip}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
-      + `<span class="rank">#${hit.rank}</span><br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`;
+      + `<span class="rank">#${hit.rank}</span><br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`
+      + explainBar(hit);
     card.addEventListener("click", () => openItem(hit.item_id, hit));
     card.addEventListener("keydown", gridKeys);
     grid.appendChild(card);
   });
+}
+
+// Each signal's part of the score (they sum to it) as one small stacked bar; the
+// tooltip and the screen-reader label list the numbers. Negative parts are hatched.
+// One colour per signal on every card: lexical and calibration fixed, the others (each
+// encoder, a reranker) in the order they first appear.
+const signalColours = { lexical: 0, calibration: 5 };
+function signalColour(name) {
+  if (!(name in signalColours)) signalColours[name] = 1 + (Object.keys(signalColours).length - 2) % 4;
+  return signalColours[name];
+}
+function explainBar(hit) {
+  const parts = Object.entries(hit.contributions || {});
+  if (!parts.length) return "";
+  const size = parts.reduce((a, [, v]) => a + Math.abs(v), 0) || 1;
+  const text = parts.map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(3)}`).join(", ");
+  const segs = parts.map(([k, v]) =>
+    `<span class="seg s${signalColour(k)}${v < 0 ? " neg" : ""}" data-signal="${escapeHtml(k)}" `
+    + `style="width:${(100 * Math.abs(v) / size).toFixed(1)}%"></span>`).join("");
+  return `<div class="explain" role="img" aria-label="score parts: ${escapeHtml(text)}" `
+    + `title="${escapeHtml(text)}">${segs}</div>`;
 }
 
 function gridKeys(e) {
