@@ -217,7 +217,15 @@ class Engine:
 
     # ------------------------------------------------------------------ status
     def status(self) -> CollectionStatus:
-        return self.collection.status()
+        """What is indexed; each encoder with its state (ready, or how far its backfill
+        is, an upgrade's adapter: :func:`polyseek.lifecycle.encoders_status`)."""
+        from polyseek.lifecycle import encoders_status
+        from polyseek.store.lancedb import LanceStore
+
+        st = self.collection.status()
+        if isinstance(self.store, LanceStore):
+            st.encoders = encoders_status(self.collection)
+        return st
 
     # ------------------------------------------------------------------ answers
     def ask(self, question: str, **kwargs: Any) -> Answer:

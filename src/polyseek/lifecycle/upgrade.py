@@ -247,8 +247,7 @@ def fit_adapter(
     report.fit_seconds = time.perf_counter() - started
     dev_checks = _checks(s, new, dev)
     report.dev = {
-        name: min(_score(s, dev_checks, a).values(), default=0.0)
-        for name, a in candidates.items()
+        name: min(_score(s, dev_checks, a).values(), default=0.0) for name, a in candidates.items()
     }
     best = max(report.dev, key=lambda n: (report.dev[n], n == "procrustes"))
     adapter = candidates[best]
@@ -282,7 +281,10 @@ def upgrade_encoder(
         adapter, report, s = fit_adapter(store, old, new, sample=sample, seed=seed)
         report.min_retention = min_retention
         logger.info(
-            "adapter %s -> %s: %s, retention %.3f", new.info.spec, old.spec, report.method,
+            "adapter %s -> %s: %s, retention %.3f",
+            new.info.spec,
+            old.spec,
+            report.method,
             report.retention,
         )
         if report.retention < min_retention:

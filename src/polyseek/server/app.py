@@ -26,6 +26,7 @@ from polyseek.search.base import Ranking
 from polyseek.server import schemas as s
 from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_handlers
 from polyseek.server.jobs import IndexJobs
+from polyseek.server.lifecycle import lifecycle_routes
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
     MEDIA_COOKIE,
@@ -203,6 +204,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         routes(ctx)
         for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
     ]
+    routers.append(lifecycle_routes(engine, read, admin))  # polyseek.server.lifecycle
     for router in routers:
         app.include_router(router)
 
