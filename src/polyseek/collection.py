@@ -272,21 +272,12 @@ class Collection:
             return self.store.remove_sources(doomed)
 
     # ------------------------------------------------------------------ status
-    def _encoder_states(self) -> list[dict[str, Any]]:
-        """Each encoder's record, with its state (ready, backfilling and how far, an
-        upgrade's adapter: :func:`polyseek.lifecycle.encoders_status`)."""
-        if not isinstance(self.store, LanceStore):
-            return [e.to_dict() for e in self.encoder_infos]
-        from polyseek.lifecycle import encoders_status
-
-        return encoders_status(self)
-
     def status(self) -> CollectionStatus:
         sources = self.store.sources()
         return CollectionStatus(
             root=str(self.root),
             store=str(self.store.path),
-            encoders=self._encoder_states(),
+            encoders=[e.to_dict() for e in self.encoder_infos],
             sources=sum(1 for s in sources.values() if s.status == "ok"),
             failed=sorted((s.path, s.error) for s in sources.values() if s.status == "failed"),
             items=self.store.counts(),
