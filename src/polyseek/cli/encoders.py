@@ -73,14 +73,16 @@ class _Bar:
         return report
 
 
-def _run_backfill(engine: Engine, spec: str | None, background: bool) -> None:
+def _run_backfill(
+    engine: Engine, spec: str | None, background: bool, batch_items: int | None = None
+) -> None:
     from polyseek.lifecycle import backfill
 
     if background:
         _detach(engine, spec)
         return
     with _Bar() as bar:
-        done = backfill(engine.collection, spec, on_batch=bar.callback)
+        done = backfill(engine.collection, spec, on_batch=bar.callback, batch_items=batch_items)
     for p in done:
         state = "complete" if p.complete else "stopped"
         out.print(f"backfill of {escape(p.spec)}: {p.done}/{p.total} items, {state}")
@@ -129,9 +131,12 @@ def backfill_command(
     collection: CollectionOpt = None,
     store: StoreOpt = None,
     background: BackgroundOpt = False,
+    batch_items: Annotated[
+        int | None, typer.Option(min=1, hidden=True, help="Items per written batch.")
+    ] = None,
 ) -> None:
     """Run or resume pending backfills; a finished upgrade switches to the new vectors."""
-    _run_backfill(_engine(collection, store), spec, background)
+    _run_backfill(_engine(collection, store), spec, background, batch_items)
 
 
 @encoders_app.command("upgrade")
