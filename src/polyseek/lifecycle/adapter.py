@@ -88,8 +88,11 @@ def fit_low_rank_affine(
     gram = yc.T @ yc + ridge * len(y) * np.eye(y.shape[1])
     weight = np.linalg.solve(gram, yc.T @ xc)
     if 0 < rank < min(weight.shape):
-        _, _, vt = np.linalg.svd(yc @ weight, full_matrices=False)
-        basis = vt[:rank].T
+        # The top right singular vectors of the fitted values ``yc @ weight``, from the
+        # small (dim x dim) eigenproblem of their Gram matrix, not an SVD of n rows.
+        fitted_gram = weight.T @ (yc.T @ yc) @ weight
+        _, vectors = np.linalg.eigh(fitted_gram)
+        basis = vectors[:, ::-1][:, :rank]
         weight = weight @ basis @ basis.T
     bias = mx - my @ weight
     return Adapter(LOW_RANK_AFFINE, weight.astype(np.float32), bias.astype(np.float32), rank)

@@ -95,6 +95,9 @@ class UpgradeReport:
     fit_seconds: float = 0.0
     min_retention: float = DEFAULT_MIN_RETENTION
     accepted: bool = False
+    # The same test queries with no adapter at all (NEW's vectors searched as if OLD's),
+    # when the dimensions agree: what the adapter adds.
+    unadapted: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -251,8 +254,12 @@ def fit_adapter(
     }
     best = max(report.dev, key=lambda n: (report.dev[n], n == "procrustes"))
     adapter = candidates[best]
-    report.checks = _score(s, _checks(s, new, test), adapter)
+    test_checks = _checks(s, new, test)
+    report.checks = _score(s, test_checks, adapter)
     report.retention = min(report.checks.values(), default=0.0)
+    if new.info.dim == old.dim:
+        same = Adapter("none", np.eye(old.dim, dtype=np.float32), np.zeros(old.dim, np.float32))
+        report.unadapted = min(_score(s, test_checks, same).values(), default=0.0)
     report.method, report.rank = adapter.method, adapter.rank
     report.ridge = float(best.rpartition("ridge=")[2]) if "ridge=" in best else 0.0
     report.fit_rows, report.dev_items, report.test_items = int(fit_rows.sum()), len(dev), len(test)
