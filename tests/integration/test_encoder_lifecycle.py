@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -183,3 +184,31 @@ def test_upgrade_through_the_cli_backfills_and_switches(index):
     assert [e.spec for e in m.encoders] == ["minilm", a, b]  # --keep-old
     code, _, err = cli("encoders", "upgrade", "minilm", b, "--store", str(store))
     assert code == 2 and "already has encoder" in err
+
+
+def test_rest_add_status_upgrade_refused_and_remove(index):
+    from fastapi.testclient import TestClient
+
+    from polyseek.server import create_app
+
+    root, store, (clip_a, clip_b) = index
+    a, b = f"clip:{clip_a}", f"clip:{clip_b}"
+    engine = Engine.open(root, store=store)
+    with TestClient(create_app(engine), base_url="http://127.0.0.1") as client:
+        r = client.post("/api/encoders", json={"spec": a})
+        assert r.status_code == 202, r.text
+        assert {e["spec"] for e in r.json()["encoders"]} == {"minilm", a}
+        for _ in range(600):  # the backfill runs in the server's background thread
+            body = client.get("/api/encoders").json()
+            if not body["backfill_running"]:
+                break
+            time.sleep(0.1)
+        assert body["backfill_error"] is None
+        assert {e["spec"]: e["state"] for e in body["encoders"]} == {"minilm": "ready", a: "ready"}
+        status = client.get("/api/status").json()
+        assert {e["spec"] for e in status["encoders"]} == {"minilm", a}
+        r = client.post("/api/encoders/upgrade", json={"old": a, "new": b, "min_retention": 0.99})
+        assert r.status_code == 400 and "refused" in r.json()["error"]["message"]
+        assert client.delete("/api/encoders", params={"spec": a}).status_code == 200
+        r = client.delete("/api/encoders", params={"spec": "minilm"})
+        assert r.status_code == 400 and "only encoder" in r.text
