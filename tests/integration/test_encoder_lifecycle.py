@@ -24,7 +24,6 @@ from tests.conftest import copy_small_collection
 from tests.helpers.cli import cli
 from tests.helpers.tiny_models import make_tiny_clip
 
-
 NO_OCR = IngestOptions(ocr=False)  # faster; what is indexed does not matter here
 
 
