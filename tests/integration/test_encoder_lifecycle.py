@@ -19,6 +19,7 @@ from polyseek.engine import Engine
 from polyseek.errors import ConfigError
 from polyseek.ingest import IngestOptions
 from polyseek.lifecycle import UpgradeRefusedError
+from polyseek.store.health import consistency
 from polyseek.store.lancedb import LanceStore
 from tests.conftest import copy_small_collection
 from tests.helpers.cli import cli
@@ -63,6 +64,8 @@ def test_add_backfill_search_remove_through_the_api(index, tmp_path):
     assert state["backfill"]["done"] == 0 and state["backfill"]["total"] > 10
     image = root / "images" / "pump-room-sign.jpg"
     assert engine.search(image=image).hits == []  # nothing embedded by it yet: no error
+    # `polyseek check` does not call a backfill in progress damage.
+    assert not [f for f in consistency(LanceStore.open(store)) if f.part == info.key]
 
     progress = engine.backfill()
     assert progress[0].complete

@@ -344,7 +344,9 @@ def _sample_rows(
                 rows[modality] = idx
         return rows
 
-    return (view or store.vectors(encoder_key)).derived("calibration-samples", build)
+    if view is None:  # (not `view or ...`: an empty view is falsy)
+        view = store.vectors(encoder_key)
+    return view.derived("calibration-samples", build)
 
 
 def mixes_modalities(
