@@ -28,6 +28,7 @@ from polyseek.collection import (
 from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.indexing import IndexReport, Progress
 from polyseek.ingest import IngestOptions
+from polyseek.lifecycle.routing import QueryEncoders
 from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
 from polyseek.search.pipeline import SearchPipeline
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from polyseek.labels import LabelModel
+    from polyseek.lifecycle import BackfillProgress, UpgradeReport
+    from polyseek.lifecycle.backfill import BatchCallback
+    from polyseek.lifecycle.jobs import BackfillThread
     from polyseek.rag.base import Answer
 
 logger = logging.getLogger(__name__)
@@ -48,7 +52,8 @@ class Engine:
 
     def __init__(self, collection: Collection, embedder: QueryEmbedder | None = None) -> None:
         self.collection = collection
-        self.embedder = embedder or QueryEmbedder(collection)
+        # Queries go through the encoders' current routes (an upgrade's adapter, say).
+        self.embedder = embedder or QueryEmbedder(QueryEncoders(collection))
         self.pipeline = SearchPipeline(collection.store, self.embedder)
 
     @classmethod
@@ -161,9 +166,67 @@ class Engine:
         """Rank items for query vectors already computed per encoder (no encoding here)."""
         return self.pipeline.rank(q, vectors)
 
+    # ------------------------------------------------------------------ encoders
+    def add_encoder(
+        self, spec: str, *, backfill: bool = True, on_batch: BatchCallback | None = None
+    ) -> EncoderInfo:
+        """Add an encoder to the live index and (``backfill=True``) embed every item with
+        it now; with ``backfill=False`` run :meth:`backfill` or
+        :meth:`backfill_in_background` later. Search uses it at once for what it has."""
+        from polyseek.lifecycle import add_encoder
+
+        info = add_encoder(self.collection, spec)
+        if backfill:
+            self.backfill(info.spec, on_batch=on_batch)
+        return info
+
+    def backfill(
+        self, spec: str | None = None, *, on_batch: BatchCallback | None = None
+    ) -> list[BackfillProgress]:
+        """Run or resume the backfill of an added encoder (default: of every pending one);
+        a complete upgrade switches to the new encoder's own vectors."""
+        from polyseek.lifecycle import backfill
+
+        return backfill(self.collection, spec, on_batch=(lambda _s: on_batch) if on_batch else None)
+
+    def backfill_in_background(self, spec: str | None = None) -> BackfillThread:
+        """:meth:`backfill` in a thread; searches go on meanwhile."""
+        from polyseek.lifecycle.jobs import BackfillThread
+
+        return BackfillThread(self.collection, spec).start()
+
+    def upgrade_encoder(
+        self, old: str, new: str, *, backfill: bool = True, **options: Any
+    ) -> UpgradeReport:
+        """Upgrade ``old`` to ``new`` without re-embedding first: queries use ``new``
+        through a fitted adapter at once (refused, with nothing changed, when the
+        adapter's held-out retention is below ``min_retention``); then ``new``'s backfill
+        (here, with ``backfill=True``) and the switch. Options: ``sample``,
+        ``min_retention``, ``keep_old``, ``seed``."""
+        from polyseek.lifecycle import upgrade_encoder
+
+        report = upgrade_encoder(self.collection, old, new, **options)
+        if backfill:
+            self.backfill(new)
+        return report
+
+    def remove_encoder(self, spec: str) -> None:
+        """Drop an encoder and its vectors from the index."""
+        from polyseek.lifecycle import remove_encoder
+
+        remove_encoder(self.collection, spec)
+
     # ------------------------------------------------------------------ status
     def status(self) -> CollectionStatus:
-        return self.collection.status()
+        """What is indexed; each encoder with its state (ready, or how far its backfill
+        is, an upgrade's adapter: :func:`polyseek.lifecycle.encoders_status`)."""
+        from polyseek.lifecycle import encoders_status
+        from polyseek.store.lancedb import LanceStore
+
+        st = self.collection.status()
+        if isinstance(self.store, LanceStore):
+            st.encoders = encoders_status(self.collection)
+        return st
 
     # ------------------------------------------------------------------ labels
     def train_labels(self, labels: str | Path, *, method: str = "auto") -> LabelModel:

@@ -248,8 +248,12 @@ def status(
     out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
     table = Table("encoder", "kind", "dim", "metric")
     table.add_column("revision", overflow="fold")  # whole: a cut revision names another
+    table.add_column("state")  # ready, or how far a backfill is (`polyseek encoders`)
     for e in st.encoders:
-        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"])
+        state = e.get("state", "ready")
+        if "backfill" in e:
+            state += f" {e['backfill']['done']}/{e['backfill']['total']}"
+        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"], state)
     out.print(table)
     items = ", ".join(f"{n} {m}" for m, n in sorted(st.items.items())) or "none"
     out.print(f"sources     {st.sources} indexed, {len(st.failed)} failed\nitems       {items}")
@@ -303,8 +307,11 @@ app.command("serve")(serve)
 app.command("check")(check_command)
 app.command("repair")(repair_command)
 
+from polyseek.cli.encoders import encoders_app  # noqa: E402
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
 from polyseek.cli.label import label_app  # noqa: E402
+
+app.add_typer(encoders_app, name="encoders")
 
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)

@@ -37,6 +37,7 @@ from polyseek.server.errors import (
 )
 from polyseek.server.jobs import IndexJobs
 from polyseek.server.labels import label_routes
+from polyseek.server.lifecycle import lifecycle_routes
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
     MEDIA_COOKIE,
@@ -216,6 +217,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
     ]
     routers.append(label_routes(engine, read))
+    routers.append(lifecycle_routes(engine, read, admin))  # polyseek.server.lifecycle
     for router in routers:
         app.include_router(router)
 

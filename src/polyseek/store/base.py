@@ -197,19 +197,52 @@ class VectorView:
 
 
 @dataclass(frozen=True)
+class AdapterRecord:
+    """A query-side map from encoder ``new``'s space into encoder ``old``'s, fitted by
+    ``polyseek encoders upgrade`` (:mod:`polyseek.lifecycle`): queries embedded by ``new``
+    search ``old``'s vectors through it until ``new``'s backfill is complete."""
+
+    old: str  # encoder specs
+    new: str
+    method: str  # "procrustes" | "low-rank-affine"
+    file: str  # the fitted parameters (.npz), relative to the store directory
+    retention: float  # held-out recall@10 of the adapted queries against new's exact results
+    keep_old: bool = False  # keep old's vectors after the switch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdapterRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Manifest:
-    """What the index was built with; saved beside the tables."""
+    """What the index was built with; saved beside the tables.
+
+    ``backfilling`` names encoders added to a live index whose vectors of earlier items are
+    still being computed (``polyseek encoders add``); ``adapters`` the query-side adapters
+    of upgrades in progress (``polyseek encoders upgrade``).
+    """
 
     encoders: tuple[EncoderInfo, ...]
     collection_root: str
     format_version: int = FORMAT_VERSION
+    backfilling: tuple[str, ...] = ()
+    adapters: tuple[AdapterRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format_version": self.format_version,
             "collection_root": self.collection_root,
             "encoders": [e.to_dict() for e in self.encoders],
         }
+        if self.backfilling:
+            out["backfilling"] = list(self.backfilling)
+        if self.adapters:
+            out["adapters"] = [a.to_dict() for a in self.adapters]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -217,6 +250,8 @@ class Manifest:
             encoders=tuple(EncoderInfo.from_dict(e) for e in data["encoders"]),
             collection_root=data["collection_root"],
             format_version=data.get("format_version", FORMAT_VERSION),
+            backfilling=tuple(data.get("backfilling", ())),
+            adapters=tuple(AdapterRecord.from_dict(a) for a in data.get("adapters", ())),
         )
 
 

@@ -200,6 +200,50 @@ class LanceStore(Store):
     def _table(self, name: str) -> Any:
         return self._tables[name]
 
+    # ----------------------------------------------------------------- encoders
+    def set_manifest(self, manifest: Manifest) -> None:
+        """Record other encoders or adapters (hold :meth:`writing`): new encoders' tables
+        are made first, then the manifest is replaced atomically (the commit point of
+        ``polyseek encoders add/upgrade/remove``); tables of encoders it drops stay until
+        :meth:`drop_vector_table`."""
+        self.manifest = manifest
+        self._ensure_tables()
+        self.write_manifest(self.path, manifest)
+        self._identity = _identity(self.path / self.MANIFEST)
+
+    def reload_manifest(self) -> bool:
+        """Re-read the manifest if another process replaced it; whether it changed."""
+        if _identity(self.path / self.MANIFEST) == self._identity:
+            return False
+        with self._cache_lock:
+            fresh = LanceStore.open(self.path)
+            self.manifest, self._identity = fresh.manifest, fresh._identity
+            self._tables.update(fresh._tables)
+            self._caches.clear()
+            self._ann.clear()
+        return True
+
+    def vector_tables(self) -> set[str]:
+        """Names of the encoder tables on disk (``v_*``), recorded in the manifest or not."""
+        return {n for n in self._table_names() if n.startswith("v_")}
+
+    def drop_vector_table(self, key: str) -> None:
+        """Delete the table of an encoder the manifest no longer records."""
+        if any(e.key == key for e in self.manifest.encoders):
+            raise StoreError(f"refusing to drop {key}: the manifest still records its encoder")
+        with lance_errors(key, self.path):
+            self._db.drop_table(key)
+        self._tables.pop(key, None)
+        self._caches.pop(key, None)
+        self._ann.pop(key, None)
+
+    def add_vectors(self, encoder_key: str, items: list[StoredItem], vectors: np.ndarray) -> None:
+        """Add one encoder's rows for items already committed (one row per entry of
+        ``items``, in order: an item's rows are its passages 0, 1, ...). They carry the
+        items' generation, so they are visible at once and vanish with the items."""
+        enc = next(e for e in self.manifest.encoders if e.key == encoder_key)
+        self._add_vectors(enc, items, vectors)
+
     # ----------------------------------------------------------------- locking
     @contextmanager
     def writing(self) -> Iterator[None]:
