@@ -12,7 +12,7 @@ Each verb hands off to the part that does it: :class:`~polyseek.collection.Colle
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
 from polyseek.search.pipeline import SearchPipeline
 from polyseek.store.base import Store, StoredItem
+from polyseek.store.uri import StoreLocation
 from polyseek.types import Modality, SearchResult, check_modality
 
 if TYPE_CHECKING:
@@ -55,10 +56,11 @@ class Engine:
         cls,
         collection: str | Path | None = None,
         *,
-        store: str | Path | None = None,
+        store: str | Path | StoreLocation | None = None,
         encoders: Sequence[str] | None = None,
         create: bool = False,
         rebuild: bool = False,
+        storage_options: Mapping[str, str] | None = None,
     ) -> Engine:
         """Open (or with ``create=True`` make) the index of a collection.
 
@@ -66,11 +68,18 @@ class Engine:
         ``<collection>/.polyseek`` unless ``store`` names another place. With neither,
         ``$POLYSEEK_COLLECTION`` or the nearest ``.polyseek`` above the working
         directory is used. ``encoders`` are encoder specs (default: ``minilm``);
-        ``rebuild=True`` replaces an index built with other encoders.
+        ``rebuild=True`` replaces an index built with other encoders. ``store`` may be an
+        object-store URI (``s3://bucket/prefix``, ``gs://``, ``az://``) with
+        ``storage_options`` for LanceDB (``endpoint``, ``region``, ``allow_http``).
         """
         return cls(
             Collection.open(
-                collection, store=store, encoders=encoders, create=create, rebuild=rebuild
+                collection,
+                store=store,
+                encoders=encoders,
+                create=create,
+                rebuild=rebuild,
+                storage_options=storage_options,
             )
         )
 

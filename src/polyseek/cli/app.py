@@ -18,6 +18,7 @@ from polyseek.cli.options import (
     CollectionOpt,
     ImageWeightOpt,
     JsonOpt,
+    StorageOpt,
     StoreOpt,
     err,
     out,
@@ -25,6 +26,7 @@ from polyseek.cli.options import (
 )
 from polyseek.errors import PolyseekError
 from polyseek.search.base import Ranking
+from polyseek.store.uri import parse_storage_options
 from polyseek.types import SearchResult
 
 # Model loading draws its own progress bars; the CLI draws ours only.
@@ -79,6 +81,7 @@ def _main(
 def index(
     directory: Annotated[Path, typer.Argument(help="Folder of sources to index.")],
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     encoder: Annotated[
         list[str] | None,
         typer.Option(
@@ -112,7 +115,14 @@ def index(
         raise PolyseekError(f"{directory}: no such folder")
     if not directory.is_dir():
         raise PolyseekError(f"{directory}: not a folder")
-    engine = Engine.open(directory, store=store, encoders=encoder, create=True, rebuild=rebuild)
+    engine = Engine.open(
+        directory,
+        store=store,
+        storage_options=parse_storage_options(storage_option),
+        encoders=encoder,
+        create=True,
+        rebuild=rebuild,
+    )
     report = engine.index(
         progress=RichProgress(err), options=IngestOptions(ocr=ocr, asr=asr), batch_files=batch_files
     )
@@ -157,6 +167,7 @@ def search(
     image_weight: ImageWeightOpt = 0.5,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     as_json: JsonOpt = False,
     server: Annotated[
         bool,
@@ -199,7 +210,9 @@ def search(
     if result is None:
         from polyseek.engine import Engine
 
-        engine = Engine.open(collection, store=store)
+        engine = Engine.open(
+            collection, store=store, storage_options=parse_storage_options(storage_option)
+        )
         result = engine.search(
             words,
             image=image,
@@ -230,12 +243,17 @@ def print_result(result: SearchResult, as_json: bool) -> None:
 
 @app.command()
 def status(
-    collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    storage_option: StorageOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show what is indexed, with which encoders, and which files failed."""
     from polyseek.engine import Engine
 
-    st = Engine.open(collection, store=store).status()
+    st = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    ).status()
     if as_json:
         out.print_json(json.dumps(st.to_dict()))
         return
@@ -257,6 +275,7 @@ def remove(
     path: Annotated[Path, typer.Argument(help="File or folder to drop from the index.")],
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Allow PATH to be the whole collection (empties it).")
     ] = False,
@@ -264,7 +283,9 @@ def remove(
     """Remove a file, or everything under a folder, from the index (files stay on disk)."""
     from polyseek.engine import Engine
 
-    engine = Engine.open(collection, store=store)
+    engine = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    )
     n = engine.remove(path, everything=everything)
     out.print(f"removed {n} source{'s' if n != 1 else ''} from the index")
 
