@@ -129,7 +129,10 @@ class Collection:
         elif store is not None and (is_uri(store) or storage_options):
             location = StoreLocation.parse(store, storage_options)
         # An object store's index is found at its URI: locate() sees its working folder.
-        root, store_path = locate(collection, location.local_dir if location else store)
+        where = location.local_dir if location is not None else store
+        root, store_path = locate(
+            collection, where if not isinstance(where, StoreLocation) else None
+        )
         if location is None:
             location = StoreLocation.parse(store_path)
         loaded: list[Encoder] | None = None

@@ -21,7 +21,7 @@ from polyseek.engine import Engine
 from polyseek.errors import StoreError
 from polyseek.store.lancedb import LanceStore, write_lock
 from polyseek.store.uri import StoreLocation
-from tests.conftest import copy_small_collection
+from tests.conftest import SAMPLE
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
@@ -60,6 +60,17 @@ def s3(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dic
     }
 
 
+def _collection(dest: Path, n_papers: int) -> Path:
+    """Some papers and two images (previews): enough to cover every side file, fast."""
+    (dest / "papers").mkdir(parents=True)
+    (dest / "images").mkdir()
+    for p in sorted((SAMPLE / "papers").iterdir())[:n_papers]:
+        shutil.copy2(p, dest / "papers" / p.name)
+    for name in ("pump-room-sign.jpg", "colour-gradient-shapes.png"):
+        shutil.copy2(SAMPLE / "images" / name, dest / "images" / name)
+    return dest
+
+
 def _options(s3: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in s3.items() if k != "uri"}
 
@@ -68,8 +79,9 @@ def _visible(store: LanceStore) -> dict[str, tuple[str, str]]:
     return {i: (it.source, it.text) for i, it in store.get_items(store.row_ids("items")).items()}
 
 
+@pytest.mark.slow
 def test_index_search_reindex_remove_on_s3(s3, tmp_path):
-    root = copy_small_collection(tmp_path / "collection", n_papers=12)
+    root = _collection(tmp_path / "collection", 6)
     local = Engine.open(root, store=tmp_path / "local", create=True)
     local.index()
     engine = Engine.open(root, store=s3["uri"], storage_options=_options(s3), create=True)
@@ -81,7 +93,7 @@ def test_index_search_reindex_remove_on_s3(s3, tmp_path):
     assert "manifest.json" in keys and any(k.startswith("db/items.lance/") for k in keys)
     assert not (root / ".polyseek").exists()
 
-    for q in ["neural networks", "a photo of a dog", "retrieval"]:
+    for q in ["neural networks", "pump room", "vision language models"]:
         want = [h.item_id for h in local.search(q, top=5).hits]
         assert [h.item_id for h in engine.search(q, top=5).hits] == want
 
@@ -119,13 +131,24 @@ def test_writer_lease_excludes_a_second_writer_and_expires(s3):
                 pass
     with write_lock(loc):  # released: taken again at once
         pass
-    # A holder that died leaves its lease: it blocks until it expires, then is taken over.
-    lease = loc.lease()
-    lease.__enter__()
-    lease_obj = lease.gen.gi_frame.f_locals["lease"]  # type: ignore[attr-defined]
-    lease_obj._stop.set()  # the holder stops renewing: as if SIGKILLed
+    # A holder that was SIGKILLed leaves its lease: it blocks until it expires.
+    code = (
+        "import sys, time\n"
+        "from polyseek.store.uri import StoreLocation\n"
+        f"loc = StoreLocation.parse({s3['uri']!r}, {_options(s3)!r})\n"
+        "with loc.lease():\n"
+        "    print('held', flush=True); time.sleep(120)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    holder.stdout.close()
+    with pytest.raises(StoreError, match="lease held by"):
+        with write_lock(loc):
+            pass
     time.sleep(float(s3["polyseek_lease_seconds"]) + 0.5)
-    with write_lock(loc):
+    with write_lock(loc):  # expired: taken over
         pass
 
 
@@ -149,15 +172,20 @@ def _kill_after_commits(root: Path, s3: dict[str, str], commits: int) -> int:
             if n >= commits:
                 seen.set()
 
-    threading.Thread(target=watch, daemon=True).start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     if seen.wait(timeout=120):
         proc.send_signal(signal.SIGKILL)
-    return proc.wait(timeout=60)
+    code = proc.wait(timeout=60)
+    watcher.join(timeout=10)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    return code
 
 
 @pytest.mark.slow
 def test_sigkill_mid_commit_on_s3_converges(s3, tmp_path):
-    root = copy_small_collection(tmp_path / "collection", n_papers=15)
+    root = _collection(tmp_path / "collection", 9)
     reference = Engine.open(root, store=tmp_path / "reference", create=True)
     reference.index()
     expected = _visible(reference.store)  # type: ignore[arg-type]

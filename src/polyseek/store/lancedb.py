@@ -57,7 +57,7 @@ from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
-from polyseek.store.uri import StoreLocation
+from polyseek.store.uri import StoreLocation, WriterLease
 from polyseek.types import MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
@@ -608,6 +608,7 @@ class LanceStore(Store):
             return
         self.stage(batch)
         self._upload_media(batch.items)  # before the commit point: committed => on the store
+        _check_lease(self.location)
         # The commit point: one atomic upsert of the source records.
         records = pa.Table.from_pylist([r.__dict__ for r in batch.records], schema=SOURCES_SCHEMA)
         (
@@ -662,6 +663,7 @@ class LanceStore(Store):
         paths = [p for p in paths if p in known]
         if not paths:
             return 0
+        _check_lease(self.location)
         for chunk in _chunks(paths):
             # Deleting the record first makes the items invisible at once.
             self._table("sources").delete(f"path IN ({_sql_list(chunk)})")
@@ -744,6 +746,19 @@ class LanceStore(Store):
                 logger.warning("could not compact table %s: %s", name, exc)
 
 
+_LEASES: dict[str, WriterLease] = {}  # the leases this process holds, by store URI
+
+
+def _check_lease(location: StoreLocation) -> None:
+    """Refuse to commit into an object store whose writer lease this process lost."""
+    lease = _LEASES.get(location.uri)
+    if location.is_remote and (lease is None or lease.lost):
+        raise StoreError(
+            f"this process does not hold the writer lease of {location} (any more)",
+            hint="another writer may have taken it: run the command again",
+        )
+
+
 def _location(path: Path | StoreLocation) -> StoreLocation:
     return path if isinstance(path, StoreLocation) else StoreLocation(str(path))
 
@@ -754,8 +769,12 @@ def write_lock(store: Path | StoreLocation) -> Iterator[None]:
     (expires if its holder is killed) on object storage."""
     loc = _location(store)
     if loc.is_remote:
-        with loc.lease():
-            yield
+        with loc.lease() as lease:
+            _LEASES[loc.uri] = lease
+            try:
+                yield
+            finally:
+                _LEASES.pop(loc.uri, None)
         return
     store_path = loc.local_dir
     fd = os.open(store_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)

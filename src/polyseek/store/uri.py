@@ -213,12 +213,12 @@ class StoreLocation:
 
     # ------------------------------------------------------------- lease
     @contextmanager
-    def lease(self) -> Iterator[None]:
+    def lease(self) -> Iterator[WriterLease]:
         """Hold the store's writer lease (see the module docstring)."""
-        lease = _Lease(self)
+        lease = WriterLease(self)
         lease.acquire()
         try:
-            yield
+            yield lease
         finally:
             lease.release()
 
@@ -271,8 +271,12 @@ def _make_filesystem(scheme: str, opts: dict[str, str]) -> Any:
     raise ConfigError(f"unknown store scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
 
 
-class _Lease:
-    """A writer lease object renewed in the background (S3 conditional writes)."""
+class WriterLease:
+    """A writer lease object renewed in the background (S3 conditional writes).
+
+    :attr:`lost` turns true when a renewal fails (the network, or another writer took an
+    expired lease): the holder must not commit any more.
+    """
 
     def __init__(self, location: StoreLocation) -> None:
         self.location = location
@@ -281,6 +285,7 @@ class _Lease:
         self._etag: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost = False
 
     def _client(self) -> Any:
         if self.location.scheme != "s3":
@@ -359,6 +364,7 @@ class _Lease:
                 self._etag = resp["ETag"]
             except Exception as exc:  # lost: the next commit would race another writer
                 logger.error("lost the writer lease of %s: %s", self.location, exc)
+                self.lost = True
                 return
 
     def release(self) -> None:
@@ -380,6 +386,7 @@ __all__ = [
     "LEASE_SECONDS",
     "SCHEMES",
     "StoreLocation",
+    "WriterLease",
     "is_uri",
     "parse_storage_options",
 ]
