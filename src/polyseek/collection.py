@@ -30,7 +30,7 @@ from polyseek.store.lancedb import LanceStore, write_lock
 from polyseek.store.uri import StoreLocation, is_uri
 
 if TYPE_CHECKING:
-    from polyseek.indexing import Indexer, ItemEmbedder
+    from polyseek.indexing import Indexer, ItemEmbedder, LoadExecutor
     from polyseek.ingest import IngestOptions
 
 logger = logging.getLogger(__name__)
@@ -250,11 +250,12 @@ class Collection:
         *,
         batch_files: int = 256,
         embedder: ItemEmbedder | None = None,
+        executor: LoadExecutor | None = None,
     ) -> Indexer:
         """An :class:`~polyseek.indexing.Indexer` writing into this collection."""
         from polyseek.indexing import Indexer
 
-        return Indexer(self, options, batch_files=batch_files, embedder=embedder)
+        return Indexer(self, options, batch_files=batch_files, embedder=embedder, executor=executor)
 
     def refresh(self, changed: bool = True) -> None:
         """Bring derived data up to date after writes: calibration statistics and probes

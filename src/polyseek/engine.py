@@ -26,7 +26,7 @@ from polyseek.collection import (
     find_store,
 )
 from polyseek.encoders.base import Encoder, EncoderInfo
-from polyseek.indexing import IndexReport, Progress
+from polyseek.indexing import IndexReport, LoadExecutor, Progress
 from polyseek.ingest import IngestOptions
 from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
@@ -114,13 +114,17 @@ class Engine:
         progress: Progress | None = None,
         options: IngestOptions | None = None,
         batch_files: int = 256,
+        executor: LoadExecutor | None = None,
     ) -> IndexReport:
         """Bring the index up to date: add new files, re-index changed, drop deleted ones.
 
         With ``paths``, only those files are (re)considered and nothing is removed.
+        ``executor`` reads and embeds elsewhere, e.g.
+        :class:`polyseek.indexing_ray.RayExecutor` on a Ray cluster; the commits stay here.
         """
         files = None if paths is None else [self.collection.resolve(p) for p in paths]
-        return self.collection.indexer(options, batch_files=batch_files).run(files, progress)
+        indexer = self.collection.indexer(options, batch_files=batch_files, executor=executor)
+        return indexer.run(files, progress)
 
     def remove(self, path: str | Path, *, everything: bool = False) -> int:
         """Forget a source file, or every source under a folder; return how many."""

@@ -105,6 +105,14 @@ def index(
     batch_files: Annotated[
         int, typer.Option(min=1, hidden=True, help="Files per atomic commit.")
     ] = 256,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Read and embed on Ray: local (a Ray instance for the run), auto (this "
+            "machine's cluster) or ray://HOST:PORT. Needs polyseek[ray].",
+        ),
+    ] = None,
 ) -> None:
     """Index a folder: add new files, re-index changed ones, remove deleted ones."""
     from polyseek.cli.progress import RichProgress
@@ -123,9 +131,21 @@ def index(
         create=True,
         rebuild=rebuild,
     )
-    report = engine.index(
-        progress=RichProgress(err), options=IngestOptions(ocr=ocr, asr=asr), batch_files=batch_files
-    )
+    executor = None
+    if ray is not None:
+        from polyseek.indexing_ray import RayExecutor
+
+        executor = RayExecutor(ray)
+    try:
+        report = engine.index(
+            progress=RichProgress(err),
+            options=IngestOptions(ocr=ocr, asr=asr),
+            batch_files=batch_files,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:
