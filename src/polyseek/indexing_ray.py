@@ -147,11 +147,14 @@ class RayExecutor:
             ray.shutdown()
             self._started = False
 
-    def _pool_size(self, ray: Any) -> int:
+    def _pool_size(self, ray: Any, files: int) -> int:
+        """Actors: one per CPU (with EMBED_CPUS, half the CPUs stay free), at most 4, and
+        no more than there are embedding batches."""
+        blocks = max(1, -(-files // self.embed_batch))
         if self.actors:
-            return self.actors
+            return min(self.actors, blocks)
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        return max(1, min(4, cpus))  # one per CPU: with EMBED_CPUS, half the CPUs stay free
+        return max(1, min(4, cpus, blocks))
 
     def load(
         self, indexer: Indexer, todo: Sequence[Candidate]
@@ -185,7 +188,7 @@ class RayExecutor:
                 "pooling": indexer.options.keyframe_pooling,
             },
             batch_size=self.embed_batch,
-            compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray)),
+            compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray, len(todo))),
             num_cpus=0 if gpus >= 1 else EMBED_CPUS,
             num_gpus=1 if gpus >= 1 else 0,
         )  # Ray Data restarts actors and retries tasks lost with a node by default

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from polyseek.engine import Engine
 from polyseek.errors import PolyseekError
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE
 
 pytest.importorskip("ray.data")
 pytestmark = pytest.mark.slow
@@ -45,37 +46,59 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     port = _free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in [str(Path.cwd() / "src"), *sys.path] if p),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+        # Token auth turns itself on when ~/.ray holds a token: not for a loopback cluster.
+        "RAY_AUTH_MODE": "disabled",
     }
     address = f"127.0.0.1:{port}"
-    _ray(
-        "start",
-        "--head",
-        "--node-ip-address=127.0.0.1",
-        f"--port={port}",
-        "--num-cpus=1",
-        "--include-dashboard=false",
-        f"--temp-dir={tmp}",
-        "--disable-usage-stats",
-        env=env,
-    )
-    worker_env = {**env, "RAY_TMPDIR": str(tmp)}
-    _ray(
-        "start",
-        f"--address={address}",
-        "--node-ip-address=127.0.0.1",
-        "--num-cpus=1",
-        '--resources={"worker_node": 1}',
-        env=worker_env,
-    )
-    old = os.environ.get("RAY_ADDRESS")
-    os.environ["RAY_ADDRESS"] = address
-    yield {"address": address, "tmp": str(tmp)}
-    if old is None:
-        os.environ.pop("RAY_ADDRESS", None)
-    _ray("stop", "--force", env=env)
+    try:
+        _ray(
+            "start",
+            "--head",
+            f"--port={port}",
+            f"--temp-dir={tmp}",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            *NODE,
+            env=env,
+        )
+        _ray("start", f"--address={address}", *NODE, env=env)
+    except BaseException:
+        _stop_cluster(tmp)
+        raise
+    saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    os.environ.update(RAY_ADDRESS=address, RAY_AUTH_MODE="disabled")
+    try:
+        yield {"address": address, "tmp": str(tmp)}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _stop_cluster(tmp)
+
+
+NODE = ("--node-ip-address=127.0.0.1", "--num-cpus=1")
+
+
+def _cluster_pids(tmp: Path) -> list[int]:
+    """The processes of this test's cluster (their command lines name its temp dir)."""
+    out = subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split() if int(p) != os.getpid()]
+
+
+def _stop_cluster(tmp: Path) -> None:
+    """Stop this cluster's processes only (`ray stop` would stop every Ray on the machine)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _cluster_pids(tmp):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(2)
 
 
 def _collection(dest: Path, n_small: int) -> Path:
@@ -85,9 +108,18 @@ def _collection(dest: Path, n_small: int) -> Path:
     for k in range(n_small):
         body = texts[k % len(texts)].split("\n\n")[-1][:300]
         (dest / "notes" / f"note-{k:04d}.txt").write_text(f"note {k}: {body}", encoding="utf-8")
-    shutil.copytree(SAMPLE / "images", dest / "images")
-    shutil.copytree(SAMPLE / "pdfs", dest / "pdfs")
+    for sub, name in PICKED:
+        (dest / sub).mkdir(exist_ok=True)
+        shutil.copy2(SAMPLE / sub / name, dest / sub / name)
     return dest
+
+
+PICKED = [  # images (OCR, previews) and PDFs with a text layer (page renders)
+    ("images", "pump-room-sign.jpg"),
+    ("images", "colour-gradient-shapes.png"),
+    ("pdfs", "p200-pump-maintenance-manual.pdf"),
+    ("pdfs", "reading-notes-contrastive-learning.pdf"),
+]
 
 
 QUERIES = [
