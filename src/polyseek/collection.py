@@ -56,6 +56,7 @@ class CollectionStatus:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "items": self.items,
             "disk_bytes": self.disk_bytes,
+            "ann": self.extra.get("ann", {}),
         }
 
 
@@ -307,6 +308,7 @@ class Collection:
             failed=sorted((s.path, s.error) for s in sources.values() if s.status == "failed"),
             items=self.store.counts(),
             disk_bytes=self.store.disk_bytes(),
+            extra={"ann": self.store.ann_report()} if isinstance(self.store, LanceStore) else {},
         )
 
 

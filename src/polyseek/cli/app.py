@@ -279,6 +279,12 @@ def status(
         return
     out.print(f"collection  {escape(st.root)}\nindex       {escape(st.store)}")
     out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
+    for key, ann in st.to_dict()["ann"].items():  # on-disk ANN indexes (large tables)
+        out.print(
+            f"ann         {escape(key)}: {ann['index_type']} over {ann['rows']} rows, "
+            f"recall@10 {ann['recall_at_10']:.3f} (nprobes {ann['nprobes']}, "
+            f"refine x{ann['refine_factor']})"
+        )
     table = Table("encoder", "kind", "dim", "metric")
     table.add_column("revision", overflow="fold")  # whole: a cut revision names another
     for e in st.encoders:

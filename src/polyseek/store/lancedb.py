@@ -32,6 +32,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import CollectionNotFoundError, DamagedIndexError, QueryError, StoreError
+from polyseek.store.ann import ANN_MIN_ROWS, AnnPlan, measure_recall, plan_for
 from polyseek.store.base import (
     Manifest,
     SourceBatch,
@@ -119,7 +121,7 @@ class LanceStore(Store):
     MANIFEST = "manifest.json"
     MANIFEST_BACKUP = "manifest.backup.json"  # the same, so a damaged manifest can be mended
 
-    SIDE_FILES = ("calibration.json", "calibration-probes.npz")  # mirrored beside the tables
+    SIDE_FILES = ("calibration.json", "calibration-probes.npz", "ann.json")  # mirrored
 
     def __init__(self, path: Path | StoreLocation, manifest: Manifest) -> None:
         self.location = _location(path)
@@ -134,6 +136,7 @@ class LanceStore(Store):
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._ann: dict[str, bool] = {}
+        self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
         self._identity = self._manifest_identity()  # which index this object opened
         self._tables: dict[str, Any] = {}
@@ -428,7 +431,7 @@ class LanceStore(Store):
 
     # ANN: LanceDB IVF_HNSW_SQ with full-precision re-scoring of 5x the candidates; on
     # 100k MiniLM vectors here: ~5 ms per query at recall@10 ~0.97 (benchmarks/).
-    ANN_MIN_ROWS = 50_000
+    ANN_MIN_ROWS = ANN_MIN_ROWS
     ANN_REFINE = 5
     ANN_NPROBES = 20
     ANN_OVERFETCH = 2  # rows fetched per wanted item (more when repeated ids crowd them out)
@@ -439,14 +442,53 @@ class LanceStore(Store):
             self._ann[encoder_key] = any("vector" in ix.columns for ix in indices)
         return self._ann[encoder_key]
 
-    def build_ann_index(self, encoder_key: str) -> None:
-        """(Re)build the ANN index of one vector table (minutes for millions of rows)."""
+    def build_ann_index(self, encoder_key: str, plan: AnnPlan | None = None) -> AnnPlan:
+        """(Re)build the on-disk ANN index of one vector table, chosen by its size
+        (:mod:`polyseek.store.ann`), and record the recall it measures (minutes for
+        millions of rows)."""
         table = self._table(encoder_key)
-        logger.info("building the ANN index of %s (%d rows)", encoder_key, table.count_rows())
-        table.create_index(
-            vector_column_name="vector", index_type="IVF_HNSW_SQ", metric="cosine", replace=True
-        )
+        dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
+        rows = table.count_rows()
+        plan = plan or plan_for(rows, dim, force=True)
+        if plan is None:
+            raise StoreError(f"no ANN index plan for {encoder_key} ({rows} rows)")
+        logger.info("building the %s index of %s (%d rows)", plan.index_type, encoder_key, rows)
+        started = time.perf_counter()
+        table.create_index(**plan.index_kwargs())
+        built = time.perf_counter() - started
+        recall = measure_recall(table, plan)
+        report = {
+            **self.ann_report(),
+            encoder_key: {
+                **plan.to_dict(),
+                "recall_at_10": recall,
+                "build_seconds": round(built, 1),
+            },
+        }
+        (self.path / "ann.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        self.location.upload("ann.json")
         self._ann[encoder_key] = True
+        self._plans[encoder_key] = plan
+        logger.info("%s: recall@10 %.3f against exhaustive search", encoder_key, recall)
+        return plan
+
+    def ann_report(self) -> dict[str, dict[str, Any]]:
+        """Per encoder key: the ANN index built, its parameters and measured recall@10."""
+        try:
+            data = json.loads((self.path / "ann.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _plan(self, encoder_key: str) -> tuple[int, int]:
+        """(nprobes, refine_factor) the index of a table was built for."""
+        plan = self._plans.get(encoder_key)
+        if plan is None:
+            rec = self.ann_report().get(encoder_key, {})
+            return int(rec.get("nprobes", self.ANN_NPROBES)), int(
+                rec.get("refine_factor", self.ANN_REFINE)
+            )
+        return plan.nprobes, plan.refine_factor
 
     ID_INDEX_MIN_ROWS = 10_000
 
@@ -476,13 +518,14 @@ class LanceStore(Store):
         overfetch: int = 1,
     ) -> list[tuple[str, float]]:
         committed = self.committed()
+        nprobes, refine = self._plan(encoder_key)
         limit = k * overfetch * self.ANN_OVERFETCH + 10
         search = (
             self._table(encoder_key)
             .search(np.asarray(query, dtype=np.float32))
             .distance_type("cosine")
-            .nprobes(self.ANN_NPROBES)
-            .refine_factor(self.ANN_REFINE)
+            .nprobes(nprobes)
+            .refine_factor(refine)
             # room for rows of an unfinished write (filtered out below) and for repeated
             # ids (max-sim keyframe rows; each item is kept once, at its best row)
             .limit(limit)
