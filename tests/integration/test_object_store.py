@@ -202,3 +202,25 @@ def test_sigkill_mid_commit_on_s3_converges(s3, tmp_path):
         want = Counter(reference.store.row_ids(enc.key))  # type: ignore[attr-defined]
         assert Counter(st.row_ids(enc.key)) == want
     assert st.recover() == 0
+
+
+def test_uri_and_storage_option_errors_are_clear(tmp_path):
+    from polyseek.errors import ConfigError
+    from polyseek.maintenance import check_index
+    from polyseek.store.uri import parse_storage_options
+
+    assert parse_storage_options(["endpoint=http://127.0.0.1:9", "region=x"]) == {
+        "endpoint": "http://127.0.0.1:9",
+        "region": "x",
+    }
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_storage_options(["endpoint"])
+    with pytest.raises(ConfigError, match="name a bucket"):
+        StoreLocation.parse("s3://")
+    with pytest.raises(ConfigError, match="not the local path"):
+        StoreLocation.parse(tmp_path, {"region": "x"})
+    with pytest.raises(ConfigError, match="local stores"):
+        check_index(None, store="s3://bucket/prefix")
+    with pytest.raises(StoreError, match="s3://"):
+        with write_lock(StoreLocation.parse("gs://bucket/prefix")):
+            pass
