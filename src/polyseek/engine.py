@@ -12,7 +12,7 @@ Each verb hands off to the part that does it: :class:`~polyseek.collection.Colle
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +26,14 @@ from polyseek.collection import (
     find_store,
 )
 from polyseek.encoders.base import Encoder, EncoderInfo
-from polyseek.indexing import IndexReport, Progress
+from polyseek.indexing import IndexReport, LoadExecutor, Progress
 from polyseek.ingest import IngestOptions
 from polyseek.lifecycle.routing import QueryEncoders
 from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
 from polyseek.search.pipeline import SearchPipeline
 from polyseek.store.base import Store, StoredItem
+from polyseek.store.uri import StoreLocation
 from polyseek.types import Modality, SearchResult, check_modality
 
 if TYPE_CHECKING:
@@ -61,10 +62,11 @@ class Engine:
         cls,
         collection: str | Path | None = None,
         *,
-        store: str | Path | None = None,
+        store: str | Path | StoreLocation | None = None,
         encoders: Sequence[str] | None = None,
         create: bool = False,
         rebuild: bool = False,
+        storage_options: Mapping[str, str] | None = None,
     ) -> Engine:
         """Open (or with ``create=True`` make) the index of a collection.
 
@@ -72,11 +74,18 @@ class Engine:
         ``<collection>/.polyseek`` unless ``store`` names another place. With neither,
         ``$POLYSEEK_COLLECTION`` or the nearest ``.polyseek`` above the working
         directory is used. ``encoders`` are encoder specs (default: ``minilm``);
-        ``rebuild=True`` replaces an index built with other encoders.
+        ``rebuild=True`` replaces an index built with other encoders. ``store`` may be an
+        object-store URI (``s3://bucket/prefix``, ``gs://``, ``az://``) with
+        ``storage_options`` for LanceDB (``endpoint``, ``region``, ``allow_http``).
         """
         return cls(
             Collection.open(
-                collection, store=store, encoders=encoders, create=create, rebuild=rebuild
+                collection,
+                store=store,
+                encoders=encoders,
+                create=create,
+                rebuild=rebuild,
+                storage_options=storage_options,
             )
         )
 
@@ -111,13 +120,17 @@ class Engine:
         progress: Progress | None = None,
         options: IngestOptions | None = None,
         batch_files: int = 256,
+        executor: LoadExecutor | None = None,
     ) -> IndexReport:
         """Bring the index up to date: add new files, re-index changed, drop deleted ones.
 
         With ``paths``, only those files are (re)considered and nothing is removed.
+        ``executor`` reads and embeds elsewhere, e.g.
+        :class:`polyseek.indexing_ray.RayExecutor` on a Ray cluster; the commits stay here.
         """
         files = None if paths is None else [self.collection.resolve(p) for p in paths]
-        return self.collection.indexer(options, batch_files=batch_files).run(files, progress)
+        indexer = self.collection.indexer(options, batch_files=batch_files, executor=executor)
+        return indexer.run(files, progress)
 
     def remove(self, path: str | Path, *, everything: bool = False) -> int:
         """Forget a source file, or every source under a folder; return how many."""

@@ -20,6 +20,7 @@ from polyseek.cli.options import (
     ExplainOpt,
     ImageWeightOpt,
     JsonOpt,
+    StorageOpt,
     StoreOpt,
     err,
     out,
@@ -27,6 +28,7 @@ from polyseek.cli.options import (
 )
 from polyseek.errors import PolyseekError
 from polyseek.search.base import Ranking
+from polyseek.store.uri import parse_storage_options
 from polyseek.types import SearchResult
 
 # Model loading draws its own progress bars; the CLI draws ours only.
@@ -81,6 +83,7 @@ def _main(
 def index(
     directory: Annotated[Path, typer.Argument(help="Folder of sources to index.")],
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     encoder: Annotated[
         list[str] | None,
         typer.Option(
@@ -104,6 +107,14 @@ def index(
     batch_files: Annotated[
         int, typer.Option(min=1, hidden=True, help="Files per atomic commit.")
     ] = 256,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Read and embed on Ray: local (a Ray instance for the run), auto (this "
+            "machine's cluster) or ray://HOST:PORT. Needs polyseek[ray].",
+        ),
+    ] = None,
 ) -> None:
     """Index a folder: add new files, re-index changed ones, remove deleted ones."""
     from polyseek.cli.progress import RichProgress
@@ -114,10 +125,29 @@ def index(
         raise PolyseekError(f"{directory}: no such folder")
     if not directory.is_dir():
         raise PolyseekError(f"{directory}: not a folder")
-    engine = Engine.open(directory, store=store, encoders=encoder, create=True, rebuild=rebuild)
-    report = engine.index(
-        progress=RichProgress(err), options=IngestOptions(ocr=ocr, asr=asr), batch_files=batch_files
+    engine = Engine.open(
+        directory,
+        store=store,
+        storage_options=parse_storage_options(storage_option),
+        encoders=encoder,
+        create=True,
+        rebuild=rebuild,
     )
+    executor = None
+    if ray is not None:
+        from polyseek.indexing_ray import RayExecutor
+
+        executor = RayExecutor(ray)
+    try:
+        report = engine.index(
+            progress=RichProgress(err),
+            options=IngestOptions(ocr=ocr, asr=asr),
+            batch_files=batch_files,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:
@@ -159,6 +189,7 @@ def search(
     image_weight: ImageWeightOpt = 0.5,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     as_json: JsonOpt = False,
     explain: ExplainOpt = False,
     server: Annotated[
@@ -202,7 +233,9 @@ def search(
     if result is None:
         from polyseek.engine import Engine
 
-        engine = Engine.open(collection, store=store)
+        engine = Engine.open(
+            collection, store=store, storage_options=parse_storage_options(storage_option)
+        )
         result = engine.search(
             words,
             image=image,
@@ -235,17 +268,28 @@ def print_result(result: SearchResult, as_json: bool, explain: bool = False) -> 
 
 @app.command()
 def status(
-    collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    storage_option: StorageOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show what is indexed, with which encoders, and which files failed."""
     from polyseek.engine import Engine
 
-    st = Engine.open(collection, store=store).status()
+    st = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    ).status()
     if as_json:
         out.print_json(json.dumps(st.to_dict()))
         return
     out.print(f"collection  {escape(st.root)}\nindex       {escape(st.store)}")
     out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
+    for key, ann in st.to_dict()["ann"].items():  # on-disk ANN indexes (large tables)
+        out.print(
+            f"ann         {escape(key)}: {ann['index_type']} over {ann['rows']} rows, "
+            f"recall@10 {ann['recall_at_10']:.3f} (nprobes {ann['nprobes']}, "
+            f"refine x{ann['refine_factor']})"
+        )
     table = Table("encoder", "kind", "dim", "metric")
     table.add_column("revision", overflow="fold")  # whole: a cut revision names another
     table.add_column("state")  # ready, or how far a backfill is (`polyseek encoders`)
@@ -266,6 +310,7 @@ def remove(
     path: Annotated[Path, typer.Argument(help="File or folder to drop from the index.")],
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Allow PATH to be the whole collection (empties it).")
     ] = False,
@@ -273,7 +318,9 @@ def remove(
     """Remove a file, or everything under a folder, from the index (files stay on disk)."""
     from polyseek.engine import Engine
 
-    engine = Engine.open(collection, store=store)
+    engine = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    )
     n = engine.remove(path, everything=everything)
     out.print(f"removed {n} source{'s' if n != 1 else ''} from the index")
 

@@ -35,7 +35,7 @@ BackgroundOpt = Annotated[
 ]
 
 
-def _engine(collection: Path | None, store: Path | None) -> Engine:
+def _engine(collection: Path | None, store: str | None) -> Engine:
     from polyseek.engine import Engine
 
     return Engine.open(collection, store=store)

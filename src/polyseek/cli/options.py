@@ -32,8 +32,20 @@ CollectionOpt = Annotated[
     ),
 ]
 StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Index location (default: <collection>/.polyseek)."),
+    str | None,
+    typer.Option(
+        "--store",
+        help="Index location: a folder or an object-store URI, s3://BUCKET/PREFIX, gs://, "
+        "az:// (default: <collection>/.polyseek).",
+    ),
+]
+StorageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        help="KEY=VALUE for an object-store --store, repeatable: endpoint, region, "
+        "allow_http (credentials come from the environment).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ExplainOpt = Annotated[
@@ -119,6 +131,7 @@ __all__ = [
     "ExplainOpt",
     "ImageWeightOpt",
     "JsonOpt",
+    "StorageOpt",
     "StoreOpt",
     "err",
     "out",

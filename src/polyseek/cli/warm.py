@@ -146,7 +146,7 @@ def _result(data: dict[str, Any], store: Path) -> SearchResult:
 
 def search_via_server(
     collection: Path | None,
-    store: Path | None,
+    store: str | Path | None,
     text: str,
     *,
     top: int,

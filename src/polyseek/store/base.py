@@ -21,6 +21,7 @@ import numpy as np
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.store.quantized import FirstPass
+from polyseek.store.uri import StoreLocation
 from polyseek.types import MODALITY_CODES, Item, Locator, Modality, Passage
 
 FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
@@ -264,7 +265,8 @@ class Store(ABC):
     """
 
     manifest: Manifest
-    path: Path
+    path: Path  # the store folder (for an object store: its local working folder)
+    location: StoreLocation  # where the tables are: that folder or an object-store URI
     media_dir: Path
 
     # ------------------------------------------------------------------ writes
