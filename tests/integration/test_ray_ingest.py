@@ -25,7 +25,7 @@ from tests.conftest import REPO, SAMPLE
 pytest.importorskip("ray.data")
 pytestmark = pytest.mark.slow
 
-N_SMALL = 300  # small text files (plus the sample papers, images and PDFs)
+N_SMALL = 120  # small text files (plus the sample papers, images and PDFs)
 
 
 def _free_port() -> int:
