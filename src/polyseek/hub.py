@@ -284,6 +284,79 @@ def offline_mode() -> Iterator[None]:
             setattr(constants, "HF_HUB_OFFLINE", old_const)  # noqa: B010
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[bool, str | None, tuple[bool, int] | None] = (False, None, None)
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Keep the Hugging Face libraries' chatter off stderr while polyseek loads a model.
+
+    transformers draws a "Loading weights" bar for every model it loads, huggingface_hub
+    one per file it fetches, and transformers logs notes such as "requires torchvision;
+    falling back to the PIL image processor" that mean nothing to a polyseek user. Inside
+    this block those bars are off and transformers logs errors only; when the last block
+    (of any thread) ends the settings are put back, so an application's own use of these
+    libraries is unchanged. transformers is not imported here (the ONNX paths load without
+    it): imported inside the block it starts quiet (it copies huggingface_hub's bar setting
+    and reads ``TRANSFORMERS_VERBOSITY`` at import) and gets its defaults back on exit.
+    """
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        _quiet_depth += 1
+        if _quiet_depth == 1:
+            _quiet_saved = _silence()
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                _restore(*_quiet_saved)
+
+
+def _silence() -> tuple[bool, str | None, tuple[bool, int] | None]:
+    """Turn the bars and notes off; return what to put back."""
+    import sys
+
+    from huggingface_hub import utils as hub_utils
+
+    hub_was_off = hub_utils.are_progress_bars_disabled()
+    verbosity_env = os.environ.get("TRANSFORMERS_VERBOSITY")
+    tf_logging = sys.modules.get("transformers.utils.logging")
+    tf_state = None
+    if tf_logging is not None:
+        tf_state = (tf_logging.is_progress_bar_enabled(), tf_logging.get_verbosity())
+        tf_logging.disable_progress_bar()
+        tf_logging.set_verbosity_error()
+    if not hub_was_off:
+        hub_utils.disable_progress_bars()
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    return hub_was_off, verbosity_env, tf_state
+
+
+def _restore(hub_was_off: bool, verbosity_env: str | None, tf: tuple[bool, int] | None) -> None:
+    import sys
+
+    from huggingface_hub import utils as hub_utils
+
+    if not hub_was_off:
+        hub_utils.enable_progress_bars()
+    if verbosity_env is None:
+        os.environ.pop("TRANSFORMERS_VERBOSITY", None)
+    else:
+        os.environ["TRANSFORMERS_VERBOSITY"] = verbosity_env
+    tf_logging = sys.modules.get("transformers.utils.logging")
+    if tf_logging is None:
+        return
+    if tf is None:  # imported inside the block: its defaults
+        levels: dict[str, int] = getattr(tf_logging, "log_levels", {})
+        tf = (not hub_was_off, levels.get(verbosity_env or "", logging.WARNING))
+    (tf_logging.enable_progress_bar if tf[0] else tf_logging.disable_progress_bar)()
+    tf_logging.set_verbosity(tf[1])
+
+
 def _file_digest(path: Path, size: int, whole: bool) -> bytes:
     h = hashlib.sha1()
     with path.open("rb") as f:

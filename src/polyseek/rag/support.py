@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyseek.errors import ConfigError, MissingDependencyError
+from polyseek.hub import quiet_loading
 from polyseek.rag.base import CitedSpan, Evidence
 from polyseek.rag.lexical import Weighted, numbers, terms
 from polyseek.rag.sentences import Sentence, sentence_locator, split_sentences
@@ -55,7 +56,8 @@ class NliModel:
                 hint="pip install sentence-transformers",
             ) from exc
         try:
-            self.model = CrossEncoder(model)
+            with quiet_loading():
+                self.model = CrossEncoder(model)
         except (OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot load the NLI model {model!r}: {exc}",
