@@ -21,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -282,6 +283,36 @@ def offline_mode() -> Iterator[None]:
             os.environ["HF_HUB_OFFLINE"] = old_env
         if constants is not None:
             setattr(constants, "HF_HUB_OFFLINE", old_const)  # noqa: B010
+
+
+ModelLoadCallback = Callable[[str], None]
+"""Called with a model's name just before polyseek starts loading it."""
+
+_load_listener: ContextVar[ModelLoadCallback | None] = ContextVar(
+    "polyseek_model_loads", default=None
+)
+
+
+@contextlib.contextmanager
+def report_model_loads(callback: ModelLoadCallback) -> Iterator[None]:
+    """Tell ``callback`` the name of every model loaded in this context (thread), so a
+    progress display can say "loading model minilm" instead of sitting still."""
+    token = _load_listener.set(callback)
+    try:
+        yield
+    finally:
+        _load_listener.reset(token)
+
+
+@contextlib.contextmanager
+def loading_model(name: str) -> Iterator[None]:
+    """Wrap the loading of model ``name``: announced to :func:`report_model_loads`'s
+    callback, and quiet (:func:`quiet_loading`)."""
+    callback = _load_listener.get()
+    if callback is not None:
+        callback(name)
+    with quiet_loading():
+        yield
 
 
 _quiet_lock = threading.Lock()

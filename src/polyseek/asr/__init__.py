@@ -22,7 +22,7 @@ from polyseek.asr.base import (
     Word,
 )
 from polyseek.asr.vad import VadOptions, speech_spans
-from polyseek.hub import quiet_loading
+from polyseek.hub import loading_model
 
 TRANSCRIBERS.register_lazy("pocketsphinx", "polyseek.asr.pocketsphinx:PocketSphinxTranscriber")
 TRANSCRIBERS.register_lazy("whisper", "polyseek.asr.whisper:WhisperTranscriber")
@@ -43,7 +43,7 @@ def load_transcriber(spec: str) -> Transcriber:
             return cached
         name, _, model_ref = spec.partition(":")
         factory = TRANSCRIBERS.resolve(name)
-        with quiet_loading():
+        with loading_model(spec):
             transcriber = factory(model_ref or None)
         _CACHE[spec] = transcriber
         return transcriber

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from polyseek.errors import ConfigError, PolyseekError
-from polyseek.hub import quiet_loading
+from polyseek.hub import loading_model
 from polyseek.rag.base import ChatMessage, Generator
 from polyseek.registry import Registry
 
@@ -238,5 +238,5 @@ def load_generator(
             f"unknown generator {spec!r}", hint=f"valid forms: {', '.join(GENERATOR_KINDS)}"
         )
     factory = GENERATORS.resolve(kind)
-    with quiet_loading():
+    with loading_model(spec):
         return factory(model, base_url=base_url, api_key=api_key)

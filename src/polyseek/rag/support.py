@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyseek.errors import ConfigError, MissingDependencyError
-from polyseek.hub import quiet_loading
+from polyseek.hub import loading_model
 from polyseek.rag.base import CitedSpan, Evidence
 from polyseek.rag.lexical import Weighted, numbers, terms
 from polyseek.rag.sentences import Sentence, sentence_locator, split_sentences
@@ -56,7 +56,7 @@ class NliModel:
                 hint="pip install sentence-transformers",
             ) from exc
         try:
-            with quiet_loading():
+            with loading_model(f"nli:{model}"):
                 self.model = CrossEncoder(model)
         except (OSError, ValueError) as exc:
             raise ConfigError(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from polyseek import registry as _registry
 from polyseek.errors import ConfigError as _ConfigError
-from polyseek.hub import quiet_loading as _quiet_loading
+from polyseek.hub import loading_model as _loading_model
 from polyseek.rerank.base import Candidate, Reranker
 
 RerankerFactory = Callable[[str], Reranker]
@@ -53,7 +53,7 @@ def load_reranker(spec: str) -> Reranker:
             hint=f"valid backends: {', '.join(RERANKERS.names())}",
         )
     factory = RERANKERS.resolve(backend)
-    with _quiet_loading():
+    with _loading_model(spec):
         return factory(model)
 
 
