@@ -27,9 +27,10 @@ from polyseek.errors import (
 from polyseek.location import COLLECTION_ENV, STORE_DIRNAME, find_store, locate
 from polyseek.store.base import Manifest, Store, StoredItem
 from polyseek.store.lancedb import LanceStore, write_lock
+from polyseek.store.uri import StoreLocation, is_uri
 
 if TYPE_CHECKING:
-    from polyseek.indexing import Indexer, ItemEmbedder
+    from polyseek.indexing import Indexer, ItemEmbedder, LoadExecutor
     from polyseek.ingest import IngestOptions
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class CollectionStatus:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "items": self.items,
             "disk_bytes": self.disk_bytes,
+            "ann": self.extra.get("ann", {}),
         }
 
 
@@ -73,12 +75,17 @@ def _recorded_encoders(store_path: Path) -> list[str]:
         ) from exc
 
 
-def _drop_index(store_path: Path) -> None:
+def _drop_index(store_path: Path, location: StoreLocation | None = None) -> None:
     """Delete an index's contents, holding its write lock (a running writer blocks it).
 
     The lock file itself stays: a writer that opened the old index before and takes the
     lock after sees that the manifest was replaced and stops (``LanceStore.writing``).
     """
+    if location is not None and location.is_remote:
+        with write_lock(location):
+            location.delete_all()
+        shutil.rmtree(location.local_dir, ignore_errors=True)
+        return
     is_index = any(
         (store_path / n).exists() for n in (LanceStore.MANIFEST, LanceStore.MANIFEST_BACKUP)
     )
@@ -110,25 +117,40 @@ class Collection:
         cls,
         collection: str | Path | None = None,
         *,
-        store: str | Path | None = None,
+        store: str | Path | StoreLocation | None = None,
         encoders: Sequence[str] | None = None,
         create: bool = False,
         rebuild: bool = False,
+        storage_options: Mapping[str, str] | None = None,
     ) -> Collection:
         """Open (or with ``create=True`` make) the index of a collection; see ``Engine.open``."""
-        root, store_path = locate(collection, store)
+        location: StoreLocation | None = None
+        if isinstance(store, StoreLocation):
+            location = store
+        elif store is not None and (is_uri(store) or storage_options):
+            location = StoreLocation.parse(store, storage_options)
+        # An object store's index is found at its URI: locate() sees its working folder.
+        where = location.local_dir if location is not None else store
+        root, store_path = locate(
+            collection, where if not isinstance(where, StoreLocation) else None
+        )
+        if location is None:
+            location = StoreLocation.parse(store_path)
         loaded: list[Encoder] | None = None
-        if rebuild and store_path.exists():
+        if rebuild and (location.is_remote or store_path.exists()):
+            if location.is_remote:  # the recorded encoders are in the prefix's manifest
+                store_path.mkdir(parents=True, exist_ok=True)
+                location.download(LanceStore.MANIFEST, refresh=True)
             specs = list(encoders or _recorded_encoders(store_path))
             # Load the new encoders before dropping the old index, so a typo loses nothing.
             loaded = [load_encoder(s) for s in specs]
             encoders = specs
-            _drop_index(store_path)
-        if LanceStore.exists(store_path):
-            st = LanceStore.open(store_path)
+            _drop_index(store_path, location)
+        if LanceStore.exists(location):
+            st = LanceStore.open(location)
             if encoders and sorted(encoders) != sorted(e.spec for e in st.manifest.encoders):
                 raise ConfigError(
-                    f"the index at {store_path} was built with encoders "
+                    f"the index at {location} was built with encoders "
                     f"{[e.spec for e in st.manifest.encoders]}, not {list(encoders)}",
                     hint="re-run with --rebuild to re-embed everything with the new encoders, "
                     "or give another --store",
@@ -136,7 +158,7 @@ class Collection:
             return cls(Path(st.manifest.collection_root) if root is None else root, st)
         if not create:
             raise CollectionNotFoundError(
-                f"no polyseek index at {store_path}",
+                f"no polyseek index at {location}",
                 hint="index the folder first: `polyseek index DIR`",
             )
         if root is None:
@@ -145,10 +167,12 @@ class Collection:
             raise ConfigError(f"{root} is not a folder")
         if loaded is None:
             loaded = [load_encoder(s) for s in (encoders or [DEFAULT_TEXT_ENCODER])]
-        return cls.create(root, store_path, loaded)
+        return cls.create(root, location, loaded)
 
     @classmethod
-    def create(cls, root: Path, store_path: Path, encoders: Sequence[Encoder]) -> Collection:
+    def create(
+        cls, root: Path, store_path: Path | StoreLocation, encoders: Sequence[Encoder]
+    ) -> Collection:
         """A new, empty index at ``store_path`` for the sources under ``root``."""
         manifest = Manifest(tuple(e.info for e in encoders), collection_root=str(root))
         store = LanceStore.create(store_path, manifest)
@@ -227,11 +251,12 @@ class Collection:
         *,
         batch_files: int = 256,
         embedder: ItemEmbedder | None = None,
+        executor: LoadExecutor | None = None,
     ) -> Indexer:
         """An :class:`~polyseek.indexing.Indexer` writing into this collection."""
         from polyseek.indexing import Indexer
 
-        return Indexer(self, options, batch_files=batch_files, embedder=embedder)
+        return Indexer(self, options, batch_files=batch_files, embedder=embedder, executor=executor)
 
     def refresh(self, changed: bool = True) -> None:
         """Bring derived data up to date after writes: calibration statistics and probes
@@ -241,11 +266,16 @@ class Collection:
 
         if changed or not calibration_path(self.store).is_file():
             update_calibration(self.store, self.encoders())
+        if changed:
+            from polyseek.labels import relabel
+
+            relabel(self.store)  # new files get labels from `polyseek label train`
         self.store.ensure_text_index()
         if isinstance(self.store, LanceStore):
             from polyseek.store.health import heal_text_index
 
             heal_text_index(self.store)  # a damaged full-text index is rebuilt, not kept
+            self.store.publish()  # calibration beside the tables of an object store
 
     def remove(self, path: str | Path, *, everything: bool = False) -> int:
         """Forget a source file, or every source under a folder; return how many.
@@ -276,12 +306,13 @@ class Collection:
         sources = self.store.sources()
         return CollectionStatus(
             root=str(self.root),
-            store=str(self.store.path),
+            store=str(getattr(self.store, "location", self.store.path)),
             encoders=[e.to_dict() for e in self.encoder_infos],
             sources=sum(1 for s in sources.values() if s.status == "ok"),
             failed=sorted((s.path, s.error) for s in sources.values() if s.status == "failed"),
             items=self.store.counts(),
             disk_bytes=self.store.disk_bytes(),
+            extra={"ann": self.store.ann_report()} if isinstance(self.store, LanceStore) else {},
         )
 
 

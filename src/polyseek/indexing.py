@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -123,6 +123,28 @@ class LoadedSource:
     content_hash: str
 
 
+@dataclass
+class FileLoad:
+    """A file read elsewhere (a Ray task, :mod:`polyseek.indexing_ray`): its content hash
+    and items, or why it failed. The driver turns it into a commit like a local load."""
+
+    digest: str
+    items: list[Item] = field(default_factory=list)
+    error: str | None = None
+
+
+class LoadExecutor(Protocol):
+    """Reads and embeds the files to index somewhere else (a cluster); the driver keeps
+    change detection and commits. ``load`` yields each candidate with its result (in any
+    order); ``embedder`` returns the rows it computed for the items it is given."""
+
+    def load(
+        self, indexer: Indexer, todo: Sequence[Candidate]
+    ) -> Iterator[tuple[Candidate, FileLoad]]: ...
+
+    def embedder(self) -> ItemEmbedder: ...
+
+
 @dataclass(frozen=True)
 class _Candidate:
     path: Path
@@ -190,6 +212,9 @@ def _fair_link(target: Path, top: Path, skip: set[Path]) -> bool:
     return not any(part.startswith(".") for part in target.relative_to(top).parts)
 
 
+Candidate = _Candidate  # a file to (re)load, as :meth:`Indexer.plan` finds it
+
+
 class Indexer:
     """Brings a collection's index up to date with its files (or with given sources)."""
 
@@ -202,12 +227,14 @@ class Indexer:
         batch_files: int = 256,
         workers: int = 2,
         embedder: ItemEmbedder | None = None,
+        executor: LoadExecutor | None = None,
     ) -> None:
         self.collection = collection
         self.root = collection.root
         self.store = collection.store
         self.encoders = collection.encoders()
-        self.embed: ItemEmbedder = embedder or embed_items
+        self.executor = executor
+        self.embed: ItemEmbedder = embedder or (executor.embedder() if executor else embed_items)
         self.options = options or IngestOptions()
         self.batch_items = batch_items
         self.batch_files = batch_files
@@ -356,7 +383,30 @@ class Indexer:
     def _load_encode_commit(
         self, todo: list[_Candidate], report: IndexReport, progress: Progress
     ) -> None:
-        self._commit_stream(self._load_all(todo), report, progress)
+        if self.executor is None:
+            self._commit_stream(self._load_all(todo), report, progress)
+            return
+        loads = self.executor.load(self, todo)
+        self._commit_stream((self._announced(c, r, progress) for c, r in loads), report, progress)
+
+    def _announced(self, cand: Candidate, result: FileLoad, progress: Progress) -> _Loaded:
+        loaded = self.loaded_file(cand, result)
+        progress.loaded(cand.source, len(loaded.items))
+        return loaded
+
+    def loaded_file(self, cand: Candidate, result: FileLoad) -> _Loaded:
+        """What :meth:`_load_one` makes of a file, from a load done elsewhere."""
+        gen = uuid.uuid4().hex[:12]
+        prev = cand.previous
+        if result.error is not None:
+            return self._failed(cand, result.digest, gen, result.error)
+        if prev and prev.content_hash == result.digest:
+            rec = SourceRecord(**{**prev.__dict__, "size": cand.size, "mtime_ns": cand.mtime_ns})
+            return _Loaded(rec, [], {}, reused=True, was_known=True)
+        rec = self._record(cand, result.digest, gen, len(result.items))
+        loaded = _Loaded(rec, [], {}, was_known=prev is not None)
+        self._take(loaded, result.items, embed_now=False)
+        return loaded
 
     def _commit_stream(
         self, stream: Iterable[_Loaded], report: IndexReport, progress: Progress

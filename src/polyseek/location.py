@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from polyseek.errors import CollectionNotFoundError
+from polyseek.store.uri import is_uri
 
 STORE_DIRNAME = ".polyseek"
 COLLECTION_ENV = "POLYSEEK_COLLECTION"
@@ -28,6 +29,10 @@ def locate(collection: str | Path | None, store: str | Path | None) -> tuple[Pat
     if root is not None:
         check_folder(root, "the collection folder (-c DIR)")
     if store is not None:
+        if is_uri(store):  # an object store: its local working folder (serve.json, caches)
+            from polyseek.store.uri import StoreLocation
+
+            return root, StoreLocation.parse(str(store)).local_dir
         return root, Path(store).expanduser().resolve()
     if root is not None:
         return root, root / STORE_DIRNAME

@@ -32,6 +32,7 @@ from polyseek.collection import Collection, locate
 from polyseek.encoders import DEFAULT_TEXT_ENCODER, load_encoder
 from polyseek.errors import (
     CollectionNotFoundError,
+    ConfigError,
     DamagedIndexError,
     PolyseekError,
 )
@@ -50,6 +51,7 @@ from polyseek.store.health import (
     restore_manifest,
 )
 from polyseek.store.lancedb import LanceStore, write_lock
+from polyseek.store.uri import is_uri
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,11 @@ class RepairReport:
 def _store_path(
     collection: str | Path | None, store: str | Path | None
 ) -> tuple[Path | None, Path]:
+    if is_uri(store):  # the working folder of an object store is not the index
+        raise ConfigError(
+            f"check and repair work on local stores, not {store}",
+            hint="copy the prefix to a folder (e.g. `aws s3 sync`) and check that",
+        )
     root, store_path = locate(collection, store)
     if (
         not (store_path / LanceStore.MANIFEST).exists()

@@ -138,6 +138,9 @@ class Hit:
     signals: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     preview: str | None = None  # path of a stored preview image (thumbnail, page render)
+    # Each signal's part of ``score`` (lexical, each encoder, calibration, reranker): they
+    # sum to it. A signal that cannot score the item (no text, no picture) has no part.
+    contributions: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +153,7 @@ class Hit:
             "locator_text": str(self.locator),
             "snippet": self.snippet,
             "signals": self.signals,
+            "contributions": self.contributions,
             "metadata": self.metadata,
             "preview": self.preview,
         }

@@ -6,10 +6,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers.served import (
     KEYS_ENV,
+    READ_KEY,
     Server,
     copy_collection,
     shared_collection,
@@ -33,7 +35,23 @@ BROWSER_ARGS = [
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Server:
-    return shared_server(tmp_path_factory, request)
+    srv = shared_server(tmp_path_factory, request)
+    # The first search loads the encoders (many seconds on a busy machine): once here, so
+    # that no browser step's timeout includes it.
+    warm = httpx.get(
+        f"{srv.url}/api/search",
+        params={"q": "warm up", "top": 1},
+        headers={"X-API-Key": READ_KEY},
+        timeout=300,
+    )
+    assert warm.status_code == 200, warm.text
+    return srv
+
+
+@pytest.fixture(scope="session")
+def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared served collection's folder (tests must not change it)."""
+    return shared_collection(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

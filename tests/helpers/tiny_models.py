@@ -57,8 +57,9 @@ def _tower(**extra: Any) -> dict[str, Any]:
     }
 
 
-def make_tiny_clip(path: str | Path) -> Path:
-    """Save a tiny CLIPModel + CLIPProcessor (CLIPTokenizer, CLIPImageProcessor) to ``path``."""
+def make_tiny_clip(path: str | Path, seed: int = SEED) -> Path:
+    """Save a tiny CLIPModel + CLIPProcessor (CLIPTokenizer, CLIPImageProcessor) to ``path``
+    (another ``seed``: another random model of the same shape)."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
@@ -82,7 +83,7 @@ def make_tiny_clip(path: str | Path) -> Path:
         projection_dim=TINY_DIM,
     )
     with torch.random.fork_rng():
-        torch.manual_seed(SEED)
+        torch.manual_seed(seed)
         model = CLIPModel(config)
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": TINY_IMAGE_SIZE},

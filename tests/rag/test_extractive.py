@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from polyseek.cli.app import app
 from polyseek.errors import QueryError
 from polyseek.rag import NO_ANSWER, ask
-from polyseek.rag.scoring import DEFAULT_THRESHOLD
+from polyseek.rag.defaults import DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from polyseek.rag.lexical import answer_type, focus, names, numbers, spells_out, terms
+from polyseek.rag.lexical import (
+    answer_type,
+    focus,
+    names,
+    numbers,
+    spells_out,
+    states_count,
+    terms,
+)
 from polyseek.rag.quality import ocr_quality, text_quality
 from polyseek.rag.sentences import sentence_locator, split_sentences
 from polyseek.types import Locator
@@ -121,6 +129,10 @@ def test_answer_types_focus_names_and_numbers() -> None:
     assert answer_type("What is the part number of the filter?") == "code"
     assert answer_type("What does AGLA stand for?") == "expansion"
     assert answer_type("Which module does BECLR propose?") == "other"
+    assert answer_type("For how many modalities was SkillNet developed?") == "number"
+    assert answer_type("Where is the code of CausalInfoMin available?") == "link"
+    assert answer_type("What is the project website of GOAT-Bench?") == "link"
+    assert answer_type("Where is the pump room?") == "other"
     assert focus("What is the weight of the P-200 pump?") == {"weight"}
     assert focus("What learning rate is used to pretrain CoCa?") == {"learn", "rate"}
     # Words naming the kind of answer are not what the answer must mention.
@@ -142,6 +154,18 @@ def test_answer_types_focus_names_and_numbers() -> None:
     assert spells_out("AGLA", "we propose Assembly of Global and Local Attention (AGLA), a")
     assert spells_out("S-VCO", "we propose S-VCO (Symmetrical Visual Contrastive Optimization)")
     assert not spells_out("S-VCO", "S-VCO offers a significant enhancement (see below)")
+
+
+def test_a_count_is_a_number_before_what_is_counted() -> None:
+    q = "For how many modalities was the SkillNet model developed?"
+    assert states_count(q, "We develop our model for five modalities including text and code.")
+    assert not states_count(q, "In SkillNet, parts of the model serve different modalities.")
+    assert not states_count(q, "SkillNet matches five modality-specific models.")
+    # An acronym of the counted phrase counts too: "vision-language models" -> VLMs.
+    q = "How many vision-language models were evaluated?"
+    assert states_count(q, "A zero-shot evaluation of 39 VLMs shows a nuanced landscape.")
+    assert not states_count(q, "Ten benchmarks, including VLM ones, were used.")
+    assert not states_count("What is the weight of the pump?", "It weighs 12 kg.")
 
 
 def test_ocr_quality_prefers_stored_confidences() -> None:

@@ -15,10 +15,13 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from polyseek.cli.explain import explanation
 from polyseek.cli.options import (
     CollectionOpt,
+    ExplainOpt,
     ImageWeightOpt,
     JsonOpt,
+    StorageOpt,
     StoreOpt,
     err,
     out,
@@ -26,6 +29,7 @@ from polyseek.cli.options import (
 )
 from polyseek.errors import PolyseekError
 from polyseek.search.base import Ranking
+from polyseek.store.uri import parse_storage_options
 from polyseek.types import SearchResult
 
 
@@ -101,6 +105,7 @@ def _main(
 def index(
     directory: Annotated[Path, typer.Argument(help="Folder of sources to index.")],
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     encoder: Annotated[
         list[str] | None,
         typer.Option(
@@ -124,6 +129,14 @@ def index(
     batch_files: Annotated[
         int, typer.Option(min=1, hidden=True, help="Files per atomic commit.")
     ] = 256,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Read and embed on Ray: local (a Ray instance for the run), auto (this "
+            "machine's cluster) or ray://HOST:PORT. Needs polyseek[ray].",
+        ),
+    ] = None,
 ) -> None:
     """Index a folder: add new files, re-index changed ones, remove deleted ones."""
     if not directory.exists():
@@ -139,11 +152,28 @@ def index(
         spinner.update("opening the index")
         with report_model_loads(lambda name: spinner.update(f"loading model {name}")):
             engine = Engine.open(
-                directory, store=store, encoders=encoder, create=True, rebuild=rebuild
+                directory,
+                store=store,
+                storage_options=parse_storage_options(storage_option),
+                encoders=encoder,
+                create=True,
+                rebuild=rebuild,
             )
-    report = engine.index(
-        progress=RichProgress(err), options=IngestOptions(ocr=ocr, asr=asr), batch_files=batch_files
-    )
+    executor = None
+    if ray is not None:
+        from polyseek.indexing_ray import RayExecutor
+
+        executor = RayExecutor(ray)
+    try:
+        report = engine.index(
+            progress=RichProgress(err),
+            options=IngestOptions(ocr=ocr, asr=asr),
+            batch_files=batch_files,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
     total_s = _clock.elapsed()
     if as_json:
         out.print_json(json.dumps({**report.to_dict(), "total_seconds": round(total_s, 3)}))
@@ -186,7 +216,9 @@ def search(
     image_weight: ImageWeightOpt = 0.5,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     as_json: JsonOpt = False,
+    explain: ExplainOpt = False,
     server: Annotated[
         bool,
         typer.Option(
@@ -228,7 +260,9 @@ def search(
     if result is None:
         from polyseek.engine import Engine
 
-        engine = Engine.open(collection, store=store)
+        engine = Engine.open(
+            collection, store=store, storage_options=parse_storage_options(storage_option)
+        )
         result = engine.search(
             words,
             image=image,
@@ -237,10 +271,10 @@ def search(
             image_weight=image_weight,
             ranking=ranking,
         )
-    print_result(result, as_json)
+    print_result(result, as_json, explain)
 
 
-def print_result(result: SearchResult, as_json: bool) -> None:
+def print_result(result: SearchResult, as_json: bool, explain: bool = False) -> None:
     """A search result as ``polyseek search`` prints it (local or through a server)."""
     if as_json:
         print(result.to_json(indent=2))
@@ -255,25 +289,42 @@ def print_result(result: SearchResult, as_json: bool) -> None:
         )
         if h.snippet:
             out.print(f"     {escape(h.snippet)}", highlight=False)
+        if explain:
+            out.print(explanation(h), highlight=False)
 
 
 @app.command()
 def status(
-    collection: CollectionOpt = None, store: StoreOpt = None, as_json: JsonOpt = False
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    storage_option: StorageOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show what is indexed, with which encoders, and which files failed."""
     from polyseek.engine import Engine
 
-    st = Engine.open(collection, store=store).status()
+    st = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    ).status()
     if as_json:
         out.print_json(json.dumps(st.to_dict()))
         return
     out.print(f"collection  {escape(st.root)}\nindex       {escape(st.store)}")
     out.print(f"size        {st.disk_bytes / 1e6:.1f} MB")
+    for key, ann in st.to_dict()["ann"].items():  # on-disk ANN indexes (large tables)
+        out.print(
+            f"ann         {escape(key)}: {ann['index_type']} over {ann['rows']} rows, "
+            f"recall@10 {ann['recall_at_10']:.3f} (nprobes {ann['nprobes']}, "
+            f"refine x{ann['refine_factor']})"
+        )
     table = Table("encoder", "kind", "dim", "metric")
     table.add_column("revision", overflow="fold")  # whole: a cut revision names another
+    table.add_column("state")  # ready, or how far a backfill is (`polyseek encoders`)
     for e in st.encoders:
-        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"])
+        state = e.get("state", "ready")
+        if "backfill" in e:
+            state += f" {e['backfill']['done']}/{e['backfill']['total']}"
+        table.add_row(e["spec"], e["kind"], str(e["dim"]), e["metric"], e["revision"], state)
     out.print(table)
     items = ", ".join(f"{n} {m}" for m, n in sorted(st.items.items())) or "none"
     out.print(f"sources     {st.sources} indexed, {len(st.failed)} failed\nitems       {items}")
@@ -286,6 +337,7 @@ def remove(
     path: Annotated[Path, typer.Argument(help="File or folder to drop from the index.")],
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Allow PATH to be the whole collection (empties it).")
     ] = False,
@@ -293,7 +345,9 @@ def remove(
     """Remove a file, or everything under a folder, from the index (files stay on disk)."""
     from polyseek.engine import Engine
 
-    engine = Engine.open(collection, store=store)
+    engine = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    )
     n = engine.remove(path, everything=everything)
     out.print(f"removed {n} source{'s' if n != 1 else ''} from the index")
 
@@ -327,10 +381,15 @@ app.command("serve")(serve)
 app.command("check")(check_command)
 app.command("repair")(repair_command)
 
+from polyseek.cli.encoders import encoders_app  # noqa: E402
 from polyseek.cli.eval import compare_command, eval_command  # noqa: E402
+from polyseek.cli.label import label_app  # noqa: E402
+
+app.add_typer(encoders_app, name="encoders")
 
 app.command("eval")(eval_command)
 app.command("compare")(compare_command)
+app.add_typer(label_app, name="label")
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from polyseek.cli.options import CollectionOpt, JsonOpt, StoreOpt, out, ranking_options
+from polyseek.cli.options import CollectionOpt, JsonOpt, StorageOpt, StoreOpt, out, ranking_options
 from polyseek.errors import ConfigError
-from polyseek.rag.scoring import DEFAULT_THRESHOLD
-from polyseek.rag.support import DEFAULT_SUPPORT
+from polyseek.rag.defaults import DEFAULT_SUPPORT, DEFAULT_THRESHOLD
 from polyseek.search.base import Ranking
+from polyseek.store.uri import parse_storage_options
 
 
 def _load_examples(path: Path) -> list:
@@ -66,6 +66,7 @@ def ask_command(
     ] = None,
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     as_json: JsonOpt = False,
     *,
     ranking: Ranking,
@@ -74,7 +75,9 @@ def ask_command(
     from polyseek.engine import Engine
     from polyseek.rag import ask, load_generator
 
-    engine = Engine.open(collection, store=store)
+    engine = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    )
     answer = ask(
         engine,
         question,

@@ -32,10 +32,30 @@ CollectionOpt = Annotated[
     ),
 ]
 StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Index location (default: <collection>/.polyseek)."),
+    str | None,
+    typer.Option(
+        "--store",
+        help="Index location: a folder or an object-store URI, s3://BUCKET/PREFIX, gs://, "
+        "az:// (default: <collection>/.polyseek).",
+    ),
+]
+StorageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        help="KEY=VALUE for an object-store --store, repeatable: endpoint, region, "
+        "allow_http (credentials come from the environment).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ExplainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        help="Show each signal's part of every hit's score (lexical, each encoder, "
+        "calibration, reranker); they sum to the score. --json always carries them.",
+    ),
+]
 ImageWeightOpt = Annotated[
     float, typer.Option(min=0.0, max=1.0, help="Image share in image+text queries.")
 ]
@@ -108,8 +128,10 @@ def ranking_options(command: F) -> F:
 
 __all__ = [
     "CollectionOpt",
+    "ExplainOpt",
     "ImageWeightOpt",
     "JsonOpt",
+    "StorageOpt",
     "StoreOpt",
     "err",
     "out",

@@ -93,8 +93,8 @@ class RichProgress(ProgressCallback):
     @property
     def files_done(self) -> float:
         """Files read, a long file counting by its share read so far."""
-        with self._lock:
-            return self._read + sum(self._partial.values())
+        with self._lock:  # never behind what is committed (a run reporting no reads)
+            return max(self._read + sum(self._partial.values()), float(self._committed))
 
     def _part(self, source: str, share: float) -> None:
         with self._lock:

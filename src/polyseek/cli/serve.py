@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from polyseek.cli.options import CollectionOpt, StoreOpt, err
+from polyseek.cli.options import CollectionOpt, StorageOpt, StoreOpt, err
 from polyseek.cli.warm import (
     SERVER_FILE,
     ServerInfo,
@@ -21,6 +21,7 @@ from polyseek.cli.warm import (
     write_server_file,
 )
 from polyseek.errors import ConfigError
+from polyseek.store.uri import parse_storage_options
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def check_port(host: str, port: int) -> None:
 def serve(
     collection: CollectionOpt = None,
     store: StoreOpt = None,
+    storage_option: StorageOpt = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8080,
     no_auth: Annotated[
@@ -113,7 +115,9 @@ def serve(
         rerankers=tuple(dict.fromkeys(["late:minilm", *(rerank or [])])),
     )
     check_port(host, port)
-    engine = Engine.open(collection, store=store)
+    engine = Engine.open(
+        collection, store=store, storage_options=parse_storage_options(storage_option)
+    )
     app = create_app(engine, settings)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"

@@ -135,6 +135,7 @@ def _result(data: dict[str, Any], store: Path) -> SearchResult:
             locator=Locator.from_dict(h["locator"]),
             snippet=h["snippet"],
             signals=h["signals"],
+            contributions=h.get("contributions", {}),
             metadata=h["metadata"],
             preview=str(store / h["preview_path"]) if h.get("preview_path") else None,
         )
@@ -145,7 +146,7 @@ def _result(data: dict[str, Any], store: Path) -> SearchResult:
 
 def search_via_server(
     collection: Path | None,
-    store: Path | None,
+    store: str | Path | None,
     text: str,
     *,
     top: int,

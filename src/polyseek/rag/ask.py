@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Literal
 
 from polyseek.errors import QueryError
 from polyseek.rag.base import Answer, Evidence, FewShotExample, Generator
+from polyseek.rag.defaults import DEFAULT_SUPPORT, DEFAULT_THRESHOLD
 from polyseek.rag.evidence import retrieve, text_encoder
 from polyseek.rag.extractive import ExtractiveAnswerer
 from polyseek.rag.generative import GenerativeAnswerer
-from polyseek.rag.scoring import DEFAULT_THRESHOLD
-from polyseek.rag.support import DEFAULT_SUPPORT, NliModel
+from polyseek.rag.support import NliModel
 
 if TYPE_CHECKING:
     from polyseek.rag.base import Searcher

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from polyseek.rag.base import Answer, AnswerSentence, CitedSpan, Evidence
+from polyseek.rag.defaults import DEFAULT_THRESHOLD
 from polyseek.rag.lexical import numbers, terms
-from polyseek.rag.scoring import DEFAULT_THRESHOLD, Candidate, SentenceScorer, Weights
+from polyseek.rag.scoring import Candidate, SentenceScorer, Weights
 from polyseek.rag.sentences import sentence_locator
 
 if TYPE_CHECKING:

@@ -26,9 +26,10 @@ from polyseek.rag.base import (
     FewShotExample,
     Generator,
 )
+from polyseek.rag.defaults import DEFAULT_SUPPORT, DEFAULT_THRESHOLD
 from polyseek.rag.evidence import similarities
-from polyseek.rag.scoring import DEFAULT_THRESHOLD, SentenceScorer, Weights
-from polyseek.rag.support import DEFAULT_SUPPORT, NliModel, SupportChecker
+from polyseek.rag.scoring import SentenceScorer, Weights
+from polyseek.rag.support import NliModel, SupportChecker
 
 logger = logging.getLogger(__name__)
 

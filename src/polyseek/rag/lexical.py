@@ -23,7 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-AnswerType = Literal["number", "date", "code", "name", "expansion", "other"]
+from polyseek.search.snippets import FUNCTION_WORDS
+
+AnswerType = Literal["number", "date", "code", "link", "name", "expansion", "other"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-^.'’/][A-Za-z0-9]+)*")
 _PART = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*")
@@ -36,27 +38,25 @@ NUMBER_WORDS = frozenset(
     "eighty ninety hundred thousand million billion trillion dozen".split()
 )
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing done down during each
-    few for from further had has have having he her here hers herself him himself his how i if
-    in into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up
-    upon very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves via per whose
-    many much often long large big high far according called named name stand stands
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    """many much often long large big high far according called named name stand stands
     paper papers authors author proposed propose use used using uses kind type one""".split()
 )
 """Function words and the question's own scaffolding ("how many", "what is ... called")."""
 
 _NUMBER_QUESTION = re.compile(
     r"^\s*(?:how\s+(?:many|much|often|long|large|big|high|far|fast|old|frequently)\b|"
-    r"(?:by|up\s+to|at|to|in)\s+how\s+(?:many|much)\b|"
+    r"(?:by|up\s+to|at|to|in|for|of|on|with|from|over|across)\s+how\s+(?:many|much)\b|"
     r"(?:what|which)\s+(?:[\w-]+\s+){0,4}?(?:number|percentage|percent|share|accuracy|torque|"
     r"size|rate|amount|gain|improvement|increase|reduction|count|year|date|weight|price|cost|"
     r"voltage|diameter|resolution|latency|speed|level|score|interval|length|width|height|"
     r"capacity|temperature|pressure|duration|dimension)s?\b)",
+    re.IGNORECASE,
+)
+_LINK_QUESTION = re.compile(
+    r"^\s*(?:where\b.*\b(?:available|found|released|hosted|downloaded|downloadable|accessible|"
+    r"obtained|published)\b|(?:what|which)\s+(?:is|are)\s+the\s+(?:[\w-]+\s+)?(?:url|link|"
+    r"website|web\s+site|homepage|home\s+page|repository)s?\b)",
     re.IGNORECASE,
 )
 _EXPANSION_QUESTION = re.compile(
@@ -216,13 +216,36 @@ def focus(question: str) -> frozenset[str]:
     return frozenset()
 
 
+def states_count(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` counts what a "how many X" question asks about: a number right
+    before X (``five modalities``) or before X's acronym ("how many vision-language
+    models" -> ``39 VLMs``)."""
+    m = _FOCUS[0].search(question)
+    if not m or not m.group(1).strip():
+        return False
+    words = [w.lower() for w in _TOKEN.findall(m.group(1))]
+    wanted = {stem(part) for w in words for part in w.split("-") if part} - _ANSWER_STEMS
+    initials = "".join(part[0] for w in words for part in w.split("-") if part)
+    toks = [t.lower() for t in _TOKEN.findall(sentence)]
+    for i, tok in enumerate(toks):
+        if not (tok in NUMBER_WORDS or _NUMBER.fullmatch(tok)):
+            continue
+        for nxt in toks[i + 1 : i + 3]:  # "five modalities", "five distinct modalities"
+            if stem(nxt) in wanted or (len(initials) > 1 and nxt.removesuffix("s") == initials):
+                return True
+    return False
+
+
 def answer_type(question: str) -> AnswerType:
-    """What the question asks for: a number, a date, a code (part/phone number), a name,
-    the expansion of an acronym, or something else."""
+    """What the question asks for: a number, a date, a code (part/phone number), a link
+    ("where is the code available?"), a name, the expansion of an acronym, or something
+    else."""
     if _CODE_QUESTION.search(question):
         return "code"
     if _DATE_QUESTION.search(question):
         return "date"
+    if _LINK_QUESTION.search(question):
+        return "link"
     if _NUMBER_QUESTION.search(question):
         return "number"
     if _EXPANSION_QUESTION.search(question):

@@ -56,6 +56,7 @@ from polyseek.rag.lexical import (
     names,
     numbers,
     spells_out,
+    states_count,
     terms,
     tokens,
 )
@@ -70,12 +71,6 @@ _CODE = re.compile(r"[a-z].*\d|\d.*[a-z]|\d{3,}")
 _NAME = re.compile(r"\b(?:[A-Z][a-z]*[A-Z0-9][\w-]*|[A-Z]{2,}[\w-]*|[A-Z][a-z]+-[A-Z][\w-]*)")
 
 
-DEFAULT_THRESHOLD = 1.12
-"""Below this score no sentence answers: the middle of the thresholds (0.98-1.26) that keep
-both accuracy and abstention >= 0.80 on the DEV questions of ``benchmarks/answers.py``,
-with the default weights and 8 evidence items."""
-
-
 @dataclass(frozen=True)
 class Weights:
     """How the signals of :mod:`polyseek.rag.scoring` are mixed (see the module doc)."""
@@ -88,6 +83,7 @@ class Weights:
     names: float = 0.6  # penalty when a name of the question (SOLO) is nowhere in the item
     expansion: float = 0.3  # bonus for spelling out the acronym asked about
     number: float = 0.3
+    counted: float = 0.3  # ... more when the number counts what "how many X" asks (5 Xs)
     name: float = 0.05
     echo: float = 0.5  # penalty for a sentence that only repeats the question's words
     title: float = 0.2  # penalty for a heading or title of a text layer
@@ -170,8 +166,11 @@ def _title(e: Evidence) -> str:
 
 def _type_fit(kind: AnswerType, question: str, sentence: str, w: Weights) -> float:
     if kind == "number":
-        offered = numbers(sentence) - numbers(question)
-        return w.number if offered else -w.number
+        if not numbers(sentence) - numbers(question):
+            return -w.number
+        return w.number + (w.counted if states_count(question, sentence) else 0.0)
+    if kind == "link":
+        return w.number if "http://" in sentence or "https://" in sentence else -w.number
     if kind == "date":
         return w.number if has_date(sentence) and not has_date(question) else -w.number
     if kind == "code":
@@ -284,7 +283,7 @@ class SentenceScorer:
         ocr = machine_read(e.modality, e.metadata)
         if s.title_like and not ocr:
             penalty += w.title
-        if "http://" in s.text or "https://" in s.text:
+        if q.kind != "link" and ("http://" in s.text or "https://" in s.text):
             penalty += w.url
         quality = ocr_quality(e.metadata, s.text, s.start, s.end) if ocr else 1.0
         if ocr:

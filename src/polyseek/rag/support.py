@@ -27,6 +27,7 @@ import numpy as np
 from polyseek.errors import ConfigError, MissingDependencyError
 from polyseek.hub import loading_model
 from polyseek.rag.base import CitedSpan, Evidence
+from polyseek.rag.defaults import DEFAULT_SUPPORT
 from polyseek.rag.lexical import Weighted, numbers, terms
 from polyseek.rag.sentences import Sentence, sentence_locator, split_sentences
 
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from polyseek.encoders.base import Encoder
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SUPPORT = 0.55
-"""Support a generated sentence needs from a sentence of the evidence it cites."""
 
 
 class NliModel:

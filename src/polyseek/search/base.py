@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from polyseek.errors import QueryError
 from polyseek.search.cutoff import Cutoff
-from polyseek.store.quantized import DEFAULT_OVERSAMPLE, FIRST_PASS_KINDS, FirstPass
+from polyseek.store.first_pass import DEFAULT_OVERSAMPLE, FIRST_PASS_KINDS, FirstPass
 from polyseek.types import MODALITIES, Modality
 
 if TYPE_CHECKING:
@@ -115,6 +115,13 @@ class Ranking:
     encoders: tuple[str, ...] = option(
         (), "Only these encoders (specs); default: every one that applies.", cli=False
     )
+    where: str | None = option(
+        None,
+        "Only items matching a filter, applied before ranking: a SQL-like expression over "
+        "modality, source, ext, size, mtime, page, width, height, exif_date, camera, title, "
+        "author, pages, start, label, label_prob, meta.KEY; e.g. \"source GLOB 'docs/*.pdf' "
+        'AND pages > 10" (operators = != < <= > >= IN LIKE GLOB BETWEEN IS NULL AND OR NOT).',
+    )
 
     def __post_init__(self) -> None:
         if not self.dense and not self.lexical:
@@ -130,6 +137,12 @@ class Ranking:
                 raise QueryError(f"{f.name} must {bounds}, got {value}")
         if isinstance(self.cutoff, str):
             object.__setattr__(self, "cutoff", _parse_cutoff(self.cutoff))
+        if self.where is not None:
+            from polyseek.search.filters import parse_where
+
+            object.__setattr__(self, "where", self.where.strip() or None)
+            if self.where is not None:
+                parse_where(self.where)  # a bad expression is refused here, naming the token
         if not isinstance(self.encoders, tuple):
             object.__setattr__(self, "encoders", tuple(self.encoders))
         if not self.first_pass_plan.is_exact and self.exact is False:
@@ -200,6 +213,8 @@ class Ranking:
             out["oversample"] = self.oversample
         if self.grain != "page":
             out["grain"] = self.grain
+        if self.where is not None:
+            out["where"] = self.where
         return out
 
 
@@ -230,8 +245,9 @@ def _parse_cutoff(spec: str) -> Cutoff:
 class Query:
     """What to find: ``text``, ``image`` or both (a composed query), and how many.
 
-    ``image`` is a PIL image or the path of an image or of a video clip (matched by its
-    keyframes). ``ranking`` says how (default: :class:`Ranking` defaults).
+    ``image`` is a PIL image or the path of an image, of a video clip (matched by its
+    keyframes) or of an audio clip (matched by its sound, with an audio-text encoder).
+    ``ranking`` says how (default: :class:`Ranking` defaults).
     """
 
     text: str | None = None
@@ -292,7 +308,8 @@ Ranked = Sequence[tuple[str, float]]
 class Fused:
     item_id: str
     score: float
-    signals: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, float] = field(default_factory=dict)  # each signal's raw value
+    contributions: dict[str, float] = field(default_factory=dict)  # parts summing to score
 
 
 class EncoderSource(Protocol):

@@ -52,6 +52,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.errors import StoreError
 from polyseek.search.base import CALIBRATION_MODES
+from polyseek.search.filtered import FilteredStore
 from polyseek.store.base import Store, VectorView
 from polyseek.store.quantized import FirstPass
 from polyseek.types import MODALITIES, MODALITY_CODES, Modality
@@ -290,6 +291,14 @@ def hubness(store: Store, encoder_key: str) -> Hubness | None:
         return None
     mtime, vectors, siblings = loaded
     probes = vectors[encoder_key]
+    if isinstance(store, FilteredStore):  # a filter's view: the whole view's r, its rows
+        whole = hubness(store.base, encoder_key)
+        if whole is None:
+            return None
+        rows = store.base_rows(encoder_key)
+        return store.vectors(encoder_key).derived(
+            f"hubness-{mtime}", lambda view: Hubness(whole.r[rows], view)
+        )
 
     def build(view: VectorView) -> Hubness:
         return Hubness(_hub_scores(view, probes, siblings), view)
@@ -327,8 +336,11 @@ QUERY_SAMPLE = 4096  # rows per modality behind the per-query statistics
 PRIOR_ITEMS = 30  # weight of the index-time statistics in the per-query ones, in items
 
 
-def _sample_rows(store: Store, encoder_key: str) -> dict[str, np.ndarray]:
-    """A fixed sample of each modality's rows (kept with the encoder's vector view)."""
+def _sample_rows(
+    store: Store, encoder_key: str, view: VectorView | None = None
+) -> dict[str, np.ndarray]:
+    """A fixed sample of each modality's rows (kept with the encoder's vector view; give
+    ``view`` to index the very rows it holds while writers add more)."""
 
     def build(view: VectorView) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(SEED)
@@ -341,7 +353,9 @@ def _sample_rows(store: Store, encoder_key: str) -> dict[str, np.ndarray]:
                 rows[modality] = idx
         return rows
 
-    return store.vectors(encoder_key).derived("calibration-samples", build)
+    if view is None:  # (not `view or ...`: an empty view is falsy)
+        view = store.vectors(encoder_key)
+    return view.derived("calibration-samples", build)
 
 
 def mixes_modalities(
@@ -373,9 +387,10 @@ def query_stats(
     query its own statistics would hide exactly that; the offset keeps the modality gap
     corrected. Modalities of thousands of items barely move.
     """
-    cache = store.vectors(encoder_key)
+    # One view throughout: a backfill or index run may add rows between two reads.
+    cache = hub.view if hub is not None else store.vectors(encoder_key)
     values: dict[str, np.ndarray] = {}
-    for name, idx in _sample_rows(store, encoder_key).items():
+    for name, idx in _sample_rows(store, encoder_key, cache).items():
         values[name] = (cache.matrix[idx] @ np.asarray(query, dtype=np.float32)).astype(np.float64)
         if hub is not None:
             values[name] -= hub.row_penalties(idx)

@@ -1,10 +1,12 @@
 """Query vectors: each query embedded by every encoder of the index that applies to it.
 
 Text-only queries are embedded in one batch per encoder (one at a time is ~10x slower);
-image, composed (image + text) and video-clip queries one by one. A late-interaction
-encoder (ColPali) gives a text query's token matrix (tokens x dim) instead of a vector,
-and takes no image queries. With a ``cache`` (a dict), a query embedded before is not
-embedded again: the evaluator runs the same queries under several ranking options.
+image, composed (image + text) and clip queries one by one: a video clip by the
+image-text encoders (its keyframes), an audio clip by the audio-text ones (its sound).
+A late-interaction encoder (ColPali) gives a text query's token matrix (tokens x dim)
+instead of a vector, and takes no image queries. With a ``cache`` (a dict), a query
+embedded before is not embedded again: the evaluator runs the same queries under several
+ranking options.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder, EncoderInfo, LateInteractionEncoder, l2_normalize
 from polyseek.errors import QueryError
 from polyseek.search.base import EncoderSource, Query, QueryVectors
-from polyseek.search.moments import embed_clip, is_video_path
+from polyseek.search.moments import embed_clip, embed_sound, is_audio_path, is_video_path
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -45,16 +47,26 @@ class QueryEmbedder:
         wanted = q.ranking.encoders
         infos = [i for i in self.encoders.encoder_infos if not wanted or i.spec in wanted]
         if q.image is not None:
-            infos = [i for i in infos if i.kind == "image-text"]
+            kind = "audio-text" if is_audio_path(q.image) else "image-text"
+            infos = [i for i in infos if i.kind == kind]
             if not infos:
-                specs = [i.spec for i in self.encoders.encoder_infos]
-                raise QueryError(
-                    f"image queries need an image-text encoder, and this index has none "
-                    f"(encoders: {specs})",
-                    hint="re-index with one, e.g. `polyseek index DIR --rebuild "
-                    "--encoder minilm --encoder clip:openai/clip-vit-base-patch32`",
-                )
+                raise self._no_encoder(q, kind)
         return infos
+
+    def _no_encoder(self, q: Query, kind: str) -> QueryError:
+        """The error for a picture or clip query that no encoder of the index embeds."""
+        specs = [i.spec for i in self.encoders.encoder_infos]
+        what, example = "image queries", "clip:openai/clip-vit-base-patch32"
+        if kind == "audio-text":
+            what = "audio clip queries (matched by their sound)"
+            example = "clap:laion/clap-htsat-unfused"
+        elif is_video_path(q.image):
+            what = "video clip queries (matched by their keyframes)"
+        return QueryError(
+            f"{what} need an {kind} encoder, and this index has none (encoders: {specs})",
+            hint=f"re-index with one, e.g. `polyseek index DIR --rebuild "
+            f"--encoder minilm --encoder {example}`",
+        )
 
     def embed(self, queries: Sequence[Query]) -> list[QueryVectors]:
         """One ``{encoder: vector}`` per query, text-only queries batched per encoder."""
@@ -95,6 +107,8 @@ class QueryEmbedder:
             return _text_vectors(encoder, [q.text or ""])[0]
         if is_video_path(q.image):  # a clip as the query: its keyframes, pooled
             img_vec = embed_clip(encoder, q.image)  # type: ignore[arg-type]
+        elif is_audio_path(q.image):  # a sound clip: its sound (an audio-text encoder)
+            img_vec = embed_sound(encoder, q.image)  # type: ignore[arg-type]
         else:
             img_vec = encoder.embed_images([open_query_image(q.image)])[0]
         if not q.text:

@@ -55,6 +55,9 @@ class Signal:
     # group's statistics shrunk toward all candidates' as if by ``prior`` more of them.
     group: Callable[[str], str | None] | None = None
     prior: float = 0.0
+    # Calibrated scores: the raw ones (exact cosines) of some candidates, so that a hit's
+    # explanation can split the signal's part into the raw signal and the calibration shift.
+    raw: Callable[[list[str]], dict[str, float]] | None = None
 
     def values(self, candidates: Sequence[str]) -> dict[str, float]:
         got = dict(self.ranked)
@@ -69,12 +72,22 @@ class Signal:
         return got
 
 
+CALIBRATION = "calibration"  # the explanation's name for what calibration moved a score
+
+
 def zscore_fusion(signals: Sequence[Signal], k: int) -> list[Fused]:
-    """Weighted mean of each signal's z-scores over the union of the candidates."""
+    """Weighted mean of each signal's z-scores over the union of the candidates.
+
+    Each candidate's score is the sum of its signals' parts ``weight x z / total``, kept as
+    its explanation (``Fused.contributions``); a calibrated signal's part is split into
+    the part its raw scores would have had and the :data:`CALIBRATION` shift. A signal
+    that cannot score a candidate has no part in it (it is not counted against it).
+    """
     candidates = list(dict.fromkeys(i for s in signals for i, _ in s.ranked))
     total = sum(s.weight for s in signals) or 1.0
     scores = dict.fromkeys(candidates, 0.0)
     raw: dict[str, dict[str, float]] = {c: {} for c in candidates}
+    parts: dict[str, dict[str, float]] = {c: {} for c in candidates}
     for s in signals:
         values = s.values(candidates)
         ids = [c for c in candidates if c in values]
@@ -83,11 +96,33 @@ def zscore_fusion(signals: Sequence[Signal], k: int) -> list[Fused]:
             if s.group
             else standardise([values[c] for c in ids])
         )
+        plain = _uncalibrated_z(s, ids, values, zs)
         for c, z in zip(ids, zs, strict=True):
-            scores[c] += s.weight * float(z) / total
+            share = s.weight * float(z) / total
+            scores[c] += share
             raw[c][s.name] = values[c]
+            base = s.weight * plain.get(c, float(z)) / total
+            parts[c][s.name] = parts[c].get(s.name, 0.0) + base
+            if share != base:
+                parts[c][CALIBRATION] = parts[c].get(CALIBRATION, 0.0) + share - base
     order = sorted(candidates, key=lambda c: (-scores[c], c))[:k]
-    return [Fused(c, scores[c], raw[c]) for c in order]
+    return [Fused(c, scores[c], raw[c], parts[c]) for c in order]
+
+
+def _uncalibrated_z(
+    s: Signal, ids: list[str], values: dict[str, float], zs: np.ndarray
+) -> dict[str, float]:
+    """The z-scores a calibrated signal would give without calibration (empty if it is not
+    calibrated): plain z of its values when it is grouped, of its raw scores otherwise."""
+    if s.group is not None:
+        return dict(
+            zip(ids, (float(z) for z in standardise([values[c] for c in ids])), strict=True)
+        )
+    if s.raw is None or not ids:
+        return {}
+    raws = s.raw(ids)
+    have = [c for c in ids if c in raws]
+    return dict(zip(have, (float(z) for z in standardise([raws[c] for c in have])), strict=True))
 
 
 def grouped_z(
@@ -116,12 +151,16 @@ def rrf_fusion(signals: Sequence[Signal], k: int, rrf_k: int = RRF_K) -> list[Fu
     """Weighted reciprocal rank fusion: sum of ``weight / (rrf_k + rank)``."""
     scores: dict[str, float] = {}
     raw: dict[str, dict[str, float]] = {}
+    parts: dict[str, dict[str, float]] = {}
     for s in signals:
         for rank, (item, value) in enumerate(s.ranked, start=1):
-            scores[item] = scores.get(item, 0.0) + s.weight / (rrf_k + rank)
+            share = s.weight / (rrf_k + rank)
+            scores[item] = scores.get(item, 0.0) + share
             raw.setdefault(item, {})[s.name] = value
+            mine = parts.setdefault(item, {})
+            mine[s.name] = mine.get(s.name, 0.0) + share
     order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
-    return [Fused(c, scores[c], raw[c]) for c in order]
+    return [Fused(c, scores[c], raw[c], parts[c]) for c in order]
 
 
-__all__ = ["RRF_K", "Signal", "rrf_fusion", "standardise", "zscore_fusion"]
+__all__ = ["CALIBRATION", "RRF_K", "Signal", "rrf_fusion", "standardise", "zscore_fusion"]

@@ -1,5 +1,6 @@
-"""Time-based results: adjacent moments of one file merged into one span, and video-clip
-queries (a clip is embedded as the pooled embedding of its keyframes).
+"""Time-based results: adjacent moments of one file merged into one span, and clip
+queries: a video clip is embedded as the pooled embedding of its keyframes (by an
+image-text encoder), an audio clip as its sound (by an audio-text encoder, CLAP).
 """
 
 from __future__ import annotations
@@ -114,6 +115,18 @@ def is_video_path(value: Any) -> bool:
     return isinstance(value, (str, Path)) and Path(value).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def is_audio_path(value: Any) -> bool:
+    """Whether ``value`` names an audio file (a sound clip given as a query)."""
+    from polyseek.ingest.detect import AUDIO_EXTENSIONS
+
+    return isinstance(value, (str, Path)) and Path(value).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def is_clip_path(value: Any) -> bool:
+    """Whether ``value`` names a video or audio clip (not a picture)."""
+    return is_video_path(value) or is_audio_path(value)
+
+
 def clip_keyframes(path: str | Path, n: int = QUERY_KEYFRAMES, side: int = 384) -> list[Any]:
     """Up to ``n`` frames spread over the clip at ``path`` (streamed; at most 2 per second kept)."""
     from polyseek.ingest.media import MediaReader
@@ -147,3 +160,19 @@ def embed_clip(enc: Encoder, path: str | Path, pooling: str = "mean") -> np.ndar
     from polyseek.encoders.pooling import embed_pictures
 
     return embed_pictures(enc, clip_keyframes(path), pooling)
+
+
+def embed_sound(enc: Encoder, path: str | Path) -> np.ndarray:
+    """The query vector of an audio clip: its sound (16 kHz mono) by an audio-text encoder."""
+    from polyseek.ingest.media import decode_audio
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise QueryError(f"{path}: no such audio file")
+    try:
+        _, pcm = decode_audio(path)
+    except IngestError as exc:
+        raise QueryError(f"cannot read the query clip: {exc.reason}", hint=exc.hint) from exc
+    if not len(pcm):
+        raise QueryError(f"{path}: no decodable sound in the query clip")
+    return np.asarray(enc.embed_audio([pcm])[0])

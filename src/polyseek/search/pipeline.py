@@ -33,6 +33,7 @@ from polyseek.rerank.base import Candidate
 from polyseek.search import calibration as cal
 from polyseek.search.base import Fused, Query, QueryVectors
 from polyseek.search.embedder import QueryEmbedder
+from polyseek.search.filtered import restrict
 from polyseek.search.hybrid import Signal, rrf_fusion, standardise, zscore_fusion
 from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
@@ -96,7 +97,17 @@ class SearchPipeline:
         return [self.rank(q, v) for q, v in zip(queries, vectors, strict=True)]
 
     def rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
-        """Rank items for query vectors already computed per encoder (no encoding here)."""
+        """Rank items for query vectors already computed per encoder (no encoding here).
+
+        A ``where`` filter or a quoted phrase restricts the store before anything is
+        ranked (:mod:`polyseek.search.filtered`).
+        """
+        store = restrict(self.store, q.ranking.where, q.text)
+        if store is not self.store:
+            return SearchPipeline(store, self.embedder)._rank(q, vectors)
+        return self._rank(q, vectors)
+
+    def _rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
         n_lists = len(vectors) + int(q.ranking.lexical and q.has_text)
         depths = Depths.of(q, n_lists)
         signals = self.candidates(q, vectors, depths.lists)
@@ -196,7 +207,10 @@ class SearchPipeline:
                         store, key, vec, ids, stats.per_modality, stats.hub, mods
                     )
 
-                return Signal(info.spec, found, weight, fill=calibrated)
+                def uncalibrated(ids: list[str]) -> dict[str, float]:
+                    return store.vectors(key).best_scores(ids, vec, mods)
+
+                return Signal(info.spec, found, weight, fill=calibrated, raw=uncalibrated)
             logger.warning("no calibration statistics for %s: raw scores used", info.spec)
         found = store.search_vectors(
             key, vec[None, :], depth, mods, exact=r.exact, first_pass=r.first_pass_plan
@@ -257,7 +271,7 @@ class SearchPipeline:
         live = [s for s in signals if s.ranked]
         if len(live) <= 1:  # a single list keeps its raw scores
             name, ranked = (live[0].name, live[0].ranked) if live else ("", [])
-            return [Fused(i, v, {name: v}) for i, v in list(ranked)[:k]]
+            return [Fused(i, v, {name: v}, {name: v}) for i, v in list(ranked)[:k]]
         if q.ranking.fusion == "rrf":
             return rrf_fusion(live, k)
         return zscore_fusion(live, k)
@@ -285,15 +299,17 @@ class SearchPipeline:
                 f"{len(candidates)} candidates"
             )
         final = [float(x) for x in scores]
+        parts = [{reranker.name: x} for x in final]  # alone, the reranker is the score
         if r.rerank_weight < 1.0:
-            w = r.rerank_weight
-            first = standardise([h.score for h in head])
-            final = [
-                float(w * a + (1.0 - w) * b) for a, b in zip(standardise(final), first, strict=True)
-            ]
+            final, parts = mix_rerank(r.rerank_weight, final, head, reranker.name)
         order = sorted(range(len(head)), key=lambda i: (-final[i], i))
         out = [
-            Fused(head[i].item_id, final[i], {**head[i].signals, reranker.name: float(scores[i])})
+            Fused(
+                head[i].item_id,
+                final[i],
+                {**head[i].signals, reranker.name: float(scores[i])},
+                parts[i],
+            )
             for i in order
         ]
         return out + fused[r.rerank_depth :]
@@ -362,6 +378,7 @@ class SearchPipeline:
                     locator=locator,
                     snippet=snippet(text, q.text),
                     signals=f.signals,
+                    contributions=f.contributions,
                     metadata=item.metadata,
                     preview=str(preview) if preview else None,
                 )
@@ -387,6 +404,23 @@ class SearchPipeline:
             for p in item.passages
         ]
         return int(np.argmax(overlap)) if overlap else 0
+
+
+def mix_rerank(
+    w: float, scores: list[float], head: Sequence[Fused], name: str
+) -> tuple[list[float], list[dict[str, float]]]:
+    """``w`` x z(reranker) + (1 - w) x z(first stage), and each score's parts: the first
+    stage's parts scaled by ``(1 - w) / std``; the reranker's part takes the centring."""
+    first = np.asarray([h.score for h in head], dtype=np.float64)
+    mean, std = float(first.mean()), float(first.std())
+    scale = (1.0 - w) / std if std > 1e-12 else 0.0
+    final, parts = [], []
+    for z, h in zip(standardise(scores), head, strict=True):
+        mine = {k: v * scale for k, v in h.contributions.items()}
+        mine[name] = float(w * z) - mean * scale
+        final.append(float(w * z + (h.score - mean) * scale))
+        parts.append(mine)
+    return final, parts
 
 
 __all__ = ["LEXICAL_SIGNAL", "Depths", "SearchPipeline"]

@@ -7,6 +7,28 @@ import re
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing done down during each
+    few for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    upon very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves via per whose""".split()
+)
+"""English function words: a query's words that say nothing about what it is after."""
+
+
+def content_words(query: str | None) -> list[str]:
+    """The words of ``query`` worth showing as matches (lower case, in order, once each):
+    function words and single letters dropped ("the pump of a car": pump, car)."""
+    out: dict[str, None] = {}
+    for w in _WORD.findall((query or "").lower()):
+        if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit()):
+            out.setdefault(w)
+    return list(out)
+
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
     """The window of ``text`` (about ``width`` chars) sharing most words with ``query``."""
@@ -15,7 +37,7 @@ def snippet(text: str, query: str | None, width: int = 240) -> str:
         return text
     if not query:
         return text[: width - 1].rstrip() + "…"
-    terms = {w.lower() for w in _WORD.findall(query) if len(w) > 2}
+    terms = {w for w in content_words(query) if len(w) > 2}
     best_start, best_hits = 0, -1
     starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
     for start in starts:

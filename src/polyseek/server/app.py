@@ -6,8 +6,11 @@ import asyncio
 import io
 import logging
 import secrets
+import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,9 +26,18 @@ from polyseek.engine import Engine
 from polyseek.errors import PolyseekError, QueryError
 from polyseek.rag import Answer, ask, load_generator
 from polyseek.search.base import Ranking
+from polyseek.search.filters import all_of, under_folder
+from polyseek.search.snippets import content_words
 from polyseek.server import schemas as s
-from polyseek.server.errors import NotFound, PayloadTooLarge, install_error_handlers
+from polyseek.server.errors import (
+    NotFound,
+    PayloadTooLarge,
+    UnprocessableQuery,
+    install_error_handlers,
+)
 from polyseek.server.jobs import IndexJobs
+from polyseek.server.labels import label_routes
+from polyseek.server.lifecycle import lifecycle_routes
 from polyseek.server.schemas import ErrorOut
 from polyseek.server.security import (
     MEDIA_COOKIE,
@@ -164,6 +176,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         summary="Search a multimodal collection by text or image, and ask it questions.",
         version="1",
         responses=ERRORS,
+        dependencies=[_no_unknown_query()],
     )
     install_error_handlers(app)
     media_token = secrets.token_urlsafe(32)  # the media cookie of this run (not a key)
@@ -203,6 +216,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         routes(ctx)
         for routes in (_search_routes, _item_routes, _media_routes, _index_routes, _ask_routes)
     ]
+    routers.append(label_routes(engine, read))
+    routers.append(lifecycle_routes(engine, read, admin))  # polyseek.server.lifecycle
     for router in routers:
         app.include_router(router)
 
@@ -264,15 +279,18 @@ def _search_routes(ctx: _Context) -> APIRouter:
 
     def run_search(text: str | None, image: Any, params: Any, image_weight: float) -> s.SearchOut:
         top, source = params.top, params.source
-        depth = min(top * 5, 500) if source else top
+        ranking = _ranking(params, settings)
+        if source:  # a path prefix: a filter inside the store, so `top` hits still come back
+            where = all_of(under_folder(source), ranking.where)
+            ranking = Ranking.from_options({"where": where}, ranking)
         with engine_lock:
             result = engine.search(
                 text,
                 image=image,
-                top=depth,
+                top=top,
                 modality=list(params.modality or []) or None,
                 image_weight=image_weight,
-                ranking=_ranking(params, settings),
+                ranking=ranking,
             )
         return _search_out(result, source, top, engine.store.path)
 
@@ -299,14 +317,23 @@ def _search_routes(ctx: _Context) -> APIRouter:
         openapi_extra=multipart,
     )
     def search_post(form: Annotated[SearchForm, Form()]) -> s.SearchOut:  # type: ignore[valid-type]
-        """Search by text, by an uploaded image, or by both (a composed query)."""
-        image = form.image  # type: ignore[attr-defined]
-        pil = _read_image(image, settings) if image is not None and image.filename else None
+        """Search by text, by an uploaded image or audio/video clip, or by both (composed)."""
+        image, clip = _upload(form.image), _upload(form.clip)  # type: ignore[attr-defined]
         text = form.text  # type: ignore[attr-defined]
         words = text if text and text.strip() else None
+        weight = form.image_weight  # type: ignore[attr-defined]
+        if image is not None and clip is not None:
+            raise QueryError("give an image or a clip, not both")
+        if clip is not None:
+            with _saved_clip(clip, settings) as path:
+                out = run_search(words, path, form, weight)
+            out.query.pop("image", None)  # the temporary file's path: the client's name
+            out.query["clip"] = clip.filename
+            return out
+        pil = _read_image(image, settings) if image is not None else None
         if pil is None and words is None:
-            raise QueryError("give a text query, an image, or both")
-        return run_search(words, pil, form, form.image_weight)  # type: ignore[attr-defined]
+            raise QueryError("give a text query, an image or clip, or both")
+        return run_search(words, pil, form, weight)
 
     @router.get(
         "/api/ranking",
@@ -521,6 +548,39 @@ def _ranking(params: Any, settings: ServerSettings) -> Ranking:
     return r
 
 
+def _no_unknown_query() -> Any:
+    """A dependency for every route: a misspelt query parameter is refused (422), not
+    ignored (FastAPI ignores what a route does not declare). The declared names come
+    from the OpenAPI schema, so they are exactly what the docs list."""
+    known: dict[tuple[str, str], frozenset[str]] = {}
+
+    def no_unknown_query(request: Request) -> None:
+        if not known:
+            known.update(_query_parameters(request.app.openapi()))
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed = known.get((method, getattr(route, "path_format", "")))
+        unknown = sorted(set(request.query_params) - allowed) if allowed is not None else []
+        if unknown:
+            raise UnprocessableQuery(
+                f"unknown query parameter{'s' if len(unknown) > 1 else ''}: "
+                + ", ".join(repr(u) for u in unknown),
+                hint="valid: " + (", ".join(sorted(allowed or ())) or "none on this route"),
+            )
+
+    return Depends(no_unknown_query)
+
+
+def _query_parameters(spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(METHOD, path) -> the query parameters the OpenAPI schema declares for it."""
+    out = {}
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
+            names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+            out[(method.upper(), path)] = frozenset(names)
+    return out
+
+
 def _private_cache() -> dict[str, str]:
     return {"Cache-Control": "private, max-age=300"}
 
@@ -541,28 +601,75 @@ def _check_inside(root: Path, rel: str) -> None:
 def _search_out(
     result: SearchResult, source: str | None, top: int, store: Path | None = None
 ) -> s.SearchOut:
-    hits = result.hits
-    if source:
-        prefix = source.strip("/")
-        hits = [h for h in hits if h.source == prefix or h.source.startswith(prefix + "/")]
-    out = [s.hit_out(h, store) for h in hits[:top]]
+    out = [s.hit_out(h, store) for h in result.hits[:top]]
     for rank, h in enumerate(out, 1):
         h.rank = rank
     query = dict(result.query)
     if source:
         query["source"] = source
     query["top"] = top
-    return s.SearchOut(query=query, hits=out)
+    return s.SearchOut(query=query, hits=out, terms=content_words(query.get("text")))
+
+
+def _upload(file: UploadFile | None) -> UploadFile | None:
+    """A form's file field, or None when the browser sent it empty (no file chosen)."""
+    return file if file is not None and file.filename else None
+
+
+def _read_upload(upload: UploadFile, what: str, settings: ServerSettings) -> bytes:
+    data = upload.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"the {what} is over {settings.max_upload_bytes} bytes")
+    if not data:
+        raise QueryError(f"the uploaded {what} is empty")
+    return data
+
+
+# A clip named without a media extension (a pasted blob): its declared type says which.
+_CLIP_TYPES = {
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "video/quicktime": ".mov",
+    "video/x-matroska": ".mkv",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/mp4": ".m4a",
+}
+
+
+def _clip_suffix(upload: UploadFile) -> str:
+    from polyseek.ingest.detect import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
+
+    accepted = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in accepted:
+        suffix = _CLIP_TYPES.get((upload.content_type or "").split(";")[0].strip(), "")
+    if not suffix:
+        raise QueryError(
+            f"the clip {upload.filename!r} is not an audio or video file",
+            hint=f"accepted: {', '.join(sorted(accepted))}; send a picture as `image`",
+        )
+    return suffix
+
+
+@contextmanager
+def _saved_clip(upload: UploadFile, settings: ServerSettings) -> Iterator[Path]:
+    """The uploaded clip as a temporary file (the decoder reads files), removed after."""
+    suffix = _clip_suffix(upload)
+    data = _read_upload(upload, "clip", settings)
+    with tempfile.TemporaryDirectory(prefix="polyseek-clip-") as tmp:
+        path = Path(tmp) / f"query{suffix}"
+        path.write_bytes(data)
+        yield path
 
 
 def _read_image(upload: UploadFile, settings: ServerSettings) -> Any:
     from PIL import Image, UnidentifiedImageError
 
-    data = upload.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the image is over {settings.max_upload_bytes} bytes")
-    if not data:
-        raise QueryError("the uploaded image is empty")
+    data = _read_upload(upload, "image", settings)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -576,7 +683,13 @@ def _read_image(upload: UploadFile, settings: ServerSettings) -> Any:
             return img  # prepared (orientation, RGB) as indexed images are, by the embedder
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise PayloadTooLarge(f"the image is too large to decode: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:  # its message names a BytesIO: not the user's
+        raise QueryError(
+            f"cannot read the uploaded image {upload.filename!r}: not a picture format "
+            "this server reads (PNG, JPEG, WebP, GIF, BMP, TIFF)",
+            hint="send an audio or video clip as the `clip` field",
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise QueryError(f"cannot read the uploaded image {upload.filename!r}: {exc}") from exc
 
 
@@ -606,4 +719,5 @@ def _answer_out(answer: Answer) -> s.AnswerOut:
         dropped=[sentence(x) for x in answer.dropped],
         dropped_count=len(answer.dropped),
         flagged=[sentence(x) for x in answer.flagged],
+        terms=content_words(answer.question),
     )

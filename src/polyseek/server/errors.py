@@ -59,6 +59,12 @@ class UnsupportedMediaType(ApiError):
     status = 415
 
 
+class UnprocessableQuery(ApiError):
+    """A request the schema refuses that FastAPI would let through (an unknown parameter)."""
+
+    status = 422
+
+
 # Most specific first: the first matching class decides.
 STATUS: list[tuple[type[BaseException], int]] = [
     (CollectionNotFoundError, 404),

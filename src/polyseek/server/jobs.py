@@ -110,7 +110,7 @@ class IndexJobs:
         try:
             # A second engine: its own table handles; the encoders are the process-wide
             # ones, whose calls take turns on each encoder's lock.
-            worker = Engine.open(self.engine.root, store=self.engine.store.path)
+            worker = Engine.open(self.engine.root, store=self.engine.store.location)
             files = [Path(self.engine.root) / p for p in paths] if paths else None
             report = worker.index(files, progress=_JobProgress(state))
             with self._lock:

@@ -77,6 +77,15 @@ def search_models(max_top: int) -> tuple[type[BaseModel], type[BaseModel]]:
         __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
         text=(str | None, Field(None, max_length=2000, description="Text query or modifier")),
         image=(UploadFile | None, Field(None, description="Query image")),
+        clip=(
+            UploadFile | None,
+            Field(
+                None,
+                description="Query audio or video clip (as `polyseek search --video`): a "
+                "video is matched by its keyframes (an image-text encoder), a sound by an "
+                "audio-text encoder (CLAP)",
+            ),
+        ),
         image_weight=(float, Field(0.5, ge=0.0, le=1.0, description="Image share")),
         **common,
     )
@@ -134,6 +143,9 @@ class HitOut(BaseModel):
     locator_text: str
     snippet: str
     signals: dict[str, float]
+    contributions: dict[str, float] = Field(
+        default_factory=dict, description="Each signal's part of the score (they sum to it)"
+    )
     metadata: dict[str, Any]
     preview_url: str | None = Field(None, description="Thumbnail or page render, if stored")
     preview_path: str | None = Field(
@@ -145,6 +157,10 @@ class HitOut(BaseModel):
 class SearchOut(BaseModel):
     query: dict[str, Any]
     hits: list[HitOut]
+    terms: list[str] = Field(
+        default_factory=list,
+        description="The query's content words (stopwords dropped): what to highlight",
+    )
 
 
 class ItemOut(BaseModel):
@@ -286,6 +302,10 @@ class AnswerOut(BaseModel):
     dropped: list[SentenceOut]
     dropped_count: int = 0
     flagged: list[SentenceOut]
+    terms: list[str] = Field(
+        default_factory=list,
+        description="The query's content words (stopwords dropped): what to highlight",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -322,6 +342,7 @@ def hit_out(hit: Hit, store: Path | None = None) -> HitOut:
         locator_text=str(hit.locator),
         snippet=hit.snippet,
         signals=hit.signals,
+        contributions=hit.contributions,
         metadata=hit.metadata,
         preview_url=preview_url(hit.item_id) if hit.preview else None,
         preview_path=relative,

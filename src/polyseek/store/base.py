@@ -21,6 +21,7 @@ import numpy as np
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.store.quantized import FirstPass
+from polyseek.store.uri import StoreLocation
 from polyseek.types import MODALITY_CODES, Item, Locator, Modality, Passage
 
 FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
@@ -197,19 +198,52 @@ class VectorView:
 
 
 @dataclass(frozen=True)
+class AdapterRecord:
+    """A query-side map from encoder ``new``'s space into encoder ``old``'s, fitted by
+    ``polyseek encoders upgrade`` (:mod:`polyseek.lifecycle`): queries embedded by ``new``
+    search ``old``'s vectors through it until ``new``'s backfill is complete."""
+
+    old: str  # encoder specs
+    new: str
+    method: str  # "procrustes" | "low-rank-affine"
+    file: str  # the fitted parameters (.npz), relative to the store directory
+    retention: float  # held-out recall@10 of the adapted queries against new's exact results
+    keep_old: bool = False  # keep old's vectors after the switch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdapterRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Manifest:
-    """What the index was built with; saved beside the tables."""
+    """What the index was built with; saved beside the tables.
+
+    ``backfilling`` names encoders added to a live index whose vectors of earlier items are
+    still being computed (``polyseek encoders add``); ``adapters`` the query-side adapters
+    of upgrades in progress (``polyseek encoders upgrade``).
+    """
 
     encoders: tuple[EncoderInfo, ...]
     collection_root: str
     format_version: int = FORMAT_VERSION
+    backfilling: tuple[str, ...] = ()
+    adapters: tuple[AdapterRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format_version": self.format_version,
             "collection_root": self.collection_root,
             "encoders": [e.to_dict() for e in self.encoders],
         }
+        if self.backfilling:
+            out["backfilling"] = list(self.backfilling)
+        if self.adapters:
+            out["adapters"] = [a.to_dict() for a in self.adapters]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -217,6 +251,8 @@ class Manifest:
             encoders=tuple(EncoderInfo.from_dict(e) for e in data["encoders"]),
             collection_root=data["collection_root"],
             format_version=data.get("format_version", FORMAT_VERSION),
+            backfilling=tuple(data.get("backfilling", ())),
+            adapters=tuple(AdapterRecord.from_dict(a) for a in data.get("adapters", ())),
         )
 
 
@@ -229,7 +265,8 @@ class Store(ABC):
     """
 
     manifest: Manifest
-    path: Path
+    path: Path  # the store folder (for an object store: its local working folder)
+    location: StoreLocation  # where the tables are: that folder or an object-store URI
     media_dir: Path
 
     # ------------------------------------------------------------------ writes
@@ -291,9 +328,30 @@ class Store(ABC):
 
     @abstractmethod
     def search_text(
-        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+        self,
+        query: str,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+        within: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-k (item id, BM25 score) for plain query words, visible items only."""
+        """Top-k (item id, BM25 score) for plain query words, visible items only.
+
+        ``within``: only these items (a metadata filter's matches, pushed into the index).
+        """
+
+    def visible_items(self, columns: Sequence[str]) -> Any:
+        """A ``pyarrow.Table`` of these item columns (``id``, ``source``, ``modality``,
+        ``locator``, ``metadata`` ...) for every visible item: what filters read."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its items' columns")
+
+    def data_version(self) -> tuple[int, ...]:
+        """Changes whenever the visible items may have (cache key of derived tables)."""
+        raise NotImplementedError(f"{type(self).__name__} has no data version")
+
+    def text_matching(self, pattern: str) -> set[str]:
+        """Ids of the visible items whose text matches a regular expression (Rust
+        ``regex`` syntax), scanned inside the store: what phrase queries use."""
+        raise NotImplementedError(f"{type(self).__name__} cannot scan its items' text")
 
     @abstractmethod
     def ensure_text_index(self) -> None:

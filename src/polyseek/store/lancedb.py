@@ -1,4 +1,4 @@
-"""The embedded store: LanceDB tables on local disk.
+"""The embedded store: LanceDB tables on local disk or on object storage.
 
 Layout of a store directory::
 
@@ -8,6 +8,11 @@ Layout of a store directory::
     db/v_<key>.lance   one table per encoder: item id, gen, modality, vector
     media/             previews (image thumbnails, page renders): <item id>.<gen>.jpg
     lock               held (flock) by the one process writing
+
+On object storage (``s3://bucket/prefix``, see :mod:`polyseek.store.uri`) the layout is
+the same under the prefix; ``lock`` is a lease object instead of a flock, and the small
+files (manifest, calibration, media) are mirrored in a local working folder
+(:attr:`LanceStore.path`), uploaded when written and fetched when missing.
 
 Search is exact: vectors are read once into a float32 matrix and scored with numpy
 (a few ms at 100k x 384); LanceDB without an ANN index takes ~0.3 s per query here.
@@ -27,6 +32,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +46,7 @@ import pyarrow as pa
 
 from polyseek.encoders.base import EncoderInfo
 from polyseek.errors import CollectionNotFoundError, DamagedIndexError, QueryError, StoreError
+from polyseek.store.ann import ANN_MIN_ROWS, AnnPlan, measure_recall, plan_for
 from polyseek.store.base import (
     Manifest,
     SourceBatch,
@@ -52,6 +59,7 @@ from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
+from polyseek.store.uri import StoreLocation, WriterLease
 from polyseek.types import MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
@@ -113,16 +121,24 @@ class LanceStore(Store):
     MANIFEST = "manifest.json"
     MANIFEST_BACKUP = "manifest.backup.json"  # the same, so a damaged manifest can be mended
 
-    def __init__(self, path: Path, manifest: Manifest) -> None:
-        self.path = path
+    SIDE_FILES = ("calibration.json", "calibration-probes.npz", "ann.json")  # mirrored
+
+    def __init__(self, path: Path | StoreLocation, manifest: Manifest) -> None:
+        self.location = _location(path)
+        self.path = path = self.location.local_dir
         self.manifest = manifest
         self.media_dir = path / "media"
-        self._db = lancedb.connect(str(path / "db"), read_consistency_interval=timedelta(0))
+        self._db = lancedb.connect(
+            self.location.db_uri,
+            read_consistency_interval=timedelta(0),
+            storage_options=self.location.lance_options() or None,
+        )
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._ann: dict[str, bool] = {}
+        self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
-        self._identity = _identity(path / self.MANIFEST)  # which index this object opened
+        self._identity = self._manifest_identity()  # which index this object opened
         self._tables: dict[str, Any] = {}
         # Readers on several threads (the server) share the caches: one rebuilds them.
         self._cache_lock = threading.RLock()
@@ -130,18 +146,27 @@ class LanceStore(Store):
 
     # ----------------------------------------------------------------- open/create
     @classmethod
-    def exists(cls, path: Path) -> bool:
-        return (path / cls.MANIFEST).is_file()
+    def exists(cls, path: Path | StoreLocation) -> bool:
+        loc = _location(path)
+        if loc.is_remote:
+            return loc.read_bytes(cls.MANIFEST) is not None
+        return (loc.local_dir / cls.MANIFEST).is_file()
 
     @classmethod
-    def open(cls, path: Path) -> LanceStore:
+    def open(cls, path: Path | StoreLocation) -> LanceStore:
+        loc = _location(path)
+        if loc.is_remote:  # the manifest is the prefix's: refresh the local copy
+            loc.local_dir.mkdir(parents=True, exist_ok=True)
+            loc.download(cls.MANIFEST, refresh=True)
+            for name in cls.SIDE_FILES:
+                loc.download(name)
+        path = loc.local_dir
         manifest_path = path / cls.MANIFEST
         if not manifest_path.is_file():
             raise CollectionNotFoundError(
-                f"no polyseek index at {path}",
+                f"no polyseek index at {loc}",
                 hint="create one with `polyseek index DIR` (or pass --store PATH)",
             )
-        identity = _identity(manifest_path)
         try:
             data = json.loads(manifest_path.read_text(encoding="utf-8"))
             manifest = Manifest.from_dict(data)
@@ -152,25 +177,45 @@ class LanceStore(Store):
                 hint=f"run `{repair_command(path)}` (it restores the manifest from its "
                 "backup), or re-create the index: `polyseek index DIR --rebuild --encoder SPEC`",
             ) from exc
-        store = cls(path, manifest)
-        store._identity = identity
+        return cls(loc, manifest)
+
+    @classmethod
+    def create(cls, path: Path | StoreLocation, manifest: Manifest) -> LanceStore:
+        loc = _location(path)
+        loc.local_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(loc, manifest)  # the tables first: the manifest makes it an index
+        cls.write_manifest(loc, manifest)
+        store._identity = store._manifest_identity()
         return store
 
     @classmethod
-    def create(cls, path: Path, manifest: Manifest) -> LanceStore:
-        path.mkdir(parents=True, exist_ok=True)
-        cls.write_manifest(path, manifest)
-        return cls(path, manifest)
-
-    @classmethod
-    def write_manifest(cls, path: Path, manifest: Manifest, backup_only: bool = False) -> None:
-        """Write the manifest and its backup copy, each atomically."""
+    def write_manifest(
+        cls, path: Path | StoreLocation, manifest: Manifest, backup_only: bool = False
+    ) -> None:
+        """Write the manifest and its backup copy, each atomically (and upload them)."""
+        loc = _location(path)
+        path = loc.local_dir
         for name in (cls.MANIFEST_BACKUP,) if backup_only else (cls.MANIFEST_BACKUP, cls.MANIFEST):
             tmp = path / (name + ".tmp")
             tmp.write_text(json.dumps(manifest.to_dict(), indent=2), encoding="utf-8")
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path / name)
+            loc.upload(name)
+
+    def _manifest_identity(self) -> tuple[Any, ...] | None:
+        """What changes when the manifest is replaced (a rebuilt index)."""
+        if self.location.is_remote:
+            data = self.location.read_bytes(self.MANIFEST)
+            return None if data is None else (hashlib.sha1(data).hexdigest(),)
+        return _identity(self.path / self.MANIFEST)
+
+    def publish(self) -> None:
+        """Upload the side files written in :attr:`path` (calibration) to a remote store."""
+        if self.location.is_remote:
+            for name in self.SIDE_FILES:
+                if (self.path / name).is_file():
+                    self.location.upload(name)
 
     def _table_names(self) -> set[str]:
         names: set[str] = set()
@@ -200,12 +245,56 @@ class LanceStore(Store):
     def _table(self, name: str) -> Any:
         return self._tables[name]
 
+    # ----------------------------------------------------------------- encoders
+    def set_manifest(self, manifest: Manifest) -> None:
+        """Record other encoders or adapters (hold :meth:`writing`): new encoders' tables
+        are made first, then the manifest is replaced atomically (the commit point of
+        ``polyseek encoders add/upgrade/remove``); tables of encoders it drops stay until
+        :meth:`drop_vector_table`."""
+        self.manifest = manifest
+        self._ensure_tables()
+        self.write_manifest(self.path, manifest)
+        self._identity = _identity(self.path / self.MANIFEST)
+
+    def reload_manifest(self) -> bool:
+        """Re-read the manifest if another process replaced it; whether it changed."""
+        if _identity(self.path / self.MANIFEST) == self._identity:
+            return False
+        with self._cache_lock:
+            fresh = LanceStore.open(self.path)
+            self.manifest, self._identity = fresh.manifest, fresh._identity
+            self._tables.update(fresh._tables)
+            self._caches.clear()
+            self._ann.clear()
+        return True
+
+    def vector_tables(self) -> set[str]:
+        """Names of the encoder tables on disk (``v_*``), recorded in the manifest or not."""
+        return {n for n in self._table_names() if n.startswith("v_")}
+
+    def drop_vector_table(self, key: str) -> None:
+        """Delete the table of an encoder the manifest no longer records."""
+        if any(e.key == key for e in self.manifest.encoders):
+            raise StoreError(f"refusing to drop {key}: the manifest still records its encoder")
+        with lance_errors(key, self.path):
+            self._db.drop_table(key)
+        self._tables.pop(key, None)
+        self._caches.pop(key, None)
+        self._ann.pop(key, None)
+
+    def add_vectors(self, encoder_key: str, items: list[StoredItem], vectors: np.ndarray) -> None:
+        """Add one encoder's rows for items already committed (one row per entry of
+        ``items``, in order: an item's rows are its passages 0, 1, ...). They carry the
+        items' generation, so they are visible at once and vanish with the items."""
+        enc = next(e for e in self.manifest.encoders if e.key == encoder_key)
+        self._add_vectors(enc, items, vectors)
+
     # ----------------------------------------------------------------- locking
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the store's write lock (one writer at a time; released if killed)."""
-        with write_lock(self.path):
-            if _identity(self.path / self.MANIFEST) != self._identity:
+        with write_lock(self.location):
+            if self._manifest_identity() != self._identity:
                 # `index --rebuild` replaced the index after this object opened it: writing
                 # through these handles would mix two indexes.
                 raise StoreError(
@@ -213,8 +302,8 @@ class LanceStore(Store):
                     "opened here",
                     hint="run the command again",
                 )
-            if not (self.path / self.MANIFEST_BACKUP).is_file():  # indexes made before it
-                self.write_manifest(self.path, self.manifest, backup_only=True)
+            if not self.location.is_remote and not (self.path / self.MANIFEST_BACKUP).is_file():
+                self.write_manifest(self.path, self.manifest, backup_only=True)  # old indexes
             yield
 
     # ----------------------------------------------------------------- reads
@@ -300,6 +389,32 @@ class LanceStore(Store):
         rows.sort()  # table order depends on write history; callers' samples must not
         return rows
 
+    def visible_items(self, columns: Sequence[str]) -> pa.Table:
+        """These columns of every visible item row (filters and labels read them)."""
+        wanted = list(dict.fromkeys([*columns, "source", "gen"]))
+        t = self._table("items").to_arrow().select(wanted)
+        mask = self._visible_mask(
+            t.column("source").to_pylist(), t.column("gen").to_pylist(), self.committed()
+        )
+        return t.filter(pa.array(mask, pa.bool_())).select(list(columns))
+
+    def data_version(self) -> tuple[int, ...]:
+        return (self._table("items").version, self._table("sources").version)
+
+    def text_matching(self, pattern: str) -> set[str]:
+        """Ids of visible items whose text matches ``pattern``, scanned by LanceDB."""
+        committed = self.committed()
+        rows = (
+            self._table("items")
+            .search()
+            .where(f"regexp_like({FTS_COLUMN}, {_sql_list([pattern])})")
+            .select(["id", "source", "gen"])
+            .limit(None)
+            .to_arrow()
+            .to_pylist()
+        )
+        return {r["id"] for r in rows if committed.get(r["source"]) == r["gen"]}
+
     def table_rows(self) -> dict[str, int]:
         return {name: self._table(name).count_rows() for name in ["sources", *self._data_tables()]}
 
@@ -317,6 +432,8 @@ class LanceStore(Store):
         return self._table(name)
 
     def disk_bytes(self) -> int:
+        if self.location.is_remote:
+            return sum(size for _, size in self.location.listing())
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     # ----------------------------------------------------------------- search
@@ -384,7 +501,7 @@ class LanceStore(Store):
 
     # ANN: LanceDB IVF_HNSW_SQ with full-precision re-scoring of 5x the candidates; on
     # 100k MiniLM vectors here: ~5 ms per query at recall@10 ~0.97 (benchmarks/).
-    ANN_MIN_ROWS = 50_000
+    ANN_MIN_ROWS = ANN_MIN_ROWS
     ANN_REFINE = 5
     ANN_NPROBES = 20
     ANN_OVERFETCH = 2  # rows fetched per wanted item (more when repeated ids crowd them out)
@@ -395,14 +512,53 @@ class LanceStore(Store):
             self._ann[encoder_key] = any("vector" in ix.columns for ix in indices)
         return self._ann[encoder_key]
 
-    def build_ann_index(self, encoder_key: str) -> None:
-        """(Re)build the ANN index of one vector table (minutes for millions of rows)."""
+    def build_ann_index(self, encoder_key: str, plan: AnnPlan | None = None) -> AnnPlan:
+        """(Re)build the on-disk ANN index of one vector table, chosen by its size
+        (:mod:`polyseek.store.ann`), and record the recall it measures (minutes for
+        millions of rows)."""
         table = self._table(encoder_key)
-        logger.info("building the ANN index of %s (%d rows)", encoder_key, table.count_rows())
-        table.create_index(
-            vector_column_name="vector", index_type="IVF_HNSW_SQ", metric="cosine", replace=True
-        )
+        dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
+        rows = table.count_rows()
+        plan = plan or plan_for(rows, dim, force=True)
+        if plan is None:
+            raise StoreError(f"no ANN index plan for {encoder_key} ({rows} rows)")
+        logger.info("building the %s index of %s (%d rows)", plan.index_type, encoder_key, rows)
+        started = time.perf_counter()
+        table.create_index(**plan.index_kwargs())
+        built = time.perf_counter() - started
+        recall = measure_recall(table, plan)
+        report = {
+            **self.ann_report(),
+            encoder_key: {
+                **plan.to_dict(),
+                "recall_at_10": recall,
+                "build_seconds": round(built, 1),
+            },
+        }
+        (self.path / "ann.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        self.location.upload("ann.json")
         self._ann[encoder_key] = True
+        self._plans[encoder_key] = plan
+        logger.info("%s: recall@10 %.3f against exhaustive search", encoder_key, recall)
+        return plan
+
+    def ann_report(self) -> dict[str, dict[str, Any]]:
+        """Per encoder key: the ANN index built, its parameters and measured recall@10."""
+        try:
+            data = json.loads((self.path / "ann.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _plan(self, encoder_key: str) -> tuple[int, int]:
+        """(nprobes, refine_factor) the index of a table was built for."""
+        plan = self._plans.get(encoder_key)
+        if plan is None:
+            rec = self.ann_report().get(encoder_key, {})
+            return int(rec.get("nprobes", self.ANN_NPROBES)), int(
+                rec.get("refine_factor", self.ANN_REFINE)
+            )
+        return plan.nprobes, plan.refine_factor
 
     ID_INDEX_MIN_ROWS = 10_000
 
@@ -432,13 +588,14 @@ class LanceStore(Store):
         overfetch: int = 1,
     ) -> list[tuple[str, float]]:
         committed = self.committed()
+        nprobes, refine = self._plan(encoder_key)
         limit = k * overfetch * self.ANN_OVERFETCH + 10
         search = (
             self._table(encoder_key)
             .search(np.asarray(query, dtype=np.float32))
             .distance_type("cosine")
-            .nprobes(self.ANN_NPROBES)
-            .refine_factor(self.ANN_REFINE)
+            .nprobes(nprobes)
+            .refine_factor(refine)
             # room for rows of an unfinished write (filtered out below) and for repeated
             # ids (max-sim keyframe rows; each item is kept once, at its best row)
             .limit(limit)
@@ -510,9 +667,16 @@ class LanceStore(Store):
         logger.info("built the full-text index over %d items", table.count_rows())
 
     def search_text(
-        self, query: str, k: int, modalities: Sequence[Modality] | None = None
+        self,
+        query: str,
+        k: int,
+        modalities: Sequence[Modality] | None = None,
+        within: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-k (item id, BM25 score) for plain words (no query syntax), best first."""
+        """Top-k (item id, BM25 score) for plain words (no query syntax), best first.
+
+        ``within`` (item ids) is a prefilter of the full-text search, as modalities are.
+        """
         if not query.strip() or k < 1:
             return []
         if not self.has_text_index():
@@ -533,8 +697,13 @@ class LanceStore(Store):
             .limit(k + 10)  # room for rows of an unfinished write, filtered out below
             .select(["id", "source", "gen", "_score"])
         )
-        if modalities:
-            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        clauses = [f"modality IN ({_sql_list(list(modalities))})"] if modalities else []
+        if within is not None:
+            if not within:
+                return []
+            clauses.append(f"id IN ({_sql_list(list(within))})")
+        if clauses:
+            search = search.where(" AND ".join(clauses), prefilter=True)
         rows = search.to_arrow().to_pylist()
         visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
         # Ties broken by id so that the same index always gives the same order.
@@ -563,6 +732,8 @@ class LanceStore(Store):
         if not batch.records:
             return
         self.stage(batch)
+        self._upload_media(batch.items)  # before the commit point: committed => on the store
+        _check_lease(self.location)
         # The commit point: one atomic upsert of the source records.
         records = pa.Table.from_pylist([r.__dict__ for r in batch.records], schema=SOURCES_SCHEMA)
         (
@@ -617,6 +788,7 @@ class LanceStore(Store):
         paths = [p for p in paths if p in known]
         if not paths:
             return 0
+        _check_lease(self.location)
         for chunk in _chunks(paths):
             # Deleting the record first makes the items invisible at once.
             self._table("sources").delete(f"path IN ({_sql_list(chunk)})")
@@ -626,8 +798,25 @@ class LanceStore(Store):
             self._prune_media(path, keep_gen=None)
         return len(paths)
 
+    def _upload_media(self, items: Sequence[StoredItem]) -> None:
+        if self.location.is_remote:
+            for it in items:
+                if it.preview and (self.path / it.preview).is_file():
+                    self.location.upload(it.preview)
+
+    def preview_file(self, item: StoredItem) -> Path | None:
+        if not item.preview:
+            return None
+        if self.location.is_remote:  # fetched once from the store, then kept
+            return self.location.download(item.preview) or self.path / item.preview
+        return self.path / item.preview
+
     def _prune_media(self, source: str, keep_gen: str | None) -> None:
         """Delete a source's previews except those of generation ``keep_gen``."""
+        if self.location.is_remote:
+            for name, _ in self.location.listing(f"media/{_media_dirname(source)}"):
+                if keep_gen is None or Path(name).stem.partition(".")[2] != keep_gen:
+                    self.location.delete(name)
         folder = self.media_dir / _media_dirname(source)
         if not folder.is_dir():
             return
@@ -682,9 +871,37 @@ class LanceStore(Store):
                 logger.warning("could not compact table %s: %s", name, exc)
 
 
+_LEASES: dict[str, WriterLease] = {}  # the leases this process holds, by store URI
+
+
+def _check_lease(location: StoreLocation) -> None:
+    """Refuse to commit into an object store whose writer lease this process lost."""
+    lease = _LEASES.get(location.uri)
+    if location.is_remote and (lease is None or lease.lost):
+        raise StoreError(
+            f"this process does not hold the writer lease of {location} (any more)",
+            hint="another writer may have taken it: run the command again",
+        )
+
+
+def _location(path: Path | StoreLocation) -> StoreLocation:
+    return path if isinstance(path, StoreLocation) else StoreLocation(str(path))
+
+
 @contextmanager
-def write_lock(store_path: Path) -> Iterator[None]:
-    """Hold the write lock of the store at ``store_path`` (flock: released if killed)."""
+def write_lock(store: Path | StoreLocation) -> Iterator[None]:
+    """Hold the write lock of a store: a flock (released if killed) on disk, a lease
+    (expires if its holder is killed) on object storage."""
+    loc = _location(store)
+    if loc.is_remote:
+        with loc.lease() as lease:
+            _LEASES[loc.uri] = lease
+            try:
+                yield
+            finally:
+                _LEASES.pop(loc.uri, None)
+        return
+    store_path = loc.local_dir
     fd = os.open(store_path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

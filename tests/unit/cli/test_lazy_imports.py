@@ -1,4 +1,5 @@
-"""Commands that read no source file do not import the PDF stack (PyMuPDF: 1-1.5 s)."""
+"""Commands that read no source file do not import the PDF stack (PyMuPDF: 1-1.5 s);
+``--help`` imports neither numpy nor the store (LanceDB: 2.5 s) nor a model."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import json, sys
 from typer.testing import CliRunner
 from polyseek.cli.app import app
 result = CliRunner().invoke(app, sys.argv[1:])
-heavy = [m for m in ("pymupdf", "fitz", "torch") if m in sys.modules]
+heavy = [m for m in ("pymupdf", "fitz", "torch", "numpy", "lancedb") if m in sys.modules]
 print(json.dumps({"code": result.exit_code, "heavy": heavy}))
 """
 
@@ -38,6 +39,7 @@ def test_help_and_status_import_no_pdf_stack(tmp_path: Path) -> None:
     assert run("index", str(tmp_path))["code"] == 0
     status = run("status", "-c", str(tmp_path))
     assert status["code"] == 0 and "pymupdf" not in status["heavy"]  # type: ignore[operator]
+    assert "torch" not in status["heavy"]  # type: ignore[operator]
 
 
 def test_a_pdf_is_still_read_through_the_lazy_loader() -> None:

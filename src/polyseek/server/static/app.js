@@ -2,7 +2,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { image: null, lastQuery: "", hits: [], current: null, polling: null };
+// image: the query file (a picture, or an audio/video clip when imageKind is "clip");
+// terms: the content words of the last query (the server's), what snippets highlight.
+const state = { image: null, imageKind: "image", terms: [], hits: [], current: null, polling: null };
 
 // ------------------------------------------------------------------ API key
 // The key lives in this origin's localStorage (separate per port) and goes in a header.
@@ -32,12 +34,22 @@ async function api(path, options = {}) {
   let body = null;
   try { body = await resp.json(); } catch (e) { body = null; }
   if (!resp.ok) {
-    if (resp.status === 401) $("key-form").hidden = false;
     const msg = body && body.error ? body.error.message + (body.error.hint ? " — " + body.error.hint : "")
       : resp.status + " " + resp.statusText;
-    throw new Error(msg);
+    const err = new Error(msg);
+    // No key or a refused one: the key prompt says so (not the API's own words).
+    if (resp.status === 401) { err.keyNeeded = true; showKeyPrompt(); }
+    throw err;
   }
   return body;
+}
+
+function showKeyPrompt() {
+  const refused = Boolean(apiKey());
+  $("key-error").textContent = refused ? "That key was not accepted: check it and try again." : "";
+  $("key-form").hidden = false;
+  $("status-text").textContent = "API key needed";
+  if (document.activeElement !== $("key")) $("key").focus();
 }
 
 function showMessage(text) { $("message").textContent = text || ""; }
@@ -46,15 +58,16 @@ function showMessage(text) { $("message").textContent = text || ""; }
 function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
-function terms(query) {
-  return Array.from(new Set((query || "").toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) || []));
-}
-function highlight(text, query) {
+// ``terms``: the query's content words as the server gives them (``terms`` of a search
+// or an answer: stopwords dropped), each marked where a word starts with it ("bolt" in
+// "bolts", not "the" in "there").
+function highlight(text, terms) {
   // Match the raw text, then escape each piece: matching the escaped HTML would mark the
   // "amp" of "&amp;" and show entities literally.
-  const ts = terms(query);
+  const ts = (terms || []).filter((t) => t);
   if (!ts.length) return escapeHtml(text);
-  const re = new RegExp("(" + ts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|") + ")", "giu");
+  const words = ts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+  const re = new RegExp("(?<![\\p{L}\\p{N}])(" + words + ")", "giu");
   return String(text).split(re).map((part, i) => (i % 2 ? "<mark>" + escapeHtml(part) + "</mark>" : escapeHtml(part))).join("");
 }
 function fmtTime(s) {
@@ -64,26 +77,44 @@ function fmtTime(s) {
 }
 function isTimed(hit) { return hit.locator && hit.locator.start_s !== undefined && hit.locator.start_s !== null; }
 
-// ------------------------------------------------------------------ query image
+// ------------------------------------------------------------------ query image or clip
+// A picture is sent as ``image``; an audio or video clip as ``clip`` (matched by its
+// sound or keyframes, as `polyseek search --video`). Anything else is refused, saying why.
+const CLIP_EXTENSIONS = /\.(mp4|mkv|webm|mov|avi|m4v|wav|mp3|flac|ogg|oga|opus|m4a)$/i;
+function queryFileKind(file) {
+  if (file.type.startsWith("image/")) return "image";
+  if (file.type.startsWith("video/") || file.type.startsWith("audio/") || CLIP_EXTENSIONS.test(file.name || "")) return "clip";
+  return null;
+}
 function setImage(file) {
-  if (!file || !file.type.startsWith("image/")) { showMessage("That is not an image."); return; }
+  if (!file) return false;
+  const kind = queryFileKind(file);
+  if (!kind) {
+    showMessage(`“${file.name || "that file"}” was not added: a search takes an image (PNG, JPEG, …) `
+      + `or an audio or video clip, and this is ${file.type ? "a " + file.type + " file" : "a file of an unknown type"}.`);
+    return false;
+  }
   state.image = file;
-  $("image-thumb").src = URL.createObjectURL(file);
-  $("image-name").textContent = file.name || "pasted image";
+  state.imageKind = kind;
+  $("image-thumb").hidden = kind !== "image";
+  if (kind === "image") $("image-thumb").src = URL.createObjectURL(file);
+  $("image-name").textContent = (kind === "clip" ? "clip: " : "") + (file.name || "pasted image");
   $("image-chip").hidden = false;
   $("weight-label").hidden = false;
   $("modifier-hint").hidden = false;
   $("q").placeholder = "Optional text modifier, e.g. “in blue”";
+  return true;
 }
 function clearImage() {
   state.image = null;
+  state.imageKind = "image";
   $("image-chip").hidden = true;
   $("weight-label").hidden = true;
   $("modifier-hint").hidden = true;
   $("image-file").value = "";
-  $("q").placeholder = "Search text, or drop / paste an image  ( / )";
+  $("q").placeholder = "Search text, or drop / paste an image or clip  ( / )";
 }
-$("image-file").addEventListener("change", (e) => { if (e.target.files[0]) { setImage(e.target.files[0]); search(); } });
+$("image-file").addEventListener("change", (e) => { if (setImage(e.target.files[0])) search(); });
 $("image-clear").addEventListener("click", clearImage);
 $("image-button").addEventListener("keydown", (e) => {
   if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("image-file").click(); }
@@ -93,11 +124,11 @@ const drop = $("drop");
 ["dragleave", "drop"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("dragging"); }));
 drop.addEventListener("drop", (e) => {
   const file = e.dataTransfer && e.dataTransfer.files[0];
-  if (file) { setImage(file); search(); }
+  if (setImage(file)) search();
 });
 document.addEventListener("paste", (e) => {
   const item = Array.from((e.clipboardData || {}).items || []).find((i) => i.type.startsWith("image/"));
-  if (item) { e.preventDefault(); setImage(item.getAsFile()); search(); }
+  if (item) { e.preventDefault(); if (setImage(item.getAsFile())) search(); }
 });
 
 // ------------------------------------------------------------------ ranking options
@@ -111,6 +142,7 @@ async function loadRankingOptions() {
   box.textContent = "";
   for (const opt of state.ranking) {
     if (opt.type.startsWith("tuple")) continue;  // encoder restriction: API only
+    if (opt.name === "where") { $("where").title = opt.help; continue; }  // its own field
     const label = document.createElement("label");
     label.title = opt.help;
     let input;
@@ -161,21 +193,27 @@ async function search(event) {
   if (event) event.preventDefault();
   if (sessionReady) await sessionReady;  // the media cookie, before thumbnails load
   const text = $("q").value.trim();
-  if (!text && !state.image) { showMessage("Type a query or add an image."); return; }
+  if (!text && !state.image) { showMessage("Type a query or add an image or clip."); return; }
   const form = new FormData();
   if (text) form.append("text", text);
-  if (state.image) { form.append("image", state.image, state.image.name || "query.png"); form.append("image_weight", $("image-weight").value); }
+  if (state.image) {
+    const field = state.imageKind === "clip" ? "clip" : "image";
+    form.append(field, state.image, state.image.name || (field === "clip" ? "query-clip" : "query.png"));
+    form.append("image_weight", $("image-weight").value);
+  }
   form.append("top", $("top").value || "12");
   if ($("modality").value) form.append("modality", $("modality").value);
   if ($("source").value.trim()) form.append("source", $("source").value.trim());
+  if ($("where").value.trim()) form.append("where", $("where").value.trim());
   for (const [name, value] of rankingValues()) form.append(name, value);
-  state.lastQuery = text;
   showMessage("");
+  clearAnswer();  // the answer to an earlier question is not about these results
   $("results").setAttribute("aria-busy", "true");
   try {
     const res = await api("/api/search", { method: "POST", body: form });
+    state.terms = res.terms || [];
     renderResults(res.hits);
-  } catch (err) { showMessage(err.message); renderResults([]); }
+  } catch (err) { if (!err.keyNeeded) showMessage(err.message); renderResults([]); }
   $("results").removeAttribute("aria-busy");
 }
 $("search-form").addEventListener("submit", search);
@@ -192,19 +230,43 @@ function renderResults(hits) {
     card.dataset.itemId = hit.item_id;
     card.dataset.modality = hit.modality;
     card.dataset.index = i;
-    let visual;
-    if (hit.preview_url) {
-      visual = `<img class="thumb" loading="lazy" alt="${escapeHtml(hit.source)}" src="${hit.preview_url}">`;
-    } else {
-      visual = `<div class="snip">${highlight(hit.snippet, state.lastQuery)}</div>`;
-    }
+    // Every card shows the passage that matched, under its thumbnail when it has one.
+    const thumb = hit.preview_url
+      ? `<img class="thumb" loading="lazy" alt="${escapeHtml(hit.source)}" src="${hit.preview_url}">` : "";
+    const snip = hit.snippet ? `<div class="snip">${highlight(hit.snippet, state.terms)}</div>` : "";
     const where = isTimed(hit) ? `${fmtTime(hit.locator.start_s)}–${fmtTime(hit.locator.end_s)}` : hit.locator_text;
-    card.innerHTML = `${visual}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
-      + `#${hit.rank} · ${hit.score.toFixed(3)}<br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`;
+    // The rank, not the raw fusion score (0.016-0.032 says nothing to a person): the
+    // score is in the tooltip and the details.
+    card.title = `rank ${hit.rank} · score ${hit.score.toFixed(4)}`;
+    card.classList.toggle("has-thumb", Boolean(thumb));
+    card.innerHTML = `${thumb}${snip}<div class="meta"><span class="badge">${escapeHtml(hit.modality)}</span>`
+      + `<span class="rank">#${hit.rank}</span><br>${escapeHtml(hit.source)}<br>${escapeHtml(where)}</div>`
+      + explainBar(hit);
     card.addEventListener("click", () => openItem(hit.item_id, hit));
     card.addEventListener("keydown", gridKeys);
     grid.appendChild(card);
   });
+}
+
+// Each signal's part of the score (they sum to it) as one small stacked bar; the
+// tooltip and the screen-reader label list the numbers. Negative parts are hatched.
+// One colour per signal on every card: lexical and calibration fixed, the others (each
+// encoder, a reranker) in the order they first appear.
+const signalColours = { lexical: 0, calibration: 5 };
+function signalColour(name) {
+  if (!(name in signalColours)) signalColours[name] = 1 + (Object.keys(signalColours).length - 2) % 4;
+  return signalColours[name];
+}
+function explainBar(hit) {
+  const parts = Object.entries(hit.contributions || {});
+  if (!parts.length) return "";
+  const size = parts.reduce((a, [, v]) => a + Math.abs(v), 0) || 1;
+  const text = parts.map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(3)}`).join(", ");
+  const segs = parts.map(([k, v]) =>
+    `<span class="seg s${signalColour(k)}${v < 0 ? " neg" : ""}" data-signal="${escapeHtml(k)}" `
+    + `style="width:${(100 * Math.abs(v) / size).toFixed(1)}%"></span>`).join("");
+  return `<div class="explain" role="img" aria-label="score parts: ${escapeHtml(text)}" `
+    + `title="${escapeHtml(text)}">${segs}</div>`;
 }
 
 function gridKeys(e) {
@@ -242,6 +304,8 @@ async function openItem(itemId, hit, cited) {
   $("detail").hidden = false;
   $("detail-title").textContent = item.source;
   $("detail-locator").textContent = item.modality + " · " + item.locator_text;
+  $("detail-score").hidden = !hit;
+  if (hit) $("detail-score").textContent = `rank ${hit.rank} of ${state.hits.length} · raw score ${hit.score.toFixed(4)}`;
   const media = $("detail-media");
   media.textContent = "";
   let openHref = item.file_url;
@@ -252,28 +316,17 @@ async function openItem(itemId, hit, cited) {
     player.controls = true;
     player.preload = "metadata";
     if (item.preview_url && isVideo) player.poster = item.preview_url;
-    const start = item.locator.start_s || 0;
+    // The span the card showed: a hit of merged neighbouring moments ends at the last one.
+    const loc = hit && isTimed(hit) ? hit.locator : item.locator;
+    const start = loc.start_s || 0;
     player.dataset.start = start;
     player.addEventListener("loadedmetadata", () => {
       player.currentTime = start;
       const p = player.play();
       if (p && p.catch) p.catch(() => {});
     }, { once: true });
-    const end = item.locator.end_s;
-    if (end) {
-      // Stop once at the end of the moment; a seek outside it lets the file play on.
-      let stopAtEnd = true;
-      player.addEventListener("seeking", () => {
-        if (player.currentTime < start - 0.25 || player.currentTime > end + 0.25) stopAtEnd = false;
-      });
-      player.addEventListener("timeupdate", () => {
-        if (stopAtEnd && player.currentTime >= end) {
-          stopAtEnd = false;
-          player.pause();
-        }
-      });
-    }
-    player.src = item.file_url + "#t=" + start + (item.locator.end_s ? "," + item.locator.end_s : "");
+    if (loc.end_s) stopAtEnd(player, start, loc.end_s);
+    player.src = item.file_url + "#t=" + start + (loc.end_s ? "," + loc.end_s : "");
     media.appendChild(player);
     openHref = player.src;
   } else if (item.preview_url || item.page_preview_url) {
@@ -298,11 +351,39 @@ async function openItem(itemId, hit, cited) {
       + escapeHtml(item.text.slice(cited.end));
     $("detail-locator").textContent = item.modality + " · " + cited.locatorText;
   } else {
-    $("detail-text").innerHTML = item.text ? highlight(item.text, state.lastQuery) : "<em>no text</em>";
+    $("detail-text").innerHTML = item.text ? highlight(item.text, state.terms) : "<em>no text</em>";
   }
   const firstMark = $("detail-text").querySelector("mark");
   if (firstMark) firstMark.scrollIntoView({ block: "nearest" });
   $("detail").focus();
+}
+// A moment ends where the next shot starts (its end is the cut's time): the frame at
+// ``end`` is the next shot's. Pause just before it, checked every frame (timeupdate comes
+// only every ~250 ms), and step back to it if the pause came late. Stop once; a seek
+// outside the moment lets the file play on.
+const END_EPSILON_S = 0.02;
+function stopAtEnd(player, start, end) {
+  const at = Math.max(start, end - END_EPSILON_S);
+  let armed = true;
+  player.addEventListener("seeking", () => {
+    if (armed && (player.currentTime < start - 0.25 || player.currentTime > end + 0.25)) armed = false;
+  });
+  const check = (mediaTime) => {
+    if (!armed) return;
+    if (Math.max(player.currentTime, mediaTime || 0) >= at) {
+      armed = false;
+      player.pause();
+      player.currentTime = at;  // the moment's last frame, whichever frame was showing
+    }
+  };
+  player.addEventListener("timeupdate", () => check());
+  if (player.requestVideoFrameCallback) {
+    const onFrame = (now, meta) => { check(meta.mediaTime); if (armed) player.requestVideoFrameCallback(onFrame); };
+    player.requestVideoFrameCallback(onFrame);
+  } else {
+    const tick = () => { check(); if (armed && !player.paused) requestAnimationFrame(tick); };
+    player.addEventListener("play", () => requestAnimationFrame(tick));
+  }
 }
 function closeDetail() {
   const player = $("player");
@@ -317,14 +398,19 @@ $("more-like-this").addEventListener("click", async () => {
   showMessage("");
   try {
     const res = await api(`/api/items/${encodeURIComponent(state.current.item_id)}/similar?top=${$("top").value || 12}`);
-    state.lastQuery = "";
+    state.terms = [];
+    clearAnswer();
     renderResults(res.hits);
     const first = document.querySelector("#results .card");
     if (first) first.focus();
-  } catch (err) { showMessage(err.message); }
+  } catch (err) { if (!err.keyNeeded) showMessage(err.message); }
 });
 
 // ------------------------------------------------------------------ ask
+function clearAnswer() {
+  $("answer").hidden = true;
+  $("answer").textContent = "";
+}
 $("ask-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const question = $("question").value.trim();
@@ -338,7 +424,7 @@ $("ask-form").addEventListener("submit", async (e) => {
       body: JSON.stringify({ question, top: 8 }),
     });
     renderAnswer(ans);
-  } catch (err) { box.textContent = err.message; }
+  } catch (err) { if (err.keyNeeded) clearAnswer(); else box.textContent = err.message; }
 });
 
 function renderAnswer(ans) {
@@ -369,7 +455,7 @@ function renderAnswer(ans) {
         b.title = ev.source + " (" + (span ? span.locator_text : ev.locator_text) + ")";
         b.dataset.itemId = ev.item_id;
         const cited = span ? { start: span.item_start, end: span.item_end, locatorText: span.locator_text } : null;
-        b.addEventListener("click", () => { state.lastQuery = $("question").value; openItem(ev.item_id, null, cited); });
+        b.addEventListener("click", () => { state.terms = ans.terms || []; openItem(ev.item_id, null, cited); });
       }
       para.appendChild(b);
       para.appendChild(document.createTextNode(" "));
@@ -426,7 +512,7 @@ async function refreshStatus() {
     if (st.failed.length) text += ` · ${st.failed.length} failed`;
     $("status-text").textContent = text;
     schedule(job.state === "running" ? 1000 : 0);
-  } catch (err) { $("status-text").textContent = err.message; }
+  } catch (err) { if (!err.keyNeeded) $("status-text").textContent = err.message; }
 }
 function schedule(ms) {
   clearTimeout(state.polling);
@@ -438,11 +524,14 @@ $("reindex").addEventListener("click", async () => {
     refreshStatus();
   } catch (err) { showMessage(err.message); }
 });
-$("key-form").addEventListener("submit", (e) => {
+$("key-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  setKey($("key").value.trim());
+  const key = $("key").value.trim();
+  if (!key) { $("key-error").textContent = "Paste the key first."; return; }
+  await setKey(key);
+  $("key").value = "";
   $("key-form").hidden = true;
-  refreshStatus();
+  refreshStatus();  // a refused key shows the prompt again, saying so
   loadRankingOptions();
 });
 

@@ -1,0 +1,236 @@
+"""Ingest on a Ray cluster: files are read in Ray Data tasks, embedded in an actor pool,
+and committed by the driver (``polyseek index DIR --ray ADDRESS``).
+
+Division of work, so that the store's guarantees do not change:
+
+* the **driver** keeps change detection (size, mtime, then the content hash the tasks
+  send back), the write lock and every commit: a batch of sources is committed once, by
+  the one process that holds the lock, through the same generation-commit protocol as a
+  local run. A worker that dies loses nothing committed; Ray Data retries its task (or
+  restarts the actor) and the driver sees each file once. A driver that dies leaves
+  staged rows without a record naming them, which the next run's ``recover`` deletes, so
+  a re-run converges.
+* **Ray Data tasks** hash and parse files (text, OCR, page renders, decoding):
+  :func:`_load_batch`. Items travel pickled, one per file.
+* an **actor pool** embeds them: :class:`_EmbedActor` loads each encoder once per actor
+  and embeds the items of several files in one batch (a GPU per actor when the cluster
+  has GPUs).
+
+The workers need the files at the same path as the driver (a shared file system) and
+polyseek installed; the store may be a shared path or an object-store URI.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from polyseek.errors import ConfigError, IngestError, PolyseekError
+from polyseek.indexing import Candidate, FileLoad, ItemEmbedder, file_hash
+from polyseek.ingest import IngestOptions, describe_os_error, iter_file
+from polyseek.types import Item
+
+if TYPE_CHECKING:
+    from polyseek.encoders.base import Encoder
+    from polyseek.indexing import Indexer
+
+logger = logging.getLogger(__name__)
+
+LOAD_BATCH = 4  # files per load task
+EMBED_BATCH = 16  # files per embedding call of an actor
+# CPUs reserved per load task and per embedding actor: fractions, so that actors holding
+# every CPU never starve the load tasks that feed them (a deadlock with whole CPUs).
+LOAD_CPUS = 0.25
+EMBED_CPUS = 0.5
+
+
+def _require_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401  (plain `ray` lacks what ray.data needs)
+    except ImportError as exc:
+        raise ConfigError("--ray needs Ray Data", hint="pip install 'polyseek[ray]'") from exc
+    return ray
+
+
+def _load_file(path: str, source: str, prev_hash: str, options: IngestOptions) -> FileLoad:
+    try:
+        digest = file_hash(Path(path))
+    except OSError as exc:
+        return FileLoad("", error=describe_os_error(exc))
+    if digest == prev_hash:  # the driver keeps the old items
+        return FileLoad(digest)
+    try:
+        return FileLoad(digest, list(iter_file(Path(path), source, options)))
+    except IngestError as exc:
+        return FileLoad(digest, error=exc.reason)
+
+
+def _load_batch(batch: dict[str, np.ndarray], options: IngestOptions) -> dict[str, Any]:
+    """A Ray Data task: hash and parse a few files."""
+    loads = [
+        _load_file(str(p), str(s), str(h), options)
+        for p, s, h in zip(batch["path"], batch["source"], batch["prev_hash"], strict=True)
+    ]
+    return {"i": batch["i"], "load": [pickle.dumps(x) for x in loads]}
+
+
+class _EmbedActor:
+    """One copy of each encoder per actor; embeds the items of several files at once."""
+
+    def __init__(self, specs: list[str], pooling: str) -> None:
+        from polyseek.encoders import load_encoder
+
+        self.encoders: list[Encoder] = [load_encoder(s) for s in specs]
+        self.pooling = pooling
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        from polyseek.encoders.items import embed_items
+
+        loads: list[FileLoad] = [pickle.loads(b) for b in batch["load"]]
+        items = [it for x in loads for it in x.items]
+        rows: dict[str, tuple[list[str], np.ndarray]] = {}
+        for enc in self.encoders:
+            if items:
+                rows[enc.info.key] = embed_items(enc, items, self.pooling)
+        for it in items:  # pixels and sound are not needed any more (previews excepted)
+            it.keyframes, it.audio = [], None
+        return {
+            "i": batch["i"],
+            "load": [pickle.dumps(x) for x in loads],
+            # The batch's rows once, with its first file (the others carry none).
+            "vectors": [pickle.dumps(rows) if k == 0 else b"" for k in range(len(loads))],
+        }
+
+
+@dataclass
+class RayExecutor:
+    """Read and embed on a Ray cluster; the driver commits (see the module docstring).
+
+    ``address``: ``local`` starts a Ray instance for the run, ``auto`` joins the cluster
+    of this machine, ``ray://host:port`` a remote one. ``actors``: embedding actors
+    (default: one per CPU of the cluster, at most 4).
+    """
+
+    address: str = "local"
+    actors: int | None = None
+    load_batch: int = LOAD_BATCH
+    embed_batch: int = EMBED_BATCH
+    _rows: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
+    _started: bool = field(default=False, repr=False)
+
+    def _connect(self) -> Any:
+        ray = _require_ray()
+        if not ray.is_initialized():
+            address = None if self.address == "local" else self.address
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ConfigError(
+                    f"--ray {self.address}: cannot connect to a Ray cluster ({exc})",
+                    hint="use `--ray local` to start one for the run, `auto` on a node of a "
+                    "running cluster (`ray start --head`), or ray://HOST:PORT",
+                ) from exc
+            self._started = True
+        return ray
+
+    def shutdown(self) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def _pool_size(self, ray: Any, files: int) -> int:
+        """Actors: one per CPU (with EMBED_CPUS, half the CPUs stay free), at most 4, and
+        no more than there are embedding batches."""
+        blocks = max(1, -(-files // self.embed_batch))
+        if self.actors:
+            return min(self.actors, blocks)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return max(1, min(4, cpus, blocks))
+
+    def load(
+        self, indexer: Indexer, todo: Sequence[Candidate]
+    ) -> Iterator[tuple[Candidate, FileLoad]]:
+        if not todo:
+            return
+        ray = self._connect()
+        gpus = ray.cluster_resources().get("GPU", 0)
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        rows = [
+            {
+                "i": k,
+                "path": str(c.path),
+                "source": c.source,
+                "prev_hash": c.previous.content_hash if c.previous else "",
+            }
+            for k, c in enumerate(todo)
+        ]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self.load_batch))
+        ds = ds.map_batches(
+            _load_batch,
+            fn_kwargs={"options": indexer.options},
+            batch_size=self.load_batch,
+            num_cpus=LOAD_CPUS,
+        )
+        ds = ds.map_batches(
+            _EmbedActor,
+            fn_constructor_kwargs={
+                "specs": [e.info.spec for e in indexer.encoders],
+                "pooling": indexer.options.keyframe_pooling,
+            },
+            batch_size=self.embed_batch,
+            compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray, len(todo))),
+            num_cpus=0 if gpus >= 1 else EMBED_CPUS,
+            num_gpus=1 if gpus >= 1 else 0,
+        )  # Ray Data restarts actors and retries tasks lost with a node by default
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                yield from self._take(batch, todo)
+        except PolyseekError:
+            raise
+        except Exception as exc:  # a task failed past its retries, the cluster went away
+            raise IngestError(
+                "(ray)",
+                f"the Ray run failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+                "everything committed before is intact, run the command again to carry on",
+            ) from exc
+
+    def _take(
+        self, batch: dict[str, np.ndarray], todo: Sequence[Candidate]
+    ) -> Iterator[tuple[Candidate, FileLoad]]:
+        for k, raw, vec in zip(batch["i"], batch["load"], batch["vectors"], strict=True):
+            if vec:  # the rows of one actor call, with its first file
+                for key, (ids, vectors) in pickle.loads(vec).items():
+                    table = self._rows.setdefault(key, {})
+                    for item_id, row in zip(ids, vectors, strict=True):
+                        table.setdefault(item_id, []).append(np.asarray(row, np.float32))
+            yield todo[int(k)], pickle.loads(raw)
+
+    def embedder(self) -> ItemEmbedder:
+        """Hands the rows the actors computed to the driver's commit (and forgets them)."""
+
+        def embed(enc: Encoder, items: list[Item], pooling: str) -> tuple[list[str], np.ndarray]:
+            table = self._rows.get(enc.info.key, {})
+            ids: list[str] = []
+            rows: list[np.ndarray] = []
+            for it in dict.fromkeys(it.id for it in items):
+                got = table.pop(it, [])
+                ids.extend([it] * len(got))
+                rows.extend(got)
+            if not rows:
+                return [], np.zeros((0, enc.info.dim), np.float32)
+            return ids, np.stack(rows)
+
+        return embed
+
+
+__all__ = ["RayExecutor"]
