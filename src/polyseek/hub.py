@@ -21,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -282,6 +283,109 @@ def offline_mode() -> Iterator[None]:
             os.environ["HF_HUB_OFFLINE"] = old_env
         if constants is not None:
             setattr(constants, "HF_HUB_OFFLINE", old_const)  # noqa: B010
+
+
+ModelLoadCallback = Callable[[str], None]
+"""Called with a model's name just before polyseek starts loading it."""
+
+_load_listener: ContextVar[ModelLoadCallback | None] = ContextVar(
+    "polyseek_model_loads", default=None
+)
+
+
+@contextlib.contextmanager
+def report_model_loads(callback: ModelLoadCallback) -> Iterator[None]:
+    """Tell ``callback`` the name of every model loaded in this context (thread), so a
+    progress display can say "loading model minilm" instead of sitting still."""
+    token = _load_listener.set(callback)
+    try:
+        yield
+    finally:
+        _load_listener.reset(token)
+
+
+@contextlib.contextmanager
+def loading_model(name: str) -> Iterator[None]:
+    """Wrap the loading of model ``name``: announced to :func:`report_model_loads`'s
+    callback, and quiet (:func:`quiet_loading`)."""
+    callback = _load_listener.get()
+    if callback is not None:
+        callback(name)
+    with quiet_loading():
+        yield
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[bool, str | None, tuple[bool, int] | None] = (False, None, None)
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Keep the Hugging Face libraries' chatter off stderr while polyseek loads a model.
+
+    transformers draws a "Loading weights" bar for every model it loads, huggingface_hub
+    one per file it fetches, and transformers logs notes such as "requires torchvision;
+    falling back to the PIL image processor" that mean nothing to a polyseek user. Inside
+    this block those bars are off and transformers logs errors only; when the last block
+    (of any thread) ends the settings are put back, so an application's own use of these
+    libraries is unchanged. transformers is not imported here (the ONNX paths load without
+    it): imported inside the block it starts quiet (it copies huggingface_hub's bar setting
+    and reads ``TRANSFORMERS_VERBOSITY`` at import) and gets its defaults back on exit.
+    """
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        _quiet_depth += 1
+        if _quiet_depth == 1:
+            _quiet_saved = _silence()
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                _restore(*_quiet_saved)
+
+
+def _silence() -> tuple[bool, str | None, tuple[bool, int] | None]:
+    """Turn the bars and notes off; return what to put back."""
+    import sys
+
+    from huggingface_hub import utils as hub_utils
+
+    hub_was_off = hub_utils.are_progress_bars_disabled()
+    verbosity_env = os.environ.get("TRANSFORMERS_VERBOSITY")
+    tf_logging = sys.modules.get("transformers.utils.logging")
+    tf_state = None
+    if tf_logging is not None:
+        tf_state = (tf_logging.is_progress_bar_enabled(), tf_logging.get_verbosity())
+        tf_logging.disable_progress_bar()
+        tf_logging.set_verbosity_error()
+    if not hub_was_off:
+        hub_utils.disable_progress_bars()
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    return hub_was_off, verbosity_env, tf_state
+
+
+def _restore(hub_was_off: bool, verbosity_env: str | None, tf: tuple[bool, int] | None) -> None:
+    import sys
+
+    from huggingface_hub import utils as hub_utils
+
+    if not hub_was_off:
+        hub_utils.enable_progress_bars()
+    if verbosity_env is None:
+        os.environ.pop("TRANSFORMERS_VERBOSITY", None)
+    else:
+        os.environ["TRANSFORMERS_VERBOSITY"] = verbosity_env
+    tf_logging = sys.modules.get("transformers.utils.logging")
+    if tf_logging is None:
+        return
+    if tf is None:  # imported inside the block: its defaults
+        levels: dict[str, int] = getattr(tf_logging, "log_levels", {})
+        tf = (not hub_was_off, levels.get(verbosity_env or "", logging.WARNING))
+    (tf_logging.enable_progress_bar if tf[0] else tf_logging.disable_progress_bar)()
+    tf_logging.set_verbosity(tf[1])
 
 
 def _file_digest(path: Path, size: int, whole: bool) -> bytes:

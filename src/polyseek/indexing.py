@@ -33,6 +33,7 @@ import numpy as np
 from polyseek.encoders.base import Encoder
 from polyseek.encoders.items import embed_items
 from polyseek.errors import DiskFullError, IngestError
+from polyseek.hub import report_model_loads
 from polyseek.ingest import (
     SUPPORTED_EXTENSIONS,
     IngestOptions,
@@ -90,7 +91,14 @@ class Progress:
 
     def start(self, total_files: int) -> None: ...
 
-    def advance(self, files: int, items: int) -> None: ...
+    def status(self, text: str) -> None:
+        """What the run is doing besides reading files ("loading model minilm", ...)."""
+
+    def loaded(self, source: str, items: int) -> None:
+        """A file is read (or failed), before its batch is committed (from loader threads)."""
+
+    def advance(self, files: int, items: int) -> None:
+        """A batch of ``files`` files and ``items`` items is committed."""
 
     def media(self, source: str, seconds_done: float, seconds_total: float | None) -> None:
         """How far decoding of a video/audio file has come (called from loader threads)."""
@@ -296,10 +304,11 @@ class Indexer:
             progress.start(len(todo))
             try:
                 self._load_encode_commit(todo, report, progress)
+                progress.status("updating the search indexes")
+                self._finish(report)
             finally:
                 progress.stop()
             report.failed.sort()
-            self._finish(report)
         # Failures from earlier runs whose files did not change are still failures.
         fresh = {p for p, _ in report.failed}
         for rec in self.store.sources().values():
@@ -378,7 +387,12 @@ class Indexer:
             self._commit_stream(self._load_all(todo), report, progress)
             return
         loads = self.executor.load(self, todo)
-        self._commit_stream((self.loaded_file(c, r) for c, r in loads), report, progress)
+        self._commit_stream((self._announced(c, r, progress) for c, r in loads), report, progress)
+
+    def _announced(self, cand: Candidate, result: FileLoad, progress: Progress) -> _Loaded:
+        loaded = self.loaded_file(cand, result)
+        progress.loaded(cand.source, len(loaded.items))
+        return loaded
 
     def loaded_file(self, cand: Candidate, result: FileLoad) -> _Loaded:
         """What :meth:`_load_one` makes of a file, from a load done elsewhere."""
@@ -432,6 +446,13 @@ class Indexer:
                 yield loaded
 
     def _load_one(self, cand: _Candidate) -> _Loaded:
+        progress = self._progress
+        with report_model_loads(lambda name: progress.status(f"loading model {name}")):
+            loaded = self._load_file(cand)
+        progress.loaded(cand.source, len(loaded.items))
+        return loaded
+
+    def _load_file(self, cand: _Candidate) -> _Loaded:
         gen = uuid.uuid4().hex[:12]
         prev = cand.previous
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from polyseek.engine import Engine
+from polyseek.indexing import FIRST_BATCH
 from polyseek.store.lancedb import LanceStore
 from tests.conftest import copy_small_collection
 
@@ -27,11 +28,14 @@ def visible_items(store_path: Path) -> dict[str, tuple[str, str]]:
     return {i: (it.source, it.text) for i, it in store.get_items(ids).items()}
 
 
-def kill_during_commits(root: Path, store: Path, commits_before_kill: int, delay: float) -> int:
+def kill_during_commits(
+    root: Path, store: Path, commits_before_kill: int, delay: float, batch_files: int | None = 4
+) -> int:
     """Start `polyseek index`, SIGKILL it ``delay`` s after its n-th commit; return its code."""
     cmd = [sys.executable, "-m", "polyseek", "-v", "index", str(root), "--store", str(store)]
+    batching = ["--batch-files", str(batch_files)] if batch_files else []
     proc = subprocess.Popen(
-        [*cmd, "--batch-files", "4"],
+        [*cmd, *batching],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,3 +102,20 @@ def test_sigkill_mid_index_loses_and_duplicates_nothing(tmp_path):
     on_disk = {p.relative_to(store).as_posix() for p in (store / "media").rglob("*.jpg")}
     assert on_disk == previews
     assert st.recover() == 0
+
+
+def test_a_kill_after_the_first_commit_keeps_the_first_files(tmp_path):
+    """With the default batch size (256 files) the first commit still comes after a few
+    dozen files, so a run killed early has saved them; the next run skips them."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    n = 150
+    for i in range(n):
+        (root / f"note{i:03d}.txt").write_text(f"harbour log {i}: calm sea", encoding="utf-8")
+    store = tmp_path / "idx"
+    code = kill_during_commits(root, store, commits_before_kill=1, delay=0.0, batch_files=None)
+    assert code == -signal.SIGKILL
+    saved = len(LanceStore.open(store).sources())
+    assert 0 < saved <= FIRST_BATCH * 3 < n  # the first (small) batches, not the whole run
+    report = Engine.open(root, store=store).index()
+    assert report.unchanged == saved and report.added == n - saved and report.failed == []

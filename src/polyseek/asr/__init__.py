@@ -22,6 +22,7 @@ from polyseek.asr.base import (
     Word,
 )
 from polyseek.asr.vad import VadOptions, speech_spans
+from polyseek.hub import loading_model
 
 TRANSCRIBERS.register_lazy("pocketsphinx", "polyseek.asr.pocketsphinx:PocketSphinxTranscriber")
 TRANSCRIBERS.register_lazy("whisper", "polyseek.asr.whisper:WhisperTranscriber")
@@ -42,7 +43,8 @@ def load_transcriber(spec: str) -> Transcriber:
             return cached
         name, _, model_ref = spec.partition(":")
         factory = TRANSCRIBERS.resolve(name)
-        transcriber = factory(model_ref or None)
+        with loading_model(spec):
+            transcriber = factory(model_ref or None)
         _CACHE[spec] = transcriber
         return transcriber
 

@@ -1,7 +1,10 @@
-"""Voice activity detection by frame energy, adaptive to the recording's noise floor.
+"""Voice activity detection: which frames are speech, then spans cut at pauses.
 
-Good enough to cut clean speech (narration, talks, synthetic test speech) at its pauses;
-music or loud background noise count as activity. Spans come back in seconds.
+Frames are judged by Silero VAD's model (:mod:`polyseek.asr.silero`, from the
+``silero-vad`` wheel, on ONNX Runtime) when it is installed, else by frame energy
+adaptive to the recording's noise floor (music or loud noise then count as activity).
+Either way the same rules make spans: short pauses closed, short bursts dropped, a pad
+kept around, long spans cut at their quietest frame. Spans come back in seconds.
 
 A span that is a steady tone (a test tone, a beep, a hum: most of its frames have nearly
 all their energy in one narrow band) is not speech and is dropped, so speech recognition
@@ -12,10 +15,11 @@ about a fifth of them; two simultaneous tones (music-like) are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from polyseek.asr import silero
 from polyseek.asr.base import MAX_CHUNK_S, SAMPLE_RATE
 
 
@@ -31,6 +35,11 @@ class VadOptions:
     max_span_s: float = MAX_CHUNK_S
     tonal_peak: float = 0.75  # a frame is tonal when this share of its energy is in one band
     max_tonal_share: float = 0.7  # a span with more tonal frames than this is a tone
+    # "silero": Silero VAD's model (polyseek.asr.silero) decides which frames are speech,
+    # "energy": the level above the noise floor does; "auto": silero when installed.
+    detector: str = "auto"
+    speech_prob: float = 0.5  # silero: a frame above this starts or is speech
+    keep_prob: float = 0.35  # silero: ...and frames above this next to it stay speech
 
 
 def frame_levels(audio: np.ndarray, frame: int) -> np.ndarray:
@@ -49,13 +58,23 @@ def speech_spans(audio: np.ndarray, options: VadOptions | None = None) -> list[t
     Spans longer than ``max_span_s`` are cut at their quietest frame near the limit.
     """
     o = options or VadOptions()
+    if o.detector not in ("auto", "silero", "energy"):
+        raise ValueError(f"unknown VAD detector {o.detector!r}: auto, silero or energy")
+    probs = None if o.detector == "energy" else silero.speech_probabilities(audio)
+    if probs is None and o.detector == "silero":
+        raise ValueError("the silero VAD needs the silero-vad package: pip install silero-vad")
+    if probs is not None:
+        o = replace(o, frame_s=silero.FRAME_S)
     frame = int(o.frame_s * SAMPLE_RATE)
     levels = frame_levels(audio, frame)
     if len(levels) == 0:
         return []
-    floor = float(np.percentile(levels, 10))
-    threshold = min(max(floor + o.floor_margin_db, o.min_level_db), o.max_level_db)
-    active = levels > threshold
+    if probs is not None:
+        active = _hysteresis(probs[: len(levels)], o.speech_prob, o.keep_prob)
+    else:
+        floor = float(np.percentile(levels, 10))
+        threshold = min(max(floor + o.floor_margin_db, o.min_level_db), o.max_level_db)
+        active = levels > threshold
     runs = _runs(active)
     # Close short pauses, then drop short bursts.
     merged: list[list[int]] = []
@@ -108,6 +127,16 @@ def tonal_share(audio: np.ndarray, options: VadOptions | None = None) -> float:
     )
     share = near / (band.sum(axis=1) + 1e-12)
     return float(np.mean(share >= o.tonal_peak))
+
+
+def _hysteresis(probs: np.ndarray, start: float, keep: float) -> np.ndarray:
+    """Frames above ``start``, grown over neighbours above ``keep`` (Silero's two thresholds)."""
+    active = probs > start
+    weak = probs > keep
+    for a, b in _runs(weak):
+        if active[a:b].any():
+            active[a:b] = True
+    return active
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -8,6 +8,7 @@ decoder is (``media 00:03:12/00:10:00 talk.mp4``), and for a long PDF which page
 
 from __future__ import annotations
 
+import threading
 import time
 
 from rich.console import Console
@@ -28,12 +29,20 @@ from polyseek.ingest.media import fmt_time
 
 
 class RichProgress(ProgressCallback):
+    """The bar moves as each file is read (a long PDF by its pages, a long recording by its
+    media time), not only when a batch is committed; the committed count is shown beside
+    it, and so is any other work of the run ("loading model pocketsphinx", "updating the
+    search indexes")."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self._bar: Progress | None = None
         self._task: TaskID | None = None
-        self._items = 0
-        self._files = 0
+        self._lock = threading.Lock()  # loader threads report files, pages and media time
+        self._read = 0  # files read
+        self._read_items = 0
+        self._partial: dict[str, float] = {}  # share of a long file read so far
+        self._committed = 0
         self._t0 = 0.0
 
     def start(self, total_files: int) -> None:
@@ -42,7 +51,7 @@ class RichProgress(ProgressCallback):
         self._t0 = time.perf_counter()
         self._bar = Progress(
             TextColumn("[bold]indexing"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TextColumn("{task.fields[media]}"),
@@ -55,27 +64,58 @@ class RichProgress(ProgressCallback):
         self._bar.start()
         self._task = self._bar.add_task("index", total=total_files, rate="", media="")
 
+    def status(self, text: str) -> None:
+        self._show(media=text, refresh=True)
+
+    def loaded(self, source: str, items: int) -> None:
+        with self._lock:
+            self._read += 1
+            self._read_items += items
+            self._partial.pop(source, None)
+        self._show(media="")
+
     def advance(self, files: int, items: int) -> None:
-        self._files += files
-        self._items += items
-        if self._bar is None or self._task is None:
-            return
-        dt = max(time.perf_counter() - self._t0, 1e-6)
-        rate = f"{self._files / dt:.1f} files/s, {self._items / dt:.1f} items/s"
-        self._bar.update(self._task, advance=files, rate=rate, media="")
+        with self._lock:
+            self._committed += files
+        self._show()
 
     def media(self, source: str, seconds_done: float, seconds_total: float | None) -> None:
-        if self._bar is None or self._task is None:
-            return
         total = f"/{fmt_time(seconds_total)}" if seconds_total else ""
-        text = f"media {fmt_time(seconds_done)}{total} {source}"
-        self._bar.update(self._task, media=text)
-        self._bar.refresh()  # a short file may be decoded between two automatic refreshes
+        if seconds_total:
+            self._part(source, seconds_done / seconds_total)
+        # A short file may be decoded between two automatic refreshes.
+        self._show(media=f"media {fmt_time(seconds_done)}{total} {source}", refresh=True)
 
     def pages(self, source: str, done: int, total: int) -> None:
+        self._part(source, done / max(total, 1))
+        self._show(media=f"page {done}/{total} {source}", refresh=True)
+
+    @property
+    def files_done(self) -> float:
+        """Files read, a long file counting by its share read so far."""
+        with self._lock:  # never behind what is committed (a run reporting no reads)
+            return max(self._read + sum(self._partial.values()), float(self._committed))
+
+    def _part(self, source: str, share: float) -> None:
+        with self._lock:
+            self._partial[source] = min(max(share, 0.0), 0.99)  # whole once it is read
+
+    def _show(self, *, media: str | None = None, refresh: bool = False) -> None:
         if self._bar is None or self._task is None:
             return
-        self._bar.update(self._task, media=f"page {done}/{total} {source}")
+        done = self.files_done
+        with self._lock:
+            dt = max(time.perf_counter() - self._t0, 1e-6)
+            rate = (
+                f"{self._read / dt:.1f} files/s, {self._read_items / dt:.1f} items/s, "
+                f"{self._committed} saved"
+            )
+        if media is None:
+            self._bar.update(self._task, completed=done, rate=rate)
+        else:
+            self._bar.update(self._task, completed=done, rate=rate, media=media)
+        if refresh:
+            self._bar.refresh()
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from polyseek.encoders.base import Encoder, EncoderInfo, EncoderKind, LateInteractionEncoder
 from polyseek.errors import ConfigError
+from polyseek.hub import loading_model
 from polyseek.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ def load_encoder(spec: str) -> Encoder:
             return cached
         factory = _factory(backend)
         start = time.perf_counter()
-        encoder = factory(model_ref)
+        with loading_model(key):
+            encoder = factory(model_ref)
         if not isinstance(encoder, Encoder):
             raise ConfigError(f"encoder {backend!r} returned {type(encoder).__name__}, not Encoder")
         info = getattr(encoder, "info", None)

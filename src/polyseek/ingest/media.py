@@ -8,7 +8,11 @@ soundtrack is kept (1.9 MB per minute as 16-bit samples, twice that as float32 w
 read) for speech recognition and audio-text encoders.
 
 Corrupt and truncated files raise :class:`IngestError` naming the media time where
-decoding stopped.
+decoding stopped; with ``keep_partial=True`` (the video loader) a file that breaks off
+after some good data ends its stream there instead and says why in :attr:`MediaReader.damage`,
+so what was decoded before the break is kept. An MP4 or MOV cut short before its index
+(the ``moov`` box, written last by most encoders) cannot be decoded at all; the message
+says so rather than FFmpeg's "Invalid data found when processing input".
 """
 
 from __future__ import annotations
@@ -105,8 +109,51 @@ def fmt_time(seconds: float) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.split("; last error log:")[0]
+    """FFmpeg's words without the errno number and path PyAV puts around them."""
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return str(text).split("; last error log:")[0]
+
+
+_BMFF_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"moof"})
+
+
+def _missing_mp4_index(path: Path) -> bool:
+    """An ISO media file (MP4, MOV, M4A) with data but without its ``moov`` index box."""
+    seen: set[bytes] = set()
+    try:
+        with path.open("rb") as fh:
+            size_total = path.stat().st_size
+            pos = 0
+            while pos + 8 <= size_total and len(seen) < 64:
+                fh.seek(pos)
+                head = fh.read(16)
+                size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if kind not in _BMFF_BOXES:
+                    break
+                seen.add(kind)
+                if size == 1 and len(head) >= 16:
+                    size = int.from_bytes(head[8:16], "big")
+                if size < 8:
+                    break
+                pos += size
+    except OSError:
+        return False
+    return b"ftyp" in seen and b"moov" not in seen
+
+
+def _open_error(path: Path, exc: BaseException) -> IngestError:
+    if _missing_mp4_index(path):
+        return IngestError(
+            str(path),
+            "truncated or unfinished file: its index (the MP4 'moov' box, written at the end) "
+            "is missing, so nothing can be decoded (decoding stopped at 00:00:00); re-encode "
+            "or re-export the original",
+        )
+    return IngestError(
+        str(path),
+        f"not a readable media file (corrupt or truncated?): {_reason(exc)}; decoding "
+        "stopped at 00:00:00",
+    )
 
 
 class MediaReader:
@@ -123,6 +170,7 @@ class MediaReader:
         frame_fps: float = 5.0,
         audio: bool = True,
         on_progress: ProgressCallback | None = None,
+        keep_partial: bool = False,
     ) -> None:
         av = _av()
         self.path = path
@@ -133,12 +181,12 @@ class MediaReader:
         self._want_audio = audio
         self._pcm: list[np.ndarray] = []
         self._last_t = 0.0
+        self.keep_partial = keep_partial
+        self.damage: str | None = None  # why the streams broke off (with keep_partial)
         try:
             self._container = av.open(str(path), metadata_errors="ignore")
         except av.error.FFmpegError as exc:
-            raise IngestError(
-                str(path), f"not a readable media file (corrupt or truncated?): {_reason(exc)}"
-            ) from None
+            raise _open_error(path, exc) from None
         c = self._container
         # A stream without a codec context is one FFmpeg cannot decode (an unknown codec,
         # a damaged header): as good as absent.
@@ -248,18 +296,19 @@ class MediaReader:
                 for out in resampler.resample(None):
                     self._pcm.append(out.to_ndarray().reshape(-1).copy())
         except av.error.FFmpegError as exc:
-            raise IngestError(
-                str(self.path),
-                f"corrupt or truncated media: decoding failed at {fmt_time(self._last_t)} "
-                f"({_reason(exc)})",
-            ) from None
+            self._broken(
+                f"corrupt or truncated media: decoding failed at {fmt_time(self._last_t)}"
+                f"{self._of_total()} ({_reason(exc)})"
+            )
+            return
         finally:
             self.stats.decode_s += time.perf_counter() - started - busy
         self._check_complete()
         if self.on_progress is not None:
             self.on_progress(self._last_t, self.info.duration_s)
         if self._tick is not None:  # complete (checked above): all of it is done
-            self._tick(max(self._last_t, self.info.duration_s or 0.0), self.info.duration_s)
+            done = self._last_t if self.damage else max(self._last_t, self.info.duration_s or 0)
+            self._tick(done, self.info.duration_s)
 
     def _report(self, started: float) -> None:
         total = self.info.duration_s
@@ -281,11 +330,22 @@ class MediaReader:
             return
         tolerance = max(1.5, 0.02 * total)
         if end + tolerance < total:
-            raise IngestError(
-                str(self.path),
+            self._broken(
                 f"truncated media: data ends at {fmt_time(end)} but the file announces "
-                f"{fmt_time(total)}",
+                f"{fmt_time(total)}"
             )
+
+    def _of_total(self) -> str:
+        total = self.info.duration_s
+        return f" of {fmt_time(total)}" if total else ""
+
+    def _broken(self, reason: str) -> None:
+        """Raise, or with ``keep_partial`` note the reason and let the stream end here."""
+        if not self.keep_partial:
+            raise IngestError(str(self.path), reason)
+        # Info, not a warning: the run's summary lists the file as indexed in part.
+        logger.info("%s: %s; keeping what was decoded before it", self.path.name, reason)
+        self.damage = reason
 
     @property
     def decoded_until(self) -> float:

@@ -26,6 +26,7 @@ from polyseek.ingest.detect import VIDEO_EXTENSIONS
 from polyseek.ingest.media import MediaLoader, MediaReader
 from polyseek.ingest.options import IngestOptions
 from polyseek.ingest.scenes import ANALYSIS_SIZE, SceneDetector
+from polyseek.ingest.text import NOTE_KEY
 from polyseek.types import Item, Locator
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,11 @@ class VideoLoader(MediaLoader):
         segment_s = 0.0
         started = time.perf_counter()
         with MediaReader(
-            path, frame_fps=opts.scene_fps, audio=True, on_progress=self.on_progress
+            path,
+            frame_fps=opts.scene_fps,
+            audio=True,
+            on_progress=self.on_progress,
+            keep_partial=True,  # a file cut short keeps the moments before the cut
         ) as reader:
             info = reader.info
             if reader.video is None:
@@ -139,7 +144,8 @@ class VideoLoader(MediaLoader):
                 self.timings["decode_s"] = time.perf_counter() - started
                 segments = cues or transcribe(audio, opts, self.timings)
                 origin = f"subtitles:{sidecar}" if cues else f"asr:{opts.asr}"
-                return audio_items(source, segments, info, origin, opts.moment_max_s, audio)
+                found = audio_items(source, segments, info, origin, opts.moment_max_s, audio)
+                return _noted(found, reader.damage, path)
             size = _thumb_size(info.width, info.height, opts.keyframe_side)
             w, h = ANALYSIS_SIZE
             for t, frame in reader.frames():
@@ -155,7 +161,7 @@ class VideoLoader(MediaLoader):
             self.timings["decode_s"] = reader.stats.decode_s
             self.timings["segment_s"] = segment_s
         if not moments or reader.stats.frames_sampled == 0:
-            raise IngestError(str(path), "no decodable video frame")
+            raise IngestError(str(path), reader.damage or "no decodable video frame")
         segments = cues or transcribe(audio, opts, self.timings)
         origin = (
             f"subtitles:{sidecar}"
@@ -183,6 +189,7 @@ class VideoLoader(MediaLoader):
                     },
                 )
             )
+        _noted(items, reader.damage, path)
         logger.info(
             "%s: %d moments (%d shots), %d transcript segments (%s)",
             source,
@@ -192,6 +199,17 @@ class VideoLoader(MediaLoader):
             origin,
         )
         return items
+
+
+def _noted(items: list[Item], damage: str | None, path: Path) -> list[Item]:
+    """Items of a file that broke off: the reason goes on the first ("partly" in the
+    summary of the run); with nothing before the break the file fails with it."""
+    if damage is None:
+        return items
+    if not items:
+        raise IngestError(str(path), damage)
+    items[0].metadata[NOTE_KEY] = f"{damage}; what came before it is indexed ({len(items)} items)"
+    return items
 
 
 def _picture(frame: Any, size: tuple[int, int]) -> Callable[[], Image.Image]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from polyseek.errors import ConfigError, PolyseekError
+from polyseek.hub import loading_model
 from polyseek.rag.base import ChatMessage, Generator
 from polyseek.registry import Registry
 
@@ -236,4 +237,6 @@ def load_generator(
         raise ConfigError(
             f"unknown generator {spec!r}", hint=f"valid forms: {', '.join(GENERATOR_KINDS)}"
         )
-    return GENERATORS.resolve(kind)(model, base_url=base_url, api_key=api_key)
+    factory = GENERATORS.resolve(kind)
+    with loading_model(spec):
+        return factory(model, base_url=base_url, api_key=api_key)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyseek.errors import ConfigError, MissingDependencyError
+from polyseek.hub import loading_model
 from polyseek.rag.base import CitedSpan, Evidence
 from polyseek.rag.defaults import DEFAULT_SUPPORT
 from polyseek.rag.lexical import Weighted, numbers, terms
@@ -53,7 +54,8 @@ class NliModel:
                 hint="pip install sentence-transformers",
             ) from exc
         try:
-            self.model = CrossEncoder(model)
+            with loading_model(f"nli:{model}"):
+                self.model = CrossEncoder(model)
         except (OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot load the NLI model {model!r}: {exc}",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from polyseek import registry as _registry
 from polyseek.errors import ConfigError as _ConfigError
+from polyseek.hub import loading_model as _loading_model
 from polyseek.rerank.base import Candidate, Reranker
 
 RerankerFactory = Callable[[str], Reranker]
@@ -51,7 +52,9 @@ def load_reranker(spec: str) -> Reranker:
             f"unknown reranker backend {backend!r}",
             hint=f"valid backends: {', '.join(RERANKERS.names())}",
         )
-    return RERANKERS.resolve(backend)(model)
+    factory = RERANKERS.resolve(backend)
+    with _loading_model(spec):
+        return factory(model)
 
 
 def cached_reranker(spec: str) -> Reranker:
