@@ -75,6 +75,17 @@ def test_text_query_merges_both_encoders(two_encoder_collection):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_one_truncate_first_pass_serves_encoders_of_any_dimension(two_encoder_collection):
+    # The README's example: truncate:128 beside an image-text encoder of fewer dimensions
+    # (the tiny CLIP's), which is searched whole instead of refusing the query.
+    root, clip_dir = two_encoder_collection
+    engine = Engine.open(root)
+    dims = {info.spec: info.dim for info in engine.encoder_infos}
+    assert dims[f"clip:{clip_dir}"] <= 128 < dims["minilm"]
+    res = engine.search("pump housing", top=5, first_pass="truncate:128", oversample=30)
+    assert res.hits and f"clip:{clip_dir}" in set().union(*(h.signals for h in res.hits))
+
+
 def test_composed_query_weights_image_and_text(two_encoder_collection):
     root, clip_dir = two_encoder_collection
     engine = Engine.open(root)

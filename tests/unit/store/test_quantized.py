@@ -187,10 +187,18 @@ def test_bad_first_pass_is_rejected_with_the_valid_values(store, spec, oversampl
         EvalConfig.of(first_pass=spec, oversample=oversample)
 
 
+def test_truncate_is_capped_at_each_encoders_dimension(store):
+    # One truncate:N for every encoder: one with N or fewer dimensions is searched whole.
+    lance, _, vectors = store
+    exact = lance.search_vectors(ENC.key, vectors[:3], 10, exact=True)
+    for dims in (DIM, DIM + 64):
+        assert (
+            lance.search_vectors(ENC.key, vectors[:3], 10, first_pass=f"truncate:{dims}") == exact
+        )
+
+
 def test_first_pass_conflicts_are_rejected(store):
     lance, _, vectors = store
-    with pytest.raises(QueryError, match="keeps every dimension"):
-        lance.search_vectors(ENC.key, vectors[:1], 10, first_pass=f"truncate:{DIM}")
     with pytest.raises(QueryError, match="alternatives"):
         lance.search_vectors(ENC.key, vectors[:1], 10, exact=False, first_pass="int8")
     with pytest.raises(ConfigError, match="alternatives"):
