@@ -88,6 +88,22 @@ def test_cli_beir_lexical_only_and_bad_input(tmp_path):
     assert code == 2 and "unknown cut-off mode" in err
 
 
+def test_eval_where_filters_the_candidates(tmp_path):
+    # --where reaches eval: only documents d0000-d0009 stay searchable, so the queries of
+    # the other ten cannot find theirs, and the config records the filter.
+    papers = load_papers(REPO / "tests" / "fixtures" / "papers")[:20]
+    data = write_beir_papers(papers, tmp_path / "beir")
+    code, _, err = cli(
+        "eval", "beir", str(data), "--no-dense", "--lexical", "--pool", "union",
+        "--where", "source GLOB '*d000*'", "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["config"]["where"] == "source GLOB '*d000*'"
+    mrr = result["pools"]["union"]["tasks"]["beir"]["metrics"]["mrr@10"]
+    assert 0.3 < mrr <= 0.5  # at most the ten queries whose document stayed
+
+
 def test_search_cli_ranking_options(tmp_path):
     root = tmp_path / "papers"
     root.mkdir()

@@ -27,7 +27,6 @@ The search pipeline uses the mask to restrict every candidate list *before* rank
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -466,8 +465,31 @@ def _like_regex(pattern: str) -> str:
 
 
 def _glob_regex(pattern: str) -> str:
-    """A shell glob (``*`` any run, '/' included; ``?``; ``[...]``) as an RE2 expression."""
-    return "^" + fnmatch.translate(pattern).replace("\\Z", "$")
+    """A shell glob (``*`` any run, '/' included; ``?``; ``[...]``, ``[!...]``) as an RE2
+    expression. Not :func:`fnmatch.translate`: for two or more ``*`` it writes atomic
+    groups (``(?>...)``), which RE2 (Arrow, LanceDB) refuses."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            end = pattern.find("]", i + 1 if i < n and pattern[i] in "!^" else i)
+            if end < 0:
+                out.append(re.escape(ch))
+                continue
+            body = pattern[i:end]
+            i = end + 1
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            chars = "".join(c if c == "-" else re.escape(c) for c in body)
+            out.append(f"[{'^' if negate else ''}{chars}]")
+        else:
+            out.append(re.escape(ch))
+    return "(?s)^" + "".join(out) + "$"
 
 
 def matching(expr: Expr, table: pa.Table) -> pa.Array:

@@ -47,6 +47,9 @@ def ids(where: str) -> list[str]:
         ("modality NOT IN ('image')", ["b", "c"]),
         ("source GLOB 'photos/*'", ["a", "d"]),  # '*' crosses folders, as in LanceDB
         ("source GLOB 'photos/*.jpg'", ["a"]),
+        ("source GLOB '*o*/*'", ["a", "b", "c", "d"]),  # two stars (fnmatch: RE2-less)
+        ("source GLOB '*/[cd]*.[jp]*'", ["a", "d"]),
+        ("source GLOB '[!p]*'", ["b", "c"]),
         ("source LIKE 'notes/a_b%'", ["b"]),
         ("source NOT LIKE '%.pdf'", ["a", "b", "d"]),
         ("size > 2MB", ["a", "c"]),
