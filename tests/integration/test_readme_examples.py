@@ -46,6 +46,12 @@ SKIPPED = {
     "cross-encoder:DIR": "DIR stands for a local cross-encoder checkpoint",
     '"where the speaker explains the budget"': "searches the ~/talks index made by the "
     "skipped command above it (its output line is an illustration)",
+    "s3://bucket/": "needs a real S3 bucket (tests/integration/test_object_store.py uses "
+    "moto's server on 127.0.0.1)",
+    "--ray auto": "joins a running Ray cluster (tests/integration/test_ray_ingest.py starts one)",
+    "st:/models/": "needs a sentence-transformers checkpoint at /models (not on this machine)",
+    "polyseek label ": "needs the user's labels.csv of examples "
+    "(tests/integration/test_labels.py trains on real ones)",
 }
 
 # Each `eval beir` of the 206 papers takes 20-100 s (three of them, then `compare` of two):
@@ -63,7 +69,17 @@ PLACEHOLDERS = {
     "~/archive": "{archive}",
 }
 # Commands that find the index above the working directory (run inside ~/archive).
-FINDS_INDEX = ("search", "ask", "status", "remove", "check", "repair", "models")
+FINDS_INDEX = (
+    "search",
+    "ask",
+    "status",
+    "remove",
+    "check",
+    "repair",
+    "models",
+    "encoders",
+    "label",
+)
 
 # Commands the README says need something the default index lacks: they must refuse
 # clearly (exit code 2, a message naming what is missing), not crash.
@@ -166,7 +182,7 @@ def test_readme_usage_examples_run_as_written(
         if reason:
             skipped.append((ex.code, reason))
             continue
-        verb = shlex.split(ex.code)[1]
+        verb = shlex.split(strip_comment(ex.code))[1]
         finds = verb in FINDS_INDEX and " -c " not in ex.code
         monkeypatch.chdir(archive if finds else workspace)
         started = time.perf_counter()
@@ -186,4 +202,4 @@ def test_readme_usage_examples_run_as_written(
             failures.append(f"{ex.code}: the README shows {missing}, it printed {output[-800:]}")
     print("\n".join(f"{s:6.1f} s  {c}" for s, c in sorted(timings, reverse=True)))
     assert not failures, "\n\n".join(failures)
-    assert ran >= 15 and len(skipped) <= 16, skipped
+    assert ran >= 15 and len(skipped) <= 26, skipped

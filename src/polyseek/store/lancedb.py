@@ -261,7 +261,7 @@ class LanceStore(Store):
         if _identity(self.path / self.MANIFEST) == self._identity:
             return False
         with self._cache_lock:
-            fresh = LanceStore.open(self.path)
+            fresh = LanceStore.open(self.location)  # an object store by its URI, not the mirror
             self.manifest, self._identity = fresh.manifest, fresh._identity
             self._tables.update(fresh._tables)
             self._caches.clear()
