@@ -143,29 +143,50 @@ def index(
         raise PolyseekError(f"{directory}: no such folder")
     if not directory.is_dir():
         raise PolyseekError(f"{directory}: not a folder")
-    with err.status("starting polyseek") as spinner:  # imports and models take seconds
-        from polyseek.cli.progress import RichProgress
+    engine = _open_for_indexing(
+        directory, store, parse_storage_options(storage_option), encoder, rebuild
+    )
+    report = _run_index(engine, ocr, asr, batch_files, ray)
+    _print_index_report(report, _clock.elapsed(), as_json)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _open_for_indexing(
+    directory: Path,
+    store: str | None,
+    storage_options: dict[str, str] | None,
+    encoders: list[str] | None,
+    rebuild: bool,
+) -> Any:
+    """The engine, with a spinner while imports and models take their seconds."""
+    with err.status("starting polyseek") as spinner:
         from polyseek.engine import Engine
         from polyseek.hub import report_model_loads
-        from polyseek.ingest import IngestOptions
 
         spinner.update("opening the index")
         with report_model_loads(lambda name: spinner.update(f"loading model {name}")):
-            engine = Engine.open(
+            return Engine.open(
                 directory,
                 store=store,
-                storage_options=parse_storage_options(storage_option),
-                encoders=encoder,
+                storage_options=storage_options,
+                encoders=encoders,
                 create=True,
                 rebuild=rebuild,
             )
+
+
+def _run_index(engine: Any, ocr: bool, asr: str, batch_files: int, ray: str | None) -> Any:
+    from polyseek.cli.progress import RichProgress
+    from polyseek.ingest import IngestOptions
+
     executor = None
     if ray is not None:
         from polyseek.indexing_ray import RayExecutor
 
         executor = RayExecutor(ray)
     try:
-        report = engine.index(
+        return engine.index(
             progress=RichProgress(err),
             options=IngestOptions(ocr=ocr, asr=asr),
             batch_files=batch_files,
@@ -174,22 +195,22 @@ def index(
     finally:
         if executor is not None:
             executor.shutdown()
-    total_s = _clock.elapsed()
+
+
+def _print_index_report(report: Any, total_s: float, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps({**report.to_dict(), "total_seconds": round(total_s, 3)}))
-    else:
-        out.print(
-            f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
-            f"{report.unchanged} unchanged, {report.removed} removed, "
-            f"[bold red]{len(report.failed)}[/] failed; {report.items} items "
-            f"in {total_s:.1f} s (start-up {max(total_s - report.seconds, 0.0):.1f} s)"
-        )
-        for path, reason in report.failed:
-            out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
-        for path, note in report.notes:
-            out.print(f"  [yellow]partly[/] {escape(path)}: {escape(note)}")
-    if report.failed:
-        raise typer.Exit(1)
+        return
+    out.print(
+        f"[bold]{report.added}[/] added, [bold]{report.updated}[/] updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed, "
+        f"[bold red]{len(report.failed)}[/] failed; {report.items} items "
+        f"in {total_s:.1f} s (start-up {max(total_s - report.seconds, 0.0):.1f} s)"
+    )
+    for path, reason in report.failed:
+        out.print(f"  [red]failed[/] {escape(path)}: {escape(reason)}")
+    for path, note in report.notes:
+        out.print(f"  [yellow]partly[/] {escape(path)}: {escape(note)}")
 
 
 @app.command()

@@ -185,19 +185,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         check_access(settings, request, level, media_token)
 
     levels: list[tuple[Any, Level]] = []
-    app.add_middleware(_AccessGuard, api=app, levels=lambda: levels, check=check)
-    app.add_middleware(
-        _BodyLimit, limit=settings.max_upload_bytes + 64 * 1024, timeout=settings.body_timeout_s
-    )
-    if settings.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["X-API-Key", "Content-Type", "Authorization", "Range"],
-        )
+    _add_middleware(app, settings, levels, check)
     jobs = IndexJobs(engine)
     # Encoders (tokenizers) are not safe to share between threads: one search at a time.
     engine_lock = threading.Lock()
@@ -248,6 +236,29 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _add_middleware(
+    app: FastAPI,
+    settings: ServerSettings,
+    levels: list[tuple[Any, Level]],
+    check: Any,
+) -> None:
+    """Access levels per route (``levels`` is filled once the routes exist), the body
+    limit, and CORS when origins are configured."""
+    app.add_middleware(_AccessGuard, api=app, levels=lambda: levels, check=check)
+    app.add_middleware(
+        _BodyLimit, limit=settings.max_upload_bytes + 64 * 1024, timeout=settings.body_timeout_s
+    )
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type", "Authorization", "Range"],
+        )
 
 
 @dataclass(frozen=True)
