@@ -170,7 +170,7 @@ class FilteredStore(Store):
         keep = None
         if modalities:
             keep = np.isin(view.modality, [MODALITY_CODES[m] for m in modalities])
-        fp = FirstPass.parse(first_pass)
+        fp = FirstPass.parse(first_pass).for_dim(queries.shape[-1])
         if not fp.is_exact:
             return first_pass_search(fp, view.matrix, view.ids, queries, k, keep, view.compressed)
         if len(view.ids) == 0:

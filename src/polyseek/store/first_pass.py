@@ -45,6 +45,14 @@ class FirstPass:
             return cls("truncate", dims, oversample)
         raise QueryError(f"unknown first pass {spec!r}", hint=valid)
 
+    def for_dim(self, dim: int) -> FirstPass:
+        """This plan for vectors of ``dim`` dimensions: ``truncate:N`` is capped at each
+        encoder's dimension, so one with N or fewer has nothing to cut and is searched
+        whole (MiniLM 384-d beside a 256-d CLIP under one ``truncate:300``)."""
+        if self.kind == "truncate" and self.dims >= dim:
+            return FirstPass("none", 0, self.oversample)
+        return self
+
     @property
     def is_exact(self) -> bool:
         return self.kind == "none"

@@ -484,11 +484,7 @@ class LanceStore(Store):
         first_pass: FirstPass | str | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Top-k per query. ``exact=None`` uses the ANN index when the table has one."""
-        fp = FirstPass.parse(first_pass)
-        if fp.kind == "truncate" and fp.dims >= queries.shape[-1]:
-            # truncate:N is capped at each encoder's dimension: one with N or fewer has
-            # nothing to cut, its whole vector is searched (MiniLM 384-d beside a 256-d CLIP).
-            fp = FirstPass("none", 0, fp.oversample)
+        fp = FirstPass.parse(first_pass).for_dim(queries.shape[-1])
         if not fp.is_exact:  # compressed in-memory pass + exact rescoring, instead of ANN
             if exact is False:
                 raise QueryError(f"first pass {fp.spec} and the ANN path are alternatives")
