@@ -72,4 +72,4 @@ def test_cli_shows_start_up_and_counts_it_in_the_summary(
     assert found, out
     total, startup = float(found.group(1)), float(found.group(2))
     assert total >= wall - 0.3  # everything the user waited for, model loading included
-    assert 0 < startup < total
+    assert 0 < startup <= total  # both printed to 0.1 s: equal when start-up is all of it
