@@ -67,6 +67,8 @@ _ALIASES = {
     "no": "off",
 }
 MANIFEST = "manifest.json"
+# Files whose hash was checked, by what their stat said then (see Export.verified_path).
+VERIFIED = ".verified.json"
 EXPORT_FORMAT = 2  # bump when the export code changes what it writes (2: fused BERT)
 OPSET = 17
 STALE_S = 3600.0  # an export's temporary directory untouched this long was abandoned
@@ -148,6 +150,44 @@ class Export:
                 f"{path} is corrupt ({len(data)} bytes, manifest says {entry['size']})"
             )
         return data
+
+    def verified_path(self, name: str) -> Path:
+        """The path of file ``name``, checked like :meth:`read` without reading it each time.
+
+        The SHA-256 of a 90 MB model costs more than the session that maps it: a file is
+        hashed once, and what ``stat`` said of it then (size, inode, mtime and ctime, which
+        any write changes) is kept in :data:`VERIFIED`; while ``stat`` still says so, the
+        check is one ``stat``.
+        """
+        entry = self.manifest.get("files", {}).get(name)
+        if entry is None:
+            raise CorruptExportError(f"{self.directory} has no file {name!r} in its manifest")
+        path = self.directory / name
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise CorruptExportError(f"cannot read {path}: {exc}") from exc
+        seen = [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, entry["sha256"]]
+        stamps = self._stamps()
+        if stamps.get(name) == seen:
+            return path
+        self.read(name)  # raises when the size or the hash differs
+        stamps[name] = seen
+        tmp = self.directory / f"{VERIFIED}.{uuid.uuid4().hex[:8]}"
+        try:  # a read-only cache only costs the hash again next time
+            tmp.write_text(json.dumps(stamps))
+            os.replace(tmp, self.directory / VERIFIED)
+        except OSError as exc:
+            logger.debug("cannot record the check of %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def _stamps(self) -> dict[str, Any]:
+        try:
+            stamps = json.loads((self.directory / VERIFIED).read_text())
+        except (OSError, ValueError):
+            return {}
+        return stamps if isinstance(stamps, dict) else {}
 
 
 class ExportCache:
@@ -278,8 +318,8 @@ def load_or_export(
     *,
     what: str,
     need: Callable[[Mapping[str, Any]], Sequence[str]],
-) -> tuple[Export, dict[str, bytes]]:
-    """The export and the bytes of the files ``need(manifest)`` names, each verified.
+) -> tuple[Export, dict[str, Path]]:
+    """The export and the paths of the files ``need(manifest)`` names, each verified.
 
     A cached export whose needed files are missing or corrupt is discarded and exported
     again with ``build``; so is a missing one.
@@ -287,7 +327,7 @@ def load_or_export(
     export = cache.load()
     if export is not None:
         try:
-            return export, {name: export.read(name) for name in need(export.manifest)}
+            return export, {name: export.verified_path(name) for name in need(export.manifest)}
         except CorruptExportError as exc:
             logger.warning(
                 "the cached ONNX export of %s is unusable (%s): exporting it again",
@@ -297,15 +337,16 @@ def load_or_export(
             cache.discard()
     logger.info("exporting %s to ONNX (once) into %s", what, cache.directory)
     export = cache.create(build)
-    return export, {name: export.read(name) for name in need(export.manifest)}
+    return export, {name: export.verified_path(name) for name in need(export.manifest)}
 
 
-def make_session(ort: ModuleType, model: bytes) -> InferenceSession:
-    """A CPU session over an in-memory model (already checked against its manifest)."""
+def make_session(ort: ModuleType, model: bytes | Path) -> InferenceSession:
+    """A CPU session over a model file (mapped, not read: faster) or in-memory bytes."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no per-node notices
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 @contextlib.contextmanager

@@ -246,7 +246,7 @@ class MiniLMEncoder(SentenceTransformerEncoder):
         """Export the PyTorch model to ``path``; refuse it unless it embeds like PyTorch."""
         st = self.model
         export_transformer(st, path)
-        onnx = OnnxSentenceEncoder(pipeline, path.read_bytes(), ort)
+        onnx = OnnxSentenceEncoder(pipeline, path, ort)
         reference = l2_normalize(
             as_float32_rows(
                 st.encode(EXPORT_CHECK_TEXTS, convert_to_numpy=True, show_progress_bar=False)

@@ -120,7 +120,7 @@ def load_tokenizer(pipeline: Pipeline) -> tuple[Any, int]:
 class OnnxSentenceEncoder:
     """Embeds texts like ``SentenceTransformer.encode(normalize_embeddings=True)``, on ORT."""
 
-    def __init__(self, pipeline: Pipeline, model: bytes, ort: ModuleType) -> None:
+    def __init__(self, pipeline: Pipeline, model: bytes | Path, ort: ModuleType) -> None:
         self.pipeline = pipeline
         self._tokenizer, self._pad_id = load_tokenizer(pipeline)
         self._session = make_session(ort, model)

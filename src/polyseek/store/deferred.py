@@ -41,12 +41,12 @@ def defer_rest_namespace_client(name: str = REST_CLIENT) -> bool:
 
     def load_body(attr: str) -> Any:
         # Runs once: the real package body fills this very module object in.
-        del module.__getattr__  # type: ignore[attr-defined]
+        delattr(module, "__getattr__")
         logger.debug("loading %s (first use of %s.%s)", name, name, attr)
         loader.exec_module(module)
         return getattr(module, attr)
 
-    module.__getattr__ = load_body  # type: ignore[attr-defined]  # PEP 562
+    setattr(module, "__getattr__", load_body)  # noqa: B010 - PEP 562, on a module object
     sys.modules[name] = module
     return True
 

@@ -115,3 +115,27 @@ def test_debris_of_an_interrupted_export_is_swept(
     ExportCache("stand-in", PARTS).create(_build)
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_a_checked_file_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLYSEEK_CACHE", str(tmp_path))
+    cache = ExportCache("stand-in", PARTS)
+    _, files = load_or_export(cache, _build, what="stand-in", need=lambda _: ["model.onnx"])
+    model = files["model.onnx"]
+    assert model.read_bytes() == b"graph " * 1000
+    stamps = json.loads((cache.directory / ".verified.json").read_text())
+    assert stamps["model.onnx"][0] == model.stat().st_size
+    # Same size, other bytes, the old mtime put back: the ctime still tells, and the
+    # hash is checked again and refuses it.
+    before = model.stat()
+    model.write_bytes(b"GRAPH " * 1000)
+    os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
+    export = cache.load()
+    assert export is not None
+    with pytest.raises(Exception, match="corrupt"):
+        export.verified_path("model.onnx")
+    # load_or_export exports it again and the new file is checked and stamped
+    _, again = load_or_export(cache, _build, what="stand-in", need=lambda _: ["model.onnx"])
+    assert again["model.onnx"].read_bytes() == b"graph " * 1000
