@@ -286,3 +286,43 @@ def test_api_docs_render_without_a_cdn(browser_context, server: Server) -> None:
     )  # ReDoc (bundled too) rendered the operations
     assert outside == []
     page.close()
+
+
+def test_status_shows_a_backfill_and_its_end(
+    browser_context, served_root: Path, tmp_path: Path, artifacts: Path
+) -> None:
+    """Issue 13: an encoder added to the live index shows how far its backfill is."""
+    import httpx
+
+    from polyseek.engine import Engine
+    from tests.helpers.served import KEYS_ENV, copy_collection
+    from tests.helpers.tiny_models import make_tiny_clip
+
+    root = copy_collection(served_root, tmp_path / "collection")
+    spec = f"clip:{make_tiny_clip(tmp_path / 'second-clip', seed=1)}"
+    Engine.open(root).add_encoder(spec, backfill=False)
+    srv = Server(root, env=KEYS_ENV)
+    page = browser_context.new_page()
+    try:
+        page.goto(f"{srv.url}/#key={ADMIN_KEY}")
+        page.wait_for_function(
+            "document.getElementById('status-text').textContent.includes('backfilling 0/')",
+            timeout=TIMEOUT,
+        )
+        assert spec in page.inner_text("#status-text")
+        page.screenshot(path=str(artifacts / "ui-backfill.png"), full_page=True)
+        started = httpx.post(
+            f"{srv.url}/api/encoders/backfill",
+            headers={"X-API-Key": ADMIN_KEY},
+            json={},
+            timeout=60,
+        )
+        assert started.status_code == 202, started.text
+        page.wait_for_function(  # the UI keeps polling while an encoder is pending
+            "!document.getElementById('status-text').textContent.includes('backfilling')",
+            timeout=120_000,
+        )
+        assert "files" in page.inner_text("#status-text")
+    finally:
+        page.close()
+        srv.stop()

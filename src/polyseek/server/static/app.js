@@ -510,8 +510,14 @@ async function refreshStatus() {
       if (job.state === "done" && job.report) text += ` · indexed (+${job.report.added}, ~${job.report.updated}, −${job.report.removed})`;
     }
     if (st.failed.length) text += ` · ${st.failed.length} failed`;
+    // An encoder added to the live index: how far its backfill is (search uses it meanwhile).
+    const pending = (st.encoders || []).filter(e => e.state === "backfilling" || e.state === "upgrading");
+    for (const e of pending) {
+      const b = e.backfill;
+      text += b ? ` · ${e.spec} backfilling ${b.done}/${b.total}` : ` · ${e.spec} ${e.state}`;
+    }
     $("status-text").textContent = text;
-    schedule(job.state === "running" ? 1000 : 0);
+    schedule(job.state === "running" ? 1000 : pending.length ? 3000 : 0);
   } catch (err) { if (!err.keyNeeded) $("status-text").textContent = err.message; }
 }
 function schedule(ms) {
