@@ -221,3 +221,26 @@ def _drain(reader: MediaReader) -> Any:
     for _ in reader.frames():
         pass
     return reader.audio
+
+
+def keyframes_at(
+    path: Path, times: list[float], options: IngestOptions | None = None
+) -> list[Image.Image]:
+    """The pictures of ``path`` at ``times`` (a moment's ``keyframe_times``), as the loader
+    took them: frames sampled at ``scene_fps``, the first at or after each time, scaled to
+    ``keyframe_side``. For a backfill, which has the times but not the pictures."""
+    opts = options or IngestOptions()
+    wanted = sorted(times)
+    found: list[Image.Image] = []
+    with ingest_errors(path), MediaReader(path, frame_fps=opts.scene_fps, audio=False) as reader:
+        info = reader.info
+        if reader.video is None:
+            raise IngestError(str(path), "no video stream in the file")
+        size = _thumb_size(info.width, info.height, opts.keyframe_side)
+        for t, frame in reader.frames():
+            while wanted and t >= wanted[0] - 1e-3:
+                found.append(frame.to_image(width=size[0], height=size[1]))
+                wanted.pop(0)
+            if not wanted:
+                break
+    return found

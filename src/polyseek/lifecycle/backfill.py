@@ -13,8 +13,13 @@ a run does not try them again; losing that list costs a retry, never a wrong row
 What the backfill embeds is what the index keeps: an item's stored text and passages
 (exactly what the text encoders embedded at indexing time) and its stored preview (the
 picture, at most 512 px, that image-text and late-interaction encoders see; CLIP-like
-models resize to 224 px anyway). Sound is not kept, so audio-text encoders cannot be
-backfilled (re-index with ``--rebuild`` for those).
+models resize to 224 px anyway). What the index does not keep is read again from the
+item's source file when that file is unchanged since it was indexed (same size and
+mtime): the sound of audio segments and video moments, for audio-text encoders, and all
+of a video moment's keyframes (at its recorded ``keyframe_times``), which image-text
+encoders pool as the indexer did. An item whose file has changed or gone keeps what the
+index has (its preview; no sound: no row) and the next index run re-embeds the file with
+every encoder.
 
 Writers take turns: a backfill holds ``lifecycle/backfill.lock`` for its whole run (one
 backfill at a time) and the store's write lock only while it appends a batch, so
@@ -29,7 +34,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +44,11 @@ import numpy as np
 
 from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.encoders.items import embed_items
-from polyseek.errors import ConfigError, StoreError
-from polyseek.store.base import StoredItem
+from polyseek.errors import ConfigError, IngestError, StoreError
+from polyseek.ingest.audio import span_audio
+from polyseek.ingest.media import decode_audio
+from polyseek.ingest.video import keyframes_at
+from polyseek.store.base import SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item
 
@@ -90,12 +98,10 @@ def lifecycle_dir(store: LanceStore) -> Path:
 
 
 def check_backfillable(info: EncoderInfo) -> None:
-    if info.kind == "audio-text":
-        raise ConfigError(
-            f"{info.spec}: an audio-text encoder cannot be added to a live index: the index "
-            "does not keep the items' sound",
-            hint="re-index with it: `polyseek index DIR --rebuild --encoder ...`",
-        )
+    """Refuse an encoder a live index cannot be backfilled with (none today: an audio-text
+    one hears the items' sound again from their source files)."""
+    if info.kind not in ("text", "image-text", "audio-text", "late-interaction"):
+        raise ConfigError(f"{info.spec}: encoders of kind {info.kind!r} cannot be backfilled")
 
 
 # --------------------------------------------------------------------------- state
@@ -168,18 +174,100 @@ def as_item(stored: StoredItem, store: LanceStore, with_picture: bool) -> Item:
     )
 
 
+def needs_source(stored: StoredItem, kind: str) -> bool:
+    """Whether an encoder of ``kind`` needs what the index does not keep of an item: its
+    sound (audio-text: audio segments, video moments) or a moment's other keyframes."""
+    if stored.locator.start_s is None or stored.locator.end_s is None:
+        return False
+    if kind == "audio-text":
+        return stored.modality in ("audio", "video")
+    if kind == "image-text":
+        return stored.modality == "video" and len(stored.metadata.get("keyframe_times") or []) > 1
+    return False
+
+
+def reread_media(
+    items: Sequence[Item], kind: str, root: Path, records: Mapping[str, SourceRecord]
+) -> int:
+    """Fill in the sound or keyframes of ``items`` that need them from their unchanged
+    source files (see the module's docstring); returns how many items got them."""
+    by_source: dict[str, list[Item]] = {}
+    for it in items:
+        by_source.setdefault(it.source, []).append(it)
+    filled = 0
+    for source, group in by_source.items():
+        path, record = root / source, records.get(source)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            logger.warning("backfill: %s is not readable (%s): its previews are used", path, exc)
+            continue
+        if record is None or (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns):
+            logger.warning("backfill: %s changed since it was indexed: re-index it", path)
+            continue
+        try:
+            filled += (
+                _fill_audio(group, path) if kind == "audio-text" else _fill_frames(group, path)
+            )
+        except (IngestError, OSError) as exc:
+            logger.warning("backfill: cannot read %s again: %s", path, exc)
+    return filled
+
+
+def _fill_audio(group: list[Item], path: Path) -> int:
+    _, audio = decode_audio(path)
+    for it in group:
+        it.audio = span_audio(audio, it.locator.start_s or 0.0, it.locator.end_s or 0.0)
+    return sum(it.audio is not None for it in group)
+
+
+def _fill_frames(group: list[Item], path: Path) -> int:
+    times = sorted({float(t) for it in group for t in it.metadata["keyframe_times"]})
+    pictures = dict(zip(times, keyframes_at(path, times), strict=False))
+    filled = 0
+    for it in group:
+        frames = [pictures[t] for t in it.metadata["keyframe_times"] if t in pictures]
+        if frames:
+            it.image, it.keyframes = frames[0], frames
+            filled += 1
+    return filled
+
+
+def keyframe_pooling(store: LanceStore, info: EncoderInfo, stored: Sequence[StoredItem]) -> str:
+    """How the index pooled video keyframes (the run's option is not recorded): ``max``
+    when another image-text encoder keeps several rows for a moment, else ``mean``."""
+    moments = [s.id for s in stored if s.modality == "video"]
+    if info.kind != "image-text" or not moments:
+        return "mean"
+    for other in store.manifest.encoders:
+        if other.kind == "image-text" and other.key != info.key:
+            view = store.vectors(other.key)
+            if any(len(view.rows_of(i)) > 1 for i in moments):
+                return "max"
+    return "mean"
+
+
 def embed_stored(
-    encoder: Encoder, store: LanceStore, stored: Sequence[StoredItem], pooling: str = "mean"
+    encoder: Encoder,
+    store: LanceStore,
+    stored: Sequence[StoredItem],
+    pooling: str = "mean",
+    root: Path | None = None,
 ) -> tuple[list[StoredItem], np.ndarray, set[str]]:
-    """``(one stored item per row, rows, ids of items that got no row)``."""
+    """``(one stored item per row, rows, ids of items that got no row)``; with the
+    collection's ``root``, sound and keyframes are read again from the source files."""
     with_picture = encoder.kind != "text"
     # Pages before their regions: a region reuses its page's passage vectors.
     ordered = sorted(stored, key=lambda s: s.locator.region is not None)
     items = [as_item(s, store, with_picture) for s in ordered]
+    needy = [it for it, s in zip(items, ordered, strict=True) if needs_source(s, encoder.kind)]
+    if needy and root is not None:
+        filled = reread_media(needy, encoder.kind, root, store.sources())
+        logger.info("backfill: %d of %d items read again from their files", filled, len(needy))
     by_id = {s.id: s for s in ordered}
     ids, vectors = embed_items(encoder, items, pooling)
     for item in items:
-        item.image = None
+        item.image, item.keyframes, item.audio = None, [], None
     unknown = [i for i in ids if i not in by_id]
     if unknown:
         raise StoreError(f"backfill: embedded rows for unknown items {unknown[:3]}")
@@ -265,7 +353,13 @@ def run_backfill(
             break
         chunk = todo[start : start + batch_items]
         stored = list(store.get_items([i for i, _ in chunk]).values())
-        owners, vectors, no_rows = embed_stored(encoder, store, stored)
+        owners, vectors, no_rows = embed_stored(
+            encoder,
+            store,
+            stored,
+            pooling=keyframe_pooling(store, info, stored),
+            root=collection.root,
+        )
         with writing_when_free(store):
             written = write_rows(store, info, owners, vectors)
         empty |= {f"{s.id}@{s.gen}" for s in stored if s.id in no_rows}
