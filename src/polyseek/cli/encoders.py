@@ -180,6 +180,12 @@ def upgrade(
             f"{report.retention:.3f} ({checks}; {report.test_items} test items, fitted on "
             f"{report.fit_rows} rows in {report.fit_seconds:.2f} s)"
         )
+        if report.known_item:
+            k = report.known_item
+            out.print(
+                f"a passage finds its own item in the top 10 for {k['adapter']:.3f} of test "
+                f"items through the adapter ({k['new']:.3f} with NEW's own vectors)"
+            )
         out.print("queries now use the new encoder through the adapter")
     if not no_backfill:
         _run_backfill(engine, report.new, background)

@@ -141,6 +141,25 @@ def retention(
     return float(np.mean(hits) / k)
 
 
+def known_item_recall(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    owner: np.ndarray,
+    want: np.ndarray,
+    adapter: Adapter | None = None,
+    *,
+    k: int = 10,
+) -> float:
+    """Share of queries whose item ``want[q]`` is in the top ``k`` items of ``corpus``
+    (rows of items ``owner[row]``), the queries mapped by ``adapter`` first if given."""
+    if len(queries) == 0:
+        return 0.0
+    mapped = adapter.apply(queries) if adapter is not None else queries
+    n_items = int(owner.max()) + 1
+    top = top_items(item_max(mapped @ corpus.T, owner, n_items), min(k, n_items))
+    return float(np.mean([w in row.tolist() for w, row in zip(want, top, strict=True)]))
+
+
 __all__ = [
     "LOW_RANK_AFFINE",
     "METHODS",
@@ -148,5 +167,6 @@ __all__ = [
     "Adapter",
     "fit_low_rank_affine",
     "fit_procrustes",
+    "known_item_recall",
     "retention",
 ]

@@ -11,6 +11,7 @@ from polyseek.lifecycle.adapter import (
     Adapter,
     fit_low_rank_affine,
     fit_procrustes,
+    known_item_recall,
     retention,
 )
 
@@ -78,3 +79,15 @@ def test_save_and_load(tmp_path):
 def test_fitted_maps_are_finite_on_few_pairs(rank):
     adapter = fit_low_rank_affine(_clustered(5, 16, 8), _clustered(5, 16, 9), rank=rank)
     assert np.isfinite(adapter.weight).all()
+
+
+def test_known_item_recall_counts_the_wanted_item_in_the_top_k():
+    corpus = np.eye(4, dtype=np.float32)
+    owner = np.array([0, 0, 1, 2])  # item 0 owns rows 0 and 1
+    queries = np.array([[0, 1, 0, 0], [0, 0, 0.9, 0.1], [0, 0, 0.9, 0.1]], np.float32)
+    want = np.array([0, 1, 2])
+    assert known_item_recall(queries, corpus, owner, want, k=1) == pytest.approx(2 / 3)
+    assert known_item_recall(queries, corpus, owner, want, k=2) == 1.0
+    # Through a map that swaps the last two axes, the third query finds item 2 first.
+    swap = Adapter("test", np.eye(4, dtype=np.float32)[[0, 1, 3, 2]], np.zeros(4, np.float32))
+    assert known_item_recall(queries, corpus, owner, want, swap, k=1) == pytest.approx(2 / 3)
