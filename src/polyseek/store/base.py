@@ -157,16 +157,23 @@ class VectorView:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def rows_of(self, item_id: str) -> np.ndarray:
-        """The row numbers of one item (none if it has no vector from this encoder)."""
+    def _row_index(self) -> dict[str, np.ndarray]:
         index = self._derived.get("rows")
         if index is None:
-            index = {}
+            grouped: dict[str, list[int]] = {}
             for row, i in enumerate(self.ids.tolist()):
-                index.setdefault(i, []).append(row)
-            index = {i: np.asarray(r, dtype=np.int64) for i, r in index.items()}
+                grouped.setdefault(i, []).append(row)
+            index = {i: np.asarray(r, dtype=np.int64) for i, r in grouped.items()}
             self._derived["rows"] = index
-        return index.get(item_id, _NO_ROWS)  # type: ignore[no-any-return]
+        return index  # type: ignore[no-any-return]
+
+    def rows_of(self, item_id: str) -> np.ndarray:
+        """The row numbers of one item (none if it has no vector from this encoder)."""
+        return self._row_index().get(item_id, _NO_ROWS)
+
+    def repeats_items(self) -> bool:
+        """Whether an item owns several rows (passages, keyframes)."""
+        return len(self._row_index()) < len(self.ids)
 
     def has(self, item_id: str) -> bool:
         return len(self.rows_of(item_id)) > 0

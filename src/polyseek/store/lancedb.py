@@ -55,6 +55,7 @@ from polyseek.store.base import (
     StoredItem,
     VectorView,
 )
+from polyseek.store.catalog import LIGHT_COLUMNS, ItemCatalog
 from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
@@ -135,6 +136,9 @@ class LanceStore(Store):
         )
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
+        self._catalog: ItemCatalog | None = None
+        self._catalog_asked: tuple[int, ...] | None = None
+        self._catalog_refused: tuple[int, ...] | None = None
         self._ann: dict[str, bool] = {}
         self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
@@ -266,6 +270,7 @@ class LanceStore(Store):
             self._tables.update(fresh._tables)
             self._caches.clear()
             self._ann.clear()
+            self._catalog = self._catalog_asked = self._committed_cache = None
         return True
 
     def vector_tables(self) -> set[str]:
@@ -343,8 +348,23 @@ class LanceStore(Store):
         )
 
     def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        """Visible items by id: from the in-memory catalog and one read of their texts by
+        row id (:mod:`polyseek.store.catalog`), else by a filtered read."""
         if not ids:
             return {}
+        wanted = list(dict.fromkeys(ids))
+        catalog = self._item_catalog()
+        if catalog is None:
+            return self._read_items(wanted)
+        rows = catalog.find(wanted)
+        out = catalog.items(rows, self._texts(catalog, rows))
+        moved = [i for i in rows if i not in out]  # compacted or re-indexed since
+        if moved:
+            out.update(self._read_items(moved))
+        return out
+
+    def _read_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        """Visible items by id, by a filtered read of the items table."""
         committed = self.committed()
         out: dict[str, StoredItem] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
@@ -360,6 +380,54 @@ class LanceStore(Store):
                 if committed.get(row["source"]) == row["gen"]:
                     out[row["id"]] = StoredItem.from_row(row)
         return out
+
+    def _item_catalog(self) -> ItemCatalog | None:
+        """The catalog of the current items and sources versions, built the second time
+        a version is asked for (None: not built, or too large to keep)."""
+        with self._cache_lock:
+            version = (self._table("items").version, self._table("sources").version)
+            cached = self._catalog
+            if cached is not None and cached.version == version:
+                return cached
+            if self._catalog_asked != version:  # a one-shot lookup: not worth a scan
+                self._catalog_asked = version
+                return None
+            if version == self._catalog_refused:
+                return None
+            have = self._columns("items")
+            rows = (
+                self._table("items")
+                .search()
+                .select([c for c in LIGHT_COLUMNS if c in have])
+                .with_row_id(True)
+                .limit(None)
+                .to_arrow()
+            )
+            catalog = ItemCatalog.build(version, rows, self._committed_locked())
+            if catalog is None:
+                self._catalog_refused = version
+                return None
+            self._catalog = catalog
+            logger.debug("item catalog of %d items in memory", len(catalog))
+            return catalog
+
+    def _texts(self, catalog: ItemCatalog, rows: dict[str, int]) -> dict[tuple[str, str], str]:
+        """(id, gen) -> text of the catalog rows, read by row id from the items table."""
+        if not rows:
+            return {}
+        t = (
+            self._table("items")
+            .take_row_ids(catalog.row_ids(list(rows.values())))
+            .select(["id", "gen", FTS_COLUMN])
+            .to_arrow()
+        )
+        return dict(
+            zip(
+                zip(t.column("id").to_pylist(), t.column("gen").to_pylist(), strict=True),
+                t.column(FTS_COLUMN).to_pylist(),
+                strict=True,
+            )
+        )
 
     def counts(self) -> dict[str, int]:
         t = self._table("items").to_arrow().select(["source", "gen", "modality"])
@@ -587,6 +655,9 @@ class LanceStore(Store):
         modalities: Sequence[Modality] | None,
         overfetch: int = 1,
     ) -> list[tuple[str, float]]:
+        view = self._current_view(encoder_key)
+        if view is not None:
+            return self._search_ann_rescored(view, query, k, modalities)
         committed = self.committed()
         nprobes, refine = self._plan(encoder_key)
         limit = k * overfetch * self.ANN_OVERFETCH + 10
@@ -609,6 +680,51 @@ class LanceStore(Store):
         found = dedupe_best(((r["id"], 1.0 - float(r["_distance"])) for r in visible), k)
         if len(found) < k and len(rows) == limit and overfetch < 64:
             return self._search_ann(encoder_key, query, k, modalities, overfetch * 4)
+        return found
+
+    def _current_view(self, encoder_key: str) -> VectorView | None:
+        """The in-memory vectors of one encoder if they are loaded and current."""
+        with self._cache_lock:
+            cache = self._caches.get(encoder_key)
+            if cache is None:
+                return None
+            version = (self._table(encoder_key).version, self._table("sources").version)
+            return cache if cache.version == version else None
+
+    def _search_ann_rescored(
+        self,
+        view: VectorView,
+        query: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None,
+        overfetch: int = 1,
+    ) -> list[tuple[str, float]]:
+        """ANN candidates re-scored exactly from the in-memory vectors instead of from
+        the table (LanceDB's ``refine_factor`` reads each candidate's row from disk).
+
+        The index is asked for as many candidates as the refine would re-score; those not
+        in ``view`` (rows of an unfinished write, or added since the view) are left out:
+        the view is the snapshot the query reads.
+        """
+        nprobes, refine = self._plan(view.encoder_key)
+        rows_per_item = self.ANN_OVERFETCH if view.repeats_items() else 1
+        limit = k * overfetch * rows_per_item * refine
+        q = np.asarray(query, dtype=np.float32)
+        search = (
+            self._table(view.encoder_key)
+            .search(q)
+            .distance_type("cosine")
+            .nprobes(nprobes)
+            .limit(limit)
+            .select(["id", "_distance"])
+        )
+        if modalities:
+            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        ids = search.to_arrow().column("id").to_pylist()
+        scores = view.best_scores(list(dict.fromkeys(ids)), q, modalities)
+        found = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:k]  # ties: by id
+        if len(found) < k and len(ids) == limit and overfetch < 64:
+            return self._search_ann_rescored(view, query, k, modalities, overfetch * 4)
         return found
 
     def _search_exact(
