@@ -8,9 +8,9 @@ passages) and its LanceDB row id, sorted by id. A lookup is a binary search in m
 texts (the bulk of the table, kept out of memory) are then taken by row id, one read of
 the hits' rows only.
 
-Row ids are stable across appends and deletes but not across compaction, and the text is
-read from the table's latest version: each row read is checked against the catalog (same
-id, same generation), and an item whose row moved or vanished is looked up the slow way.
+The catalog is read from a handle on the items table checked out at its version, and
+the texts are taken through the same handle, so its row ids always name its rows; each
+row id the read does not return is looked up the slow way.
 
 Memory is bounded: a catalog larger than :data:`MAX_BYTES` is not kept (lookups stay
 filtered reads), and a catalog is built only once a version has been asked for twice (a
@@ -89,17 +89,15 @@ class ItemCatalog:
         column = self.table.column(ROW_ID)
         return [int(column[r].as_py()) for r in rows]
 
-    def items(
-        self, rows: dict[str, int], texts: dict[tuple[str, str], str]
-    ) -> dict[str, StoredItem]:
-        """StoredItems of catalog ``rows`` (id -> row) whose text ``texts`` holds, keyed by
-        (id, generation); the others are left out."""
+    def items(self, rows: dict[str, int], texts: dict[int, str]) -> dict[str, StoredItem]:
+        """StoredItems of catalog ``rows`` (id -> row) whose text ``texts`` holds, by row
+        id; the others are left out."""
         if not rows:
             return {}
-        order = list(rows.values())
         out: dict[str, StoredItem] = {}
-        for row in self.table.take(pa.array(order, pa.int64())).to_pylist():
-            text = texts.get((row["id"], row["gen"]))
+        picked = self.table.take(pa.array(list(rows.values()), pa.int64()))
+        for row in picked.to_pylist():
+            text = texts.get(row.pop(ROW_ID))
             if text is not None:
                 out[row["id"]] = StoredItem.from_row({**row, "text": text})
         return out

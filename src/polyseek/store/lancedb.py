@@ -36,6 +36,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,9 @@ from polyseek.store.base import (
     Store,
     StoredItem,
     VectorView,
+    query_scores,
 )
-from polyseek.store.catalog import LIGHT_COLUMNS, ItemCatalog
+from polyseek.store.catalog import LIGHT_COLUMNS, ROW_ID, ItemCatalog
 from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
@@ -64,6 +66,10 @@ from polyseek.store.uri import StoreLocation, WriterLease
 from polyseek.types import MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
+
+# The table versions a query reads at ((store id, table) -> version), inside
+# LanceStore.reading(); a context variable, so that a query's helper threads share it.
+_SNAPSHOT: ContextVar[dict[tuple[int, str], int] | None] = ContextVar("snapshot", default=None)
 
 SOURCES_SCHEMA = pa.schema(
     [
@@ -137,6 +143,7 @@ class LanceStore(Store):
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._catalog: ItemCatalog | None = None
+        self._pins: dict[str, tuple[int, Any]] = {}  # table -> (version, pinned handle)
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
         self._ann: dict[str, bool] = {}
@@ -249,6 +256,52 @@ class LanceStore(Store):
     def _table(self, name: str) -> Any:
         return self._tables[name]
 
+    def _pinned(self, name: str, version: int) -> Any:
+        """A read-only handle on table ``name`` checked out at ``version`` (kept until a
+        newer version is asked for): reads through it see exactly that version, with no
+        round trip to the table's latest manifest, and its row ids stay valid."""
+        with self._cache_lock:
+            found = self._pins.get(name)
+            if found is not None and found[0] == version:
+                return found[1]
+            with lance_errors(name, self.path):
+                table = self._db.open_table(name)
+                table.checkout(version)
+            handle = GuardedTable(table, name, self.path)
+            self._pins[name] = (version, handle)
+            return handle
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read at one snapshot of the tables' versions inside the block (one query).
+
+        Each table's version is looked up once, at its first read inside the block
+        (with ``read_consistency_interval=0`` every lookup is a round trip to the
+        table's manifest), and every cache the block reads (committed generations,
+        vectors, item catalog) is the one of that version: a query sees one state of
+        the index, and a commit made meanwhile is seen by the next block. Nested blocks
+        share the outermost one's snapshot.
+        """
+        if _SNAPSHOT.get() is not None:
+            yield
+            return
+        token = _SNAPSHOT.set({})
+        try:
+            yield
+        finally:
+            _SNAPSHOT.reset(token)
+
+    def _version(self, name: str) -> int:
+        """The version of a table: the snapshot's inside :meth:`reading`, else the latest."""
+        snapshot = _SNAPSHOT.get()
+        if snapshot is None:
+            return int(self._table(name).version)
+        key = (id(self), name)
+        found = snapshot.get(key)
+        if found is None:
+            found = snapshot[key] = int(self._table(name).version)
+        return found
+
     # ----------------------------------------------------------------- encoders
     def set_manifest(self, manifest: Manifest) -> None:
         """Record other encoders or adapters (hold :meth:`writing`): new encoders' tables
@@ -271,6 +324,10 @@ class LanceStore(Store):
             self._caches.clear()
             self._ann.clear()
             self._catalog = self._catalog_asked = self._committed_cache = None
+            self._pins.clear()
+            snapshot = _SNAPSHOT.get()
+            for key in [k for k in snapshot or {} if k[0] == id(self)]:
+                del snapshot[key]  # type: ignore[union-attr]  # versions of the old tables
         return True
 
     def vector_tables(self) -> set[str]:
@@ -284,6 +341,7 @@ class LanceStore(Store):
         with lance_errors(key, self.path):
             self._db.drop_table(key)
         self._tables.pop(key, None)
+        self._pins.pop(key, None)
         self._caches.pop(key, None)
         self._ann.pop(key, None)
 
@@ -322,7 +380,7 @@ class LanceStore(Store):
             return self._committed_locked()
 
     def _committed_locked(self) -> dict[str, str]:
-        version = self._table("sources").version
+        version = self._version("sources")
         if self._committed_cache is not None and self._committed_cache[0] == version:
             return self._committed_cache[1]
         t = self._table("sources").to_arrow().select(["path", "gen", "status"])
@@ -358,7 +416,7 @@ class LanceStore(Store):
             return self._read_items(wanted)
         rows = catalog.find(wanted)
         out = catalog.items(rows, self._texts(catalog, rows))
-        moved = [i for i in rows if i not in out]  # compacted or re-indexed since
+        moved = [i for i in rows if i not in out]  # (not expected: its version's rows)
         if moved:
             out.update(self._read_items(moved))
         return out
@@ -385,7 +443,7 @@ class LanceStore(Store):
         """The catalog of the current items and sources versions, built the second time
         a version is asked for (None: not built, or too large to keep)."""
         with self._cache_lock:
-            version = (self._table("items").version, self._table("sources").version)
+            version = (self._version("items"), self._version("sources"))
             cached = self._catalog
             if cached is not None and cached.version == version:
                 return cached
@@ -396,7 +454,7 @@ class LanceStore(Store):
                 return None
             have = self._columns("items")
             rows = (
-                self._table("items")
+                self._pinned("items", version[0])
                 .search()
                 .select([c for c in LIGHT_COLUMNS if c in have])
                 .with_row_id(True)
@@ -411,22 +469,20 @@ class LanceStore(Store):
             logger.debug("item catalog of %d items in memory", len(catalog))
             return catalog
 
-    def _texts(self, catalog: ItemCatalog, rows: dict[str, int]) -> dict[tuple[str, str], str]:
-        """(id, gen) -> text of the catalog rows, read by row id from the items table."""
+    def _texts(self, catalog: ItemCatalog, rows: dict[str, int]) -> dict[int, str]:
+        """Row id -> text of the catalog rows, taken by row id from the items table at
+        the catalog's version (the text column alone: each column read is a read)."""
         if not rows:
             return {}
-        t = (
-            self._table("items")
+        t = (  # the catalog's version of the table, where its row ids hold
+            self._pinned("items", catalog.version[0])
             .take_row_ids(catalog.row_ids(list(rows.values())))
-            .select(["id", "gen", FTS_COLUMN])
+            .select([FTS_COLUMN])
+            .with_row_id()
             .to_arrow()
         )
         return dict(
-            zip(
-                zip(t.column("id").to_pylist(), t.column("gen").to_pylist(), strict=True),
-                t.column(FTS_COLUMN).to_pylist(),
-                strict=True,
-            )
+            zip(t.column(ROW_ID).to_pylist(), t.column(FTS_COLUMN).to_pylist(), strict=True)
         )
 
     def counts(self) -> dict[str, int]:
@@ -467,7 +523,7 @@ class LanceStore(Store):
         return t.filter(pa.array(mask, pa.bool_())).select(list(columns))
 
     def data_version(self) -> tuple[int, ...]:
-        return (self._table("items").version, self._table("sources").version)
+        return (self._version("items"), self._version("sources"))
 
     def text_matching(self, pattern: str) -> set[str]:
         """Ids of visible items whose text matches ``pattern``, scanned by LanceDB."""
@@ -511,12 +567,13 @@ class LanceStore(Store):
             return self._vectors_locked(encoder_key)
 
     def _vectors_locked(self, encoder_key: str) -> VectorView:
-        table = self._table(encoder_key)
-        version, sources_version = table.version, self._table("sources").version
+        version, sources_version = self._version(encoder_key), self._version("sources")
         cache = self._caches.get(encoder_key)
         if cache and cache.version == (version, sources_version):
             return cache
-        data = table.to_arrow()
+        # The rows of exactly that version, with their row ids (ANN results name them).
+        data = self._pinned(encoder_key, version).search().with_row_id(True).limit(None)
+        data = data.to_arrow()
         mask = self._visible_mask(
             data.column("source").to_pylist(), data.column("gen").to_pylist(), self.committed()
         )
@@ -537,6 +594,7 @@ class LanceStore(Store):
             codes,
             np.ascontiguousarray(matrix),
             part=part,
+            row_ids=data.column(ROW_ID).to_numpy().astype(np.uint64)[mask],
         )
         self._caches[encoder_key] = cache
         logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
@@ -688,7 +746,7 @@ class LanceStore(Store):
             cache = self._caches.get(encoder_key)
             if cache is None:
                 return None
-            version = (self._table(encoder_key).version, self._table("sources").version)
+            version = (self._version(encoder_key), self._version("sources"))
             return cache if cache.version == version else None
 
     def _search_ann_rescored(
@@ -710,20 +768,24 @@ class LanceStore(Store):
         rows_per_item = self.ANN_OVERFETCH if view.repeats_items() else 1
         limit = k * overfetch * rows_per_item * refine
         q = np.asarray(query, dtype=np.float32)
+        # The view's own version of the table: its row ids are the view's (reading them
+        # instead of the id column is a third of the query's cost).
         search = (
-            self._table(view.encoder_key)
+            self._pinned(view.encoder_key, view.version[0])
             .search(q)
             .distance_type("cosine")
             .nprobes(nprobes)
             .limit(limit)
-            .select(["id", "_distance"])
+            .select(["_distance"])
+            .with_row_id(True)
         )
         if modalities:
             search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
-        ids = search.to_arrow().column("id").to_pylist()
-        scores = view.best_scores(list(dict.fromkeys(ids)), q, modalities)
+        row_ids = search.to_arrow().column(ROW_ID).to_numpy()
+        ids = dict.fromkeys(view.ids[view.rows_at(row_ids)].tolist())
+        scores = view.best_scores(list(ids), q, modalities)
         found = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:k]  # ties: by id
-        if len(found) < k and len(ids) == limit and overfetch < 64:
+        if len(found) < k and len(row_ids) == limit and overfetch < 64:
             return self._search_ann_rescored(view, query, k, modalities, overfetch * 4)
         return found
 
@@ -737,7 +799,7 @@ class LanceStore(Store):
         cache = self.vectors(encoder_key)
         if len(cache.ids) == 0:
             return [[] for _ in range(len(queries))]
-        scores = np.asarray(queries, dtype=np.float32) @ cache.matrix.T
+        scores = query_scores(cache.matrix, queries)
         if modalities:
             # Mask rows instead of copying the matrix per query (150 MB at 100k x 384).
             keep = np.isin(cache.modality, [MODALITY_CODES[m] for m in modalities])
