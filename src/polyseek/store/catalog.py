@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +44,7 @@ class ItemCatalog:
     version: tuple[int, ...]
     table: pa.Table  # light columns + ROW_ID, visible rows only, sorted by id
     keys: np.ndarray  # the ids as UTF-8 bytes (numpy "S"), in the same order
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -83,6 +85,23 @@ class ItemCatalog:
             for i, w, p in zip(ids, wanted, pos.tolist(), strict=True)
             if len(w) <= width and self.keys[p] == w and w
         }
+
+    def at_row_ids(self, row_ids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+        """(id, score) of the rows with these LanceDB row ids that the catalog holds (the
+        visible ones), in the order given."""
+        found = self._derived.get("by-row-id")
+        if found is None:
+            column = self.table.column(ROW_ID).to_numpy()
+            order = np.argsort(column, kind="stable")
+            found = self._derived["by-row-id"] = (order, column[order])
+        order, ordered = found
+        if not len(order) or not len(row_ids):
+            return []
+        wanted = np.asarray(row_ids, dtype=ordered.dtype)
+        pos = np.minimum(np.searchsorted(ordered, wanted), len(order) - 1)
+        hit = ordered[pos] == wanted
+        ids = self.table.column("id").take(pa.array(order[pos[hit]])).to_pylist()
+        return list(zip(ids, np.asarray(scores, dtype=np.float64)[hit].tolist(), strict=True))
 
     def row_ids(self, rows: Sequence[int]) -> list[int]:
         """LanceDB row ids of catalog rows."""

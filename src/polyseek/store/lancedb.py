@@ -143,6 +143,7 @@ class LanceStore(Store):
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._catalog: ItemCatalog | None = None
+        self._text_index: tuple[int, bool] | None = None  # (items version, has the index)
         self._pins: dict[str, tuple[int, Any]] = {}  # table -> (version, pinned handle)
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
@@ -325,6 +326,7 @@ class LanceStore(Store):
             self._ann.clear()
             self._catalog = self._catalog_asked = self._committed_cache = None
             self._pins.clear()
+            self._text_index = None
             snapshot = _SNAPSHOT.get()
             for key in [k for k in snapshot or {} if k[0] == id(self)]:
                 del snapshot[key]  # type: ignore[union-attr]  # versions of the old tables
@@ -822,10 +824,16 @@ class LanceStore(Store):
 
     # ----------------------------------------------------------------- full text
     def has_text_index(self) -> bool:
-        return any(
+        """Whether the items' text has its full-text index (known per table version)."""
+        version = self._version("items")
+        if self._text_index is not None and self._text_index[0] == version:
+            return self._text_index[1]
+        found = any(
             FTS_COLUMN in ix.columns and ix.index_type == "FTS"
             for ix in self._table("items").list_indices()
         )
+        self._text_index = (version, found)
+        return found
 
     def unindexed_text_rows(self) -> int | None:
         """Item rows the full-text index does not hold yet (None: there is no index)."""
@@ -868,25 +876,46 @@ class LanceStore(Store):
                 )
             if not self.has_text_index():
                 return []
-        committed = self.committed()
-        search = (
-            self._table("items")
-            .search(query, query_type="fts", fts_columns=FTS_COLUMN)
-            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
-            .select(["id", "source", "gen", "_score"])
-        )
         clauses = [f"modality IN ({_sql_list(list(modalities))})"] if modalities else []
         if within is not None:
             if not within:
                 return []
             clauses.append(f"id IN ({_sql_list(list(within))})")
+        catalog = self._current_catalog()
+        # With a current catalog, the catalog's version of the table answers with row ids
+        # alone (the catalog knows which are visible, and their ids).
+        table = (
+            self._table("items") if catalog is None else self._pinned("items", catalog.version[0])
+        )
+        search = (
+            table.search(query, query_type="fts", fts_columns=FTS_COLUMN)
+            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
+            .select(["_score"] if catalog is not None else ["id", "source", "gen", "_score"])
+        )
         if clauses:
             search = search.where(" AND ".join(clauses), prefilter=True)
-        rows = search.to_arrow().to_pylist()
-        visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        if catalog is not None:
+            t = search.with_row_id(True).to_arrow()
+            found = catalog.at_row_ids(t.column(ROW_ID).to_numpy(), t.column("_score").to_numpy())
+        else:
+            committed = self.committed()
+            found = [
+                (r["id"], float(r["_score"]))
+                for r in search.to_arrow().to_pylist()
+                if committed.get(r["source"]) == r["gen"]
+            ]
         # Ties broken by id so that the same index always gives the same order.
-        visible.sort(key=lambda r: (-float(r["_score"]), r["id"]))
-        return [(r["id"], float(r["_score"])) for r in visible[:k]]
+        found.sort(key=lambda r: (-r[1], r[0]))
+        return found[:k]
+
+    def _current_catalog(self) -> ItemCatalog | None:
+        """The item catalog if it is the current versions' (never built here)."""
+        with self._cache_lock:
+            catalog = self._catalog
+            if catalog is None:
+                return None
+            current = catalog.version == (self._version("items"), self._version("sources"))
+            return catalog if current else None
 
     # ----------------------------------------------------------------- writes
     def _columns(self, name: str) -> set[str]:

@@ -179,3 +179,19 @@ def test_ann_keeps_each_item_once_at_its_best_row(tmp_path):
         ids = [i for i, _ in hits]
         assert len(ids) == len(set(ids)) == 10
         assert ids[0] == view.ids[row] and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bm25_through_the_catalog_gives_what_the_filtered_read_gives(store):
+    store.ensure_text_index()
+    plain = store.search_text("f2 item 7", 8)
+    within = store.search_text("f2 item 7", 8, within=["f2.txt#7", "f4.txt#7"])
+    _lookup(store, ["f0.txt#0"])  # the catalog of this version: BM25 reads row ids only
+    assert store._current_catalog() is not None
+    assert store.search_text("f2 item 7", 8) == plain
+    assert store.search_text("f2 item 7", 8, within=["f2.txt#7", "f4.txt#7"]) == within
+    assert plain[0][0] == "f2.txt#7" and {i for i, _ in within} == {"f2.txt#7", "f4.txt#7"}
+    other = LanceStore.open(store.path)
+    with other.writing():
+        other.remove_sources(["f2.txt"])
+    _lookup(store, ["f0.txt#0"])
+    assert not any(i.startswith("f2.txt") for i, _ in store.search_text("f2 item 7", 8))
