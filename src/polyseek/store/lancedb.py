@@ -35,6 +35,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -69,7 +70,10 @@ logger = logging.getLogger(__name__)
 
 # The table versions a query reads at ((store id, table) -> version), inside
 # LanceStore.reading(); a context variable, so that a query's helper threads share it.
-_SNAPSHOT: ContextVar[dict[tuple[int, str], int] | None] = ContextVar("snapshot", default=None)
+_SNAPSHOT: ContextVar[dict[tuple[int, str], int | Future[int]] | None] = ContextVar(
+    "snapshot", default=None
+)
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="polyseek-versions")
 
 SOURCES_SCHEMA = pa.schema(
     [
@@ -276,9 +280,10 @@ class LanceStore(Store):
     def reading(self) -> Iterator[None]:
         """Read at one snapshot of the tables' versions inside the block (one query).
 
-        Each table's version is looked up once, at its first read inside the block
-        (with ``read_consistency_interval=0`` every lookup is a round trip to the
-        table's manifest), and every cache the block reads (committed generations,
+        Each table's version is looked up once, when the block starts (the tables a
+        query reads, concurrently; others at their first read): with
+        ``read_consistency_interval=0`` every lookup is a round trip to the table's
+        manifest. Every cache the block reads (committed generations,
         vectors, item catalog) is the one of that version: a query sees one state of
         the index, and a commit made meanwhile is seen by the next block. Nested blocks
         share the outermost one's snapshot.
@@ -286,21 +291,34 @@ class LanceStore(Store):
         if _SNAPSHOT.get() is not None:
             yield
             return
-        token = _SNAPSHOT.set({})
+        # The lookups a query makes, all at once rather than one after the other (each
+        # waits on LanceDB's event loop; a busy machine makes each wait long).
+        names = ["sources", "items", *(e.key for e in self.manifest.encoders)]
+        snapshot: dict[tuple[int, str], int | Future[int]] = {
+            (id(self), n): _LOOKUPS.submit(self._latest_version, n)
+            for n in names
+            if n in self._tables
+        }
+        token = _SNAPSHOT.set(snapshot)
         try:
             yield
         finally:
             _SNAPSHOT.reset(token)
 
+    def _latest_version(self, name: str) -> int:
+        return int(self._table(name).version)
+
     def _version(self, name: str) -> int:
         """The version of a table: the snapshot's inside :meth:`reading`, else the latest."""
         snapshot = _SNAPSHOT.get()
         if snapshot is None:
-            return int(self._table(name).version)
+            return self._latest_version(name)
         key = (id(self), name)
         found = snapshot.get(key)
         if found is None:
-            found = snapshot[key] = int(self._table(name).version)
+            found = snapshot[key] = self._latest_version(name)
+        elif isinstance(found, Future):
+            found = snapshot[key] = found.result()
         return found
 
     # ----------------------------------------------------------------- encoders
