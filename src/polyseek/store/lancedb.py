@@ -21,6 +21,12 @@ is rebuilt when a table's version moves. Lexical search is LanceDB's built-in BM
 full-text index over the items' ``text`` (English stemming, stop words removed,
 lower-cased, ASCII-folded); rows added after the index was built are still searched (flat)
 until :meth:`LanceStore.ensure_text_index` folds them in.
+
+Reads a query makes are cheap to repeat: :meth:`LanceStore.reading` fixes the tables'
+versions once per query, the vectors and the visible items' light columns
+(:mod:`polyseek.store.catalog`) are kept per version and read through handles checked
+out at that version, so that LanceDB row ids name their rows (ANN and BM25 results, the
+hits' texts are read by row id).
 """
 
 from __future__ import annotations
