@@ -26,7 +26,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,14 @@ import pyarrow.compute as pc
 from polyseek.errors import StoreError
 from polyseek.search.facets import facet_table, labels_path
 from polyseek.search.filters import fields_of, matching, parse_where
-from polyseek.store.base import SourceBatch, SourceRecord, Store, StoredItem, VectorView
+from polyseek.store.base import (
+    SourceBatch,
+    SourceRecord,
+    Store,
+    StoredItem,
+    VectorView,
+    query_scores,
+)
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
@@ -130,6 +137,9 @@ class FilteredStore(Store):
         return len(self.allowed)
 
     # ------------------------------------------------------------------ reads
+    def reading(self) -> AbstractContextManager[None]:
+        return self.base.reading()
+
     def vectors(self, encoder_key: str) -> VectorView:
         view = self.base.vectors(encoder_key)
         with self._lock:
@@ -175,7 +185,7 @@ class FilteredStore(Store):
             return first_pass_search(fp, view.matrix, view.ids, queries, k, keep, view.compressed)
         if len(view.ids) == 0:
             return [[] for _ in range(len(queries))]
-        scores = np.asarray(queries, dtype=np.float32) @ view.matrix.T
+        scores = query_scores(view.matrix, queries)
         if keep is not None:
             scores[:, ~keep] = -np.inf
         return [[(i, s) for i, s in top_unique(row, view.ids, k) if s != -np.inf] for row in scores]

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -102,10 +103,11 @@ class SearchPipeline:
         A ``where`` filter or a quoted phrase restricts the store before anything is
         ranked (:mod:`polyseek.search.filtered`).
         """
-        store = restrict(self.store, q.ranking.where, q.text)
-        if store is not self.store:
-            return SearchPipeline(store, self.embedder)._rank(q, vectors)
-        return self._rank(q, vectors)
+        with self.store.reading():  # one state of the index for the whole query
+            store = restrict(self.store, q.ranking.where, q.text)
+            if store is not self.store:
+                return SearchPipeline(store, self.embedder)._rank(q, vectors)
+            return self._rank(q, vectors)
 
     def _rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
         n_lists = len(vectors) + int(q.ranking.lexical and q.has_text)
@@ -133,7 +135,10 @@ class SearchPipeline:
         if r.lexical and q.has_text and q.text_share > 0.0:  # image_weight 1: the image alone
             # BM25 runs beside the vector search: both wait in LanceDB (Rust, no GIL), so
             # a hybrid query costs about the slower of the two, not their sum.
-            lexical = _BACKGROUND.submit(self._lexical, q, depth, lexical_share, calibrate)
+            # (in this query's context: it reads the same snapshot of the index)
+            lexical = _BACKGROUND.submit(
+                contextvars.copy_context().run, self._lexical, q, depth, lexical_share, calibrate
+            )
         signals = [
             self._dense(q, info, vec, depth, (1.0 - lexical_share) / len(vectors), calibrate)
             for info, vec in vectors.items()

@@ -4,7 +4,11 @@ Below :data:`ANN_MIN_ROWS` rows search stays exact (an in-memory float32 matrix:
 at 100k x 384). Above, LanceDB indexes the table on disk and the exact path is no longer
 needed: a query reads its probed partitions and re-scores the head of the candidates at
 full precision (``refine_factor``) from the table, so memory does not grow with the
-matrix (15 GB at 10M x 384 would not fit the laptops polyseek is for).
+matrix (15 GB at 10M x 384 would not fit the laptops polyseek is for). When the table's
+vectors are in memory anyway (:meth:`~polyseek.store.lancedb.LanceStore.vectors`, which
+the search pipeline loads today for every query), the same number of candidates is taken
+from the index without LanceDB's refine and re-scored exactly in memory, by row id:
+cheaper than reading every candidate's row from disk.
 
 * up to :data:`PQ_MIN_ROWS`: IVF_HNSW_SQ (8-bit scalar quantisation, an HNSW graph per
   partition): measured here at 100k MiniLM vectors ~5 ms at recall@10 ~0.97, at 1M

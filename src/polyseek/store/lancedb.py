@@ -21,6 +21,12 @@ is rebuilt when a table's version moves. Lexical search is LanceDB's built-in BM
 full-text index over the items' ``text`` (English stemming, stop words removed,
 lower-cased, ASCII-folded); rows added after the index was built are still searched (flat)
 until :meth:`LanceStore.ensure_text_index` folds them in.
+
+Reads a query makes are cheap to repeat: :meth:`LanceStore.reading` fixes the tables'
+versions once per query, the vectors and the visible items' light columns
+(:mod:`polyseek.store.catalog`) are kept per version and read through handles checked
+out at that version, so that LanceDB row ids name their rows (ANN and BM25 results, the
+hits' texts are read by row id).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +62,9 @@ from polyseek.store.base import (
     Store,
     StoredItem,
     VectorView,
+    query_scores,
 )
+from polyseek.store.catalog import LIGHT_COLUMNS, ROW_ID, ItemCatalog
 from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
@@ -63,6 +73,13 @@ from polyseek.store.uri import StoreLocation, WriterLease
 from polyseek.types import MODALITY_CODES, Modality
 
 logger = logging.getLogger(__name__)
+
+# The table versions a query reads at ((store id, table) -> version), inside
+# LanceStore.reading(); a context variable, so that a query's helper threads share it.
+_SNAPSHOT: ContextVar[dict[tuple[int, str], int | Future[int]] | None] = ContextVar(
+    "snapshot", default=None
+)
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="polyseek-versions")
 
 SOURCES_SCHEMA = pa.schema(
     [
@@ -135,6 +152,11 @@ class LanceStore(Store):
         )
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
+        self._catalog: ItemCatalog | None = None
+        self._text_index: tuple[int, bool] | None = None  # (items version, has the index)
+        self._pins: dict[str, tuple[int, Any]] = {}  # table -> (version, pinned handle)
+        self._catalog_asked: tuple[int, ...] | None = None
+        self._catalog_refused: tuple[int, ...] | None = None
         self._ann: dict[str, bool] = {}
         self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
@@ -245,6 +267,66 @@ class LanceStore(Store):
     def _table(self, name: str) -> Any:
         return self._tables[name]
 
+    def _pinned(self, name: str, version: int) -> Any:
+        """A read-only handle on table ``name`` checked out at ``version`` (kept until a
+        newer version is asked for): reads through it see exactly that version, with no
+        round trip to the table's latest manifest, and its row ids stay valid."""
+        with self._cache_lock:
+            found = self._pins.get(name)
+            if found is not None and found[0] == version:
+                return found[1]
+            with lance_errors(name, self.path):
+                table = self._db.open_table(name)
+                table.checkout(version)
+            handle = GuardedTable(table, name, self.path)
+            self._pins[name] = (version, handle)
+            return handle
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read at one snapshot of the tables' versions inside the block (one query).
+
+        Each table's version is looked up once, when the block starts (the tables a
+        query reads, concurrently; others at their first read): with
+        ``read_consistency_interval=0`` every lookup is a round trip to the table's
+        manifest. Every cache the block reads (committed generations,
+        vectors, item catalog) is the one of that version: a query sees one state of
+        the index, and a commit made meanwhile is seen by the next block. Nested blocks
+        share the outermost one's snapshot.
+        """
+        if _SNAPSHOT.get() is not None:
+            yield
+            return
+        # The lookups a query makes, all at once rather than one after the other (each
+        # waits on LanceDB's event loop; a busy machine makes each wait long).
+        names = ["sources", "items", *(e.key for e in self.manifest.encoders)]
+        snapshot: dict[tuple[int, str], int | Future[int]] = {
+            (id(self), n): _LOOKUPS.submit(self._latest_version, n)
+            for n in names
+            if n in self._tables
+        }
+        token = _SNAPSHOT.set(snapshot)
+        try:
+            yield
+        finally:
+            _SNAPSHOT.reset(token)
+
+    def _latest_version(self, name: str) -> int:
+        return int(self._table(name).version)
+
+    def _version(self, name: str) -> int:
+        """The version of a table: the snapshot's inside :meth:`reading`, else the latest."""
+        snapshot = _SNAPSHOT.get()
+        if snapshot is None:
+            return self._latest_version(name)
+        key = (id(self), name)
+        found = snapshot.get(key)
+        if found is None:
+            found = snapshot[key] = self._latest_version(name)
+        elif isinstance(found, Future):
+            found = snapshot[key] = found.result()
+        return found
+
     # ----------------------------------------------------------------- encoders
     def set_manifest(self, manifest: Manifest) -> None:
         """Record other encoders or adapters (hold :meth:`writing`): new encoders' tables
@@ -266,6 +348,12 @@ class LanceStore(Store):
             self._tables.update(fresh._tables)
             self._caches.clear()
             self._ann.clear()
+            self._catalog = self._catalog_asked = self._committed_cache = None
+            self._pins.clear()
+            self._text_index = None
+            snapshot = _SNAPSHOT.get()
+            for key in [k for k in snapshot or {} if k[0] == id(self)]:
+                del snapshot[key]  # type: ignore[union-attr]  # versions of the old tables
         return True
 
     def vector_tables(self) -> set[str]:
@@ -279,6 +367,7 @@ class LanceStore(Store):
         with lance_errors(key, self.path):
             self._db.drop_table(key)
         self._tables.pop(key, None)
+        self._pins.pop(key, None)
         self._caches.pop(key, None)
         self._ann.pop(key, None)
 
@@ -317,7 +406,7 @@ class LanceStore(Store):
             return self._committed_locked()
 
     def _committed_locked(self) -> dict[str, str]:
-        version = self._table("sources").version
+        version = self._version("sources")
         if self._committed_cache is not None and self._committed_cache[0] == version:
             return self._committed_cache[1]
         t = self._table("sources").to_arrow().select(["path", "gen", "status"])
@@ -343,8 +432,23 @@ class LanceStore(Store):
         )
 
     def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        """Visible items by id: from the in-memory catalog and one read of their texts by
+        row id (:mod:`polyseek.store.catalog`), else by a filtered read."""
         if not ids:
             return {}
+        wanted = list(dict.fromkeys(ids))
+        catalog = self._item_catalog()
+        if catalog is None:
+            return self._read_items(wanted)
+        rows = catalog.find(wanted)
+        out = catalog.items(rows, self._texts(catalog, rows))
+        moved = [i for i in rows if i not in out]  # (not expected: its version's rows)
+        if moved:
+            out.update(self._read_items(moved))
+        return out
+
+    def _read_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+        """Visible items by id, by a filtered read of the items table."""
         committed = self.committed()
         out: dict[str, StoredItem] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
@@ -360,6 +464,52 @@ class LanceStore(Store):
                 if committed.get(row["source"]) == row["gen"]:
                     out[row["id"]] = StoredItem.from_row(row)
         return out
+
+    def _item_catalog(self) -> ItemCatalog | None:
+        """The catalog of the current items and sources versions, built the second time
+        a version is asked for (None: not built, or too large to keep)."""
+        with self._cache_lock:
+            version = (self._version("items"), self._version("sources"))
+            cached = self._catalog
+            if cached is not None and cached.version == version:
+                return cached
+            if self._catalog_asked != version:  # a one-shot lookup: not worth a scan
+                self._catalog_asked = version
+                return None
+            if version == self._catalog_refused:
+                return None
+            have = self._columns("items")
+            rows = (
+                self._pinned("items", version[0])
+                .search()
+                .select([c for c in LIGHT_COLUMNS if c in have])
+                .with_row_id(True)
+                .limit(None)
+                .to_arrow()
+            )
+            catalog = ItemCatalog.build(version, rows, self._committed_locked())
+            if catalog is None:
+                self._catalog_refused = version
+                return None
+            self._catalog = catalog
+            logger.debug("item catalog of %d items in memory", len(catalog))
+            return catalog
+
+    def _texts(self, catalog: ItemCatalog, rows: dict[str, int]) -> dict[int, str]:
+        """Row id -> text of the catalog rows, taken by row id from the items table at
+        the catalog's version (the text column alone: each column read is a read)."""
+        if not rows:
+            return {}
+        t = (  # the catalog's version of the table, where its row ids hold
+            self._pinned("items", catalog.version[0])
+            .take_row_ids(catalog.row_ids(list(rows.values())))
+            .select([FTS_COLUMN])
+            .with_row_id()
+            .to_arrow()
+        )
+        return dict(
+            zip(t.column(ROW_ID).to_pylist(), t.column(FTS_COLUMN).to_pylist(), strict=True)
+        )
 
     def counts(self) -> dict[str, int]:
         t = self._table("items").to_arrow().select(["source", "gen", "modality"])
@@ -399,7 +549,7 @@ class LanceStore(Store):
         return t.filter(pa.array(mask, pa.bool_())).select(list(columns))
 
     def data_version(self) -> tuple[int, ...]:
-        return (self._table("items").version, self._table("sources").version)
+        return (self._version("items"), self._version("sources"))
 
     def text_matching(self, pattern: str) -> set[str]:
         """Ids of visible items whose text matches ``pattern``, scanned by LanceDB."""
@@ -443,12 +593,13 @@ class LanceStore(Store):
             return self._vectors_locked(encoder_key)
 
     def _vectors_locked(self, encoder_key: str) -> VectorView:
-        table = self._table(encoder_key)
-        version, sources_version = table.version, self._table("sources").version
+        version, sources_version = self._version(encoder_key), self._version("sources")
         cache = self._caches.get(encoder_key)
         if cache and cache.version == (version, sources_version):
             return cache
-        data = table.to_arrow()
+        # The rows of exactly that version, with their row ids (ANN results name them).
+        data = self._pinned(encoder_key, version).search().with_row_id(True).limit(None)
+        data = data.to_arrow()
         mask = self._visible_mask(
             data.column("source").to_pylist(), data.column("gen").to_pylist(), self.committed()
         )
@@ -469,6 +620,7 @@ class LanceStore(Store):
             codes,
             np.ascontiguousarray(matrix),
             part=part,
+            row_ids=data.column(ROW_ID).to_numpy().astype(np.uint64)[mask],
         )
         self._caches[encoder_key] = cache
         logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
@@ -587,6 +739,9 @@ class LanceStore(Store):
         modalities: Sequence[Modality] | None,
         overfetch: int = 1,
     ) -> list[tuple[str, float]]:
+        view = self._current_view(encoder_key)
+        if view is not None:
+            return self._search_ann_rescored(view, query, k, modalities)
         committed = self.committed()
         nprobes, refine = self._plan(encoder_key)
         limit = k * overfetch * self.ANN_OVERFETCH + 10
@@ -611,6 +766,55 @@ class LanceStore(Store):
             return self._search_ann(encoder_key, query, k, modalities, overfetch * 4)
         return found
 
+    def _current_view(self, encoder_key: str) -> VectorView | None:
+        """The in-memory vectors of one encoder if they are loaded and current."""
+        with self._cache_lock:
+            cache = self._caches.get(encoder_key)
+            if cache is None:
+                return None
+            version = (self._version(encoder_key), self._version("sources"))
+            return cache if cache.version == version else None
+
+    def _search_ann_rescored(
+        self,
+        view: VectorView,
+        query: np.ndarray,
+        k: int,
+        modalities: Sequence[Modality] | None,
+        overfetch: int = 1,
+    ) -> list[tuple[str, float]]:
+        """ANN candidates re-scored exactly from the in-memory vectors instead of from
+        the table (LanceDB's ``refine_factor`` reads each candidate's row from disk).
+
+        The index is asked for as many candidates as the refine would re-score; those not
+        in ``view`` (rows of an unfinished write, or added since the view) are left out:
+        the view is the snapshot the query reads.
+        """
+        nprobes, refine = self._plan(view.encoder_key)
+        rows_per_item = self.ANN_OVERFETCH if view.repeats_items() else 1
+        limit = k * overfetch * rows_per_item * refine
+        q = np.asarray(query, dtype=np.float32)
+        # The view's own version of the table: its row ids are the view's (reading them
+        # instead of the id column is a third of the query's cost).
+        search = (
+            self._pinned(view.encoder_key, view.version[0])
+            .search(q)
+            .distance_type("cosine")
+            .nprobes(nprobes)
+            .limit(limit)
+            .select(["_distance"])
+            .with_row_id(True)
+        )
+        if modalities:
+            search = search.where(f"modality IN ({_sql_list(list(modalities))})", prefilter=True)
+        row_ids = search.to_arrow().column(ROW_ID).to_numpy()
+        ids = dict.fromkeys(view.ids[view.rows_at(row_ids)].tolist())
+        scores = view.best_scores(list(ids), q, modalities)
+        found = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:k]  # ties: by id
+        if len(found) < k and len(row_ids) == limit and overfetch < 64:
+            return self._search_ann_rescored(view, query, k, modalities, overfetch * 4)
+        return found
+
     def _search_exact(
         self,
         encoder_key: str,
@@ -621,7 +825,7 @@ class LanceStore(Store):
         cache = self.vectors(encoder_key)
         if len(cache.ids) == 0:
             return [[] for _ in range(len(queries))]
-        scores = np.asarray(queries, dtype=np.float32) @ cache.matrix.T
+        scores = query_scores(cache.matrix, queries)
         if modalities:
             # Mask rows instead of copying the matrix per query (150 MB at 100k x 384).
             keep = np.isin(cache.modality, [MODALITY_CODES[m] for m in modalities])
@@ -644,10 +848,16 @@ class LanceStore(Store):
 
     # ----------------------------------------------------------------- full text
     def has_text_index(self) -> bool:
-        return any(
+        """Whether the items' text has its full-text index (known per table version)."""
+        version = self._version("items")
+        if self._text_index is not None and self._text_index[0] == version:
+            return self._text_index[1]
+        found = any(
             FTS_COLUMN in ix.columns and ix.index_type == "FTS"
             for ix in self._table("items").list_indices()
         )
+        self._text_index = (version, found)
+        return found
 
     def unindexed_text_rows(self) -> int | None:
         """Item rows the full-text index does not hold yet (None: there is no index)."""
@@ -690,25 +900,46 @@ class LanceStore(Store):
                 )
             if not self.has_text_index():
                 return []
-        committed = self.committed()
-        search = (
-            self._table("items")
-            .search(query, query_type="fts", fts_columns=FTS_COLUMN)
-            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
-            .select(["id", "source", "gen", "_score"])
-        )
         clauses = [f"modality IN ({_sql_list(list(modalities))})"] if modalities else []
         if within is not None:
             if not within:
                 return []
             clauses.append(f"id IN ({_sql_list(list(within))})")
+        catalog = self._current_catalog()
+        # With a current catalog, the catalog's version of the table answers with row ids
+        # alone (the catalog knows which are visible, and their ids).
+        table = (
+            self._table("items") if catalog is None else self._pinned("items", catalog.version[0])
+        )
+        search = (
+            table.search(query, query_type="fts", fts_columns=FTS_COLUMN)
+            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
+            .select(["_score"] if catalog is not None else ["id", "source", "gen", "_score"])
+        )
         if clauses:
             search = search.where(" AND ".join(clauses), prefilter=True)
-        rows = search.to_arrow().to_pylist()
-        visible = [r for r in rows if committed.get(r["source"]) == r["gen"]]
+        if catalog is not None:
+            t = search.with_row_id(True).to_arrow()
+            found = catalog.at_row_ids(t.column(ROW_ID).to_numpy(), t.column("_score").to_numpy())
+        else:
+            committed = self.committed()
+            found = [
+                (r["id"], float(r["_score"]))
+                for r in search.to_arrow().to_pylist()
+                if committed.get(r["source"]) == r["gen"]
+            ]
         # Ties broken by id so that the same index always gives the same order.
-        visible.sort(key=lambda r: (-float(r["_score"]), r["id"]))
-        return [(r["id"], float(r["_score"])) for r in visible[:k]]
+        found.sort(key=lambda r: (-r[1], r[0]))
+        return found[:k]
+
+    def _current_catalog(self) -> ItemCatalog | None:
+        """The item catalog if it is the current versions' (never built here)."""
+        with self._cache_lock:
+            catalog = self._catalog
+            if catalog is None:
+                return None
+            current = catalog.version == (self._version("items"), self._version("sources"))
+            return catalog if current else None
 
     # ----------------------------------------------------------------- writes
     def _columns(self, name: str) -> set[str]:
