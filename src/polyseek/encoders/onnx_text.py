@@ -38,12 +38,13 @@ from polyseek.errors import EncoderError
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 64
-BATCH_TOKENS = 1024
+BATCH_TOKENS = 2048
 """Most padded tokens (rows x longest row) in one call of the model. Long texts in big
 batches run slower per token (the activations of 64 x 256 tokens spill out of the CPU
-caches): over the 185 passages of 40 Octave-manual pages (MiniLM, one thread, CPU
-seconds) batches of 64 took 1.32x the time of batches of at most 1,024 tokens, while
-40 whole pages (256 tokens each) took about the same either way."""
+caches): over the 185 passages of 40 Octave-manual pages (MiniLM, two threads, medians
+of 4 interleaved runs) batches of 64 rows took 1.26x the CPU time of batches of at most
+2,048 tokens (1,024: the same), while 40 whole pages (256 tokens each) took 0.95-1.02x
+either way."""
 MODEL_FILE = "model.onnx"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
