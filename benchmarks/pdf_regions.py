@@ -65,12 +65,13 @@ def time_loader(path: Path, options: IngestOptions, repeat: int) -> tuple[float,
     return statistics.median(runs), items
 
 
-def time_index(folder: Path, options: IngestOptions) -> tuple[float, int]:
+def time_index(folder: Path, options: IngestOptions) -> tuple[float, float, int]:
+    """Wall and CPU seconds (all threads of this process) of one index run, and its items."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.open(folder, store=Path(tmp) / "idx", create=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = engine.index(options=options)
-        return time.perf_counter() - t0, report.items
+        return time.perf_counter() - t0, time.process_time() - c0, report.items
 
 
 def region_texts(region: Item) -> list[str]:
@@ -141,21 +142,27 @@ def embedding_table(items: list[Item], n: int) -> None:
 
 
 def index_table(folder: Path, n: int, repeat: int) -> None:
-    """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians)."""
-    widths = [30, 7, 8, 6, 12, 12]
-    print(
-        "\n" + row(["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"], widths)
-    )
+    """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians).
+
+    CPU seconds too: on a machine shared with other work they vary less than wall time.
+    """
+    widths = [30, 7, 8, 6, 12, 12, 7, 12]
+    header = ["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"]
+    print("\n" + row([*header, "cpu s", "cpu x page"], widths))
     runs: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     counts: dict[str, int] = {}
     for _ in range(repeat):
         for name, options in CONFIGS.items():
-            seconds, counts[name] = time_index(folder, options)
+            seconds, cpu_seconds, counts[name] = time_index(folder, options)
             runs[name].append(seconds)
+            cpu[name].append(cpu_seconds)
     med = {name: statistics.median(r) for name, r in runs.items()}
+    cpu_med = {name: statistics.median(r) for name, r in cpu.items()}
     for name in CONFIGS:
         cells = [name, med[name], 1000 * med[name] / n, counts[name]]
-        print(row([*cells, med[name] / med["page-only"], med[name] / med["+ passages"]], widths))
+        ratios = [med[name] / med["page-only"], med[name] / med["+ passages"]]
+        print(row([*cells, *ratios, cpu_med[name], cpu_med[name] / cpu_med["page-only"]], widths))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from polyseek.encoders import _onnx
 from polyseek.encoders.minilm import MiniLMEncoder
+from polyseek.encoders.onnx_text import token_batches
 from polyseek.errors import ConfigError
 
 MIN_COSINE = 0.9999
@@ -95,6 +96,27 @@ def test_batches_equal_singles(onnx_minilm: MiniLMEncoder) -> None:
     assert onnx_minilm.embed_queries([]).shape == (0, 384)
     with pytest.raises(ConfigError, match="single string"):
         onnx_minilm.embed_queries("a bare string")
+
+
+def test_token_budget_batches_equal_one_big_batch(onnx_minilm: MiniLMEncoder) -> None:
+    """Rows come back in input order whatever the batches (a budget of 64 tokens puts
+    the long texts alone, the short ones together)."""
+    onnx = onnx_minilm._onnx
+    assert onnx is not None
+    small = onnx.embed(TEXTS, batch_tokens=64)
+    big = onnx.embed(TEXTS, batch_size=len(TEXTS), batch_tokens=10**6)
+    np.testing.assert_allclose(small, big, atol=1e-5)
+
+
+def test_token_batches_keep_rows_and_tokens_within_bounds() -> None:
+    lengths = [3, 250, 40, 40, 10, 256, 9, 40]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches = token_batches(order, lengths, max_rows=3, max_tokens=128)
+    assert [i for b in batches for i in b] == order
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 128
+    assert batches[-2:] == [[1], [5]]  # longer than half the budget: alone
 
 
 def test_without_onnxruntime_it_falls_back_to_pytorch(

@@ -254,3 +254,35 @@ def test_a_store_of_one_item_gets_no_statistics_and_no_warning(tmp_path):
     add_items(store, [("only.png", "image", "only image", np.ones(DIM))])
     # Its one probe is itself: no pair left to measure (numpy would warn on an empty std).
     assert update_calibration(store, [HashingEncoder()]) == {}
+
+
+def test_probes_follow_the_pages_not_their_layout_regions(tmp_path):
+    """A page's regions repeat its text: the probe count is that of the other items (the
+    pages), though the probes are drawn from every item."""
+    from polyseek.search import calibration as cal
+    from polyseek.store.base import SourceBatch, SourceRecord, StoredItem
+    from polyseek.types import Locator, item_id
+
+    store = make_store(tmp_path / "idx")
+    batch = SourceBatch()
+    for n in range(3):
+        source = f"manual{n}.pdf"
+        locators = [Locator(page=1)] + [
+            Locator(page=1, bbox=(0, 10 * k, 100, 10 * k + 8), region="text", region_index=k)
+            for k in range(1, 5)
+        ]
+        batch.records.append(SourceRecord(source, "h", 1, 1, "g1", "ok", n_items=5))
+        for loc in locators:
+            text = f"paragraph {loc.region_index or 0} of manual {n} about pumps"
+            batch.items.append(
+                StoredItem(item_id(source, loc), source, "g1", "page", loc, text, {})
+            )
+    rng = np.random.default_rng(0)
+    vectors = l2_normalize(rng.normal(0, 1, (len(batch.items), DIM)).astype(np.float32))
+    batch.vectors[ENC.key] = ([it.id for it in batch.items], vectors)
+    store.commit(batch)
+    probes = cal._probe_texts(store, np.random.default_rng(cal.SEED))
+    assert len(probes) == 3
+    assert {p.item_id for p in probes} <= {it.id for it in batch.items}
+    add_items(store, [(f"t{n}.txt", "text", f"text {n}", rng.normal(0, 1, DIM)) for n in range(4)])
+    assert len(cal._probe_texts(store, np.random.default_rng(cal.SEED))) == 7
