@@ -135,12 +135,16 @@ class Export:
     directory: Path
     manifest: dict[str, Any]
 
-    def read(self, name: str) -> bytes:
-        """The bytes of file ``name``, checked against the manifest's size and SHA-256."""
+    def _entry(self, name: str) -> tuple[dict[str, Any], Path]:
+        """File ``name``'s manifest entry (size, SHA-256) and path."""
         entry = self.manifest.get("files", {}).get(name)
         if entry is None:
             raise CorruptExportError(f"{self.directory} has no file {name!r} in its manifest")
-        path = self.directory / name
+        return entry, self.directory / name
+
+    def read(self, name: str) -> bytes:
+        """The bytes of file ``name``, checked against the manifest's size and SHA-256."""
+        entry, path = self._entry(name)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -159,10 +163,7 @@ class Export:
         any write changes) is kept in :data:`VERIFIED`; while ``stat`` still says so, the
         check is one ``stat``.
         """
-        entry = self.manifest.get("files", {}).get(name)
-        if entry is None:
-            raise CorruptExportError(f"{self.directory} has no file {name!r} in its manifest")
-        path = self.directory / name
+        entry, path = self._entry(name)
         try:
             st = path.stat()
         except OSError as exc:
