@@ -45,7 +45,7 @@ def test_runtimes_and_info(towers: dict[str, Encoder], onnx_cache: Path) -> None
     assert towers["off"].image_runtime == "torch"  # type: ignore[attr-defined]
     assert towers["fp32"].image_runtime == "onnx-fp32"  # type: ignore[attr-defined]
     (manifest,) = (
-        cache_file for cache_file in (onnx_cache / "onnx").glob("open_clip-image-*/*.json")
+        cache_file for cache_file in (onnx_cache / "onnx").glob("open_clip-image-*/manifest.json")
     )
     calibration = json.loads(manifest.read_text())["calibration"]
     int8_ok = calibration["int8_min_cosine"] >= onnx_image.INT8_MIN_COSINE
