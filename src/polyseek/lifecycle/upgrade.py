@@ -219,20 +219,28 @@ def _span_pairs(
     return new.embed_queries(texts), load_encoder(old.spec).embed_queries(texts)
 
 
-def _known_items(
-    s: _Sample, new: Encoder, members: np.ndarray, adapter: Adapter | None
-) -> tuple[float, float] | None:
-    """(recall@10 of the item a middle span was taken from, through ``adapter`` over OLD's
-    rows; the same with NEW's own rows), over the sampled items; None without texts."""
+def _known_queries(
+    s: _Sample, new: Encoder, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """NEW's query vectors of a middle span of each of items ``members`` that has text,
+    and those items (the answer of each); None without texts."""
     if new.kind not in ("text", "image-text"):
         return None
     chosen = [int(i) for i in members if len(s.items[int(i)].text.split()) >= QUERY_WORDS]
     if not chosen:
         return None
-    q = new.embed_queries([_middle_span(s.items[i]) for i in chosen])
-    want = np.asarray(chosen)
-    adapted = known_item_recall(q, s.old_rows, s.owner, want, adapter)
-    return adapted, known_item_recall(q, s.new_rows, s.owner, want)
+    return new.embed_queries([_middle_span(s.items[i]) for i in chosen]), np.asarray(chosen)
+
+
+def _known_items(
+    s: _Sample, known: tuple[np.ndarray, np.ndarray], adapter: Adapter
+) -> tuple[float, float]:
+    """(recall@10 of the item each query was taken from, through ``adapter`` over OLD's
+    rows; the same with NEW's own rows), over the sampled items."""
+    q, want = known
+    return known_item_recall(q, s.old_rows, s.owner, want, adapter), known_item_recall(
+        q, s.new_rows, s.owner, want
+    )
 
 
 def _checks(s: _Sample, new: Encoder, members: np.ndarray) -> list[_Check]:
@@ -291,8 +299,11 @@ def _choose(
     report.dev = {
         name: min(_score(s, dev_checks, a).values(), default=0.0) for name, a in candidates.items()
     }
-    known = {name: _known_items(s, new, dev, a) for name, a in candidates.items()}
-    report.dev_known_item = {n: k[0] for n, k in known.items() if k is not None}
+    queries = _known_queries(s, new, dev)  # embedded once for every candidate
+    if queries is not None:
+        report.dev_known_item = {
+            name: _known_items(s, queries, a)[0] for name, a in candidates.items()
+        }
     return max(
         report.dev,
         key=lambda n: (report.dev_known_item.get(n, 0.0), report.dev[n], n == "procrustes"),
@@ -338,9 +349,10 @@ def fit_adapter(
     test_checks = _checks(s, new, test)
     report.checks = _score(s, test_checks, adapter)
     report.retention = min(report.checks.values(), default=0.0)
-    known = _known_items(s, new, test, adapter)
-    if known is not None:
-        report.known_item = {"adapter": known[0], "new": known[1]}
+    test_queries = _known_queries(s, new, test)
+    if test_queries is not None:
+        adapted, own = _known_items(s, test_queries, adapter)
+        report.known_item = {"adapter": adapted, "new": own}
     if new.info.dim == old.dim:
         same = Adapter("none", np.eye(old.dim, dtype=np.float32), np.zeros(old.dim, np.float32))
         report.unadapted = min(_score(s, test_checks, same).values(), default=0.0)
