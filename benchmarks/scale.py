@@ -149,12 +149,21 @@ def tune(
     dev_truth: list[list[Any]],
     target: float,
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """The fastest config (on DEV) reaching ``target`` recall, else the most accurate."""
-    tried = []
+    """The fastest config (on DEV) reaching ``target`` recall, else the most accurate.
+
+    ``configs`` are tuples (first parameter ascending, then the second) or plain values;
+    for a tuple config reaching the target, larger second parameters at the same first
+    one (only slower) are skipped."""
+    tried: list[dict[str, Any]] = []
+    done: set[Any] = set()
     for cfg in configs:
+        if isinstance(cfg, tuple) and cfg[0] in done:
+            continue
         ms, found = timed(search(cfg), dev)
         tried.append({"config": cfg, "recall": recall(found, dev_truth), **latency(ms)})
         print(f"  dev {cfg}: recall {tried[-1]['recall']:.3f} p50 {tried[-1]['p50_ms']:.2f} ms")
+        if tried[-1]["recall"] >= target and isinstance(cfg, tuple):
+            done.add(cfg[0])
     good = [t for t in tried if t["recall"] >= target]
     pick = min(good, key=lambda t: t["p50_ms"]) if good else max(tried, key=lambda t: t["recall"])
     return pick["config"], tried
