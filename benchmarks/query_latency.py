@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,34 +47,59 @@ def base_vectors(enc, limit: int = 1000) -> tuple[list[str], np.ndarray]:
     return texts, enc.embed_documents(texts)
 
 
+PER_FILE = 10  # items per source file of a filled store
+
+
+def item_of(j: int) -> tuple[str, Locator]:
+    """The source and locator of the ``j``-th item of a filled store (its id: ``item_id``)."""
+    return f"docs/file{j // PER_FILE:06d}.txt", Locator(
+        char_start=(j % PER_FILE) * 800, char_end=(j % PER_FILE) * 800 + 800
+    )
+
+
+def mixture_vectors(
+    base: np.ndarray, start: int, stop: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Vectors of items ``start..stop``: each mixes two real chunk embeddings plus a little
+    noise (structured like a real collection, yet no two vectors are the same)."""
+    rows = np.arange(start, stop) % len(base)
+    other = rng.integers(0, len(base), len(rows))
+    w = rng.uniform(0, 1, (len(rows), 1)).astype(np.float32)
+    noise = rng.normal(scale=0.02, size=(len(rows), base.shape[1])).astype(np.float32)
+    return l2_normalize(w * base[rows] + (1 - w) * base[other] + noise)
+
+
 def fill_store(
-    store: LanceStore, key: str, texts: list[str], base: np.ndarray, n: int, image_every: int = 0
+    store: LanceStore,
+    key: str,
+    texts: list[str],
+    base: np.ndarray,
+    n: int,
+    image_every: int = 0,
+    vectors: Callable[[int, int], np.ndarray] | None = None,
 ) -> None:
     """``n`` items, 10 per source file; with ``image_every=k`` every k-th file's items are
-    stored as images (their text a caption), for mixed-modality ranking."""
+    stored as images (their text a caption), for mixed-modality ranking. ``vectors(start,
+    stop)`` gives the vectors of items ``start..stop`` (default: :func:`mixture_vectors`)."""
     rng = np.random.default_rng(0)
-    per_file, batch_files = 10, 2000
-    for start in range(0, n, per_file * batch_files):
+    batch_files = 2000
+    for start in range(0, n, PER_FILE * batch_files):
+        stop = min(n, start + PER_FILE * batch_files)
         batch = SourceBatch()
-        ids, rows = [], []
-        for f in range(start // per_file, min(n, start + per_file * batch_files) // per_file):
+        ids = []
+        for f in range(start // PER_FILE, stop // PER_FILE):
             src = f"docs/file{f:06d}.txt"
-            batch.records.append(SourceRecord(src, "h", 1, 1, "g", "ok", n_items=per_file))
-            for c in range(per_file):
-                j = f * per_file + c
-                loc = Locator(char_start=c * 800, char_end=c * 800 + 800)
-                modality = "image" if image_every and f % image_every == 0 else "text"
-                text = texts[j % len(texts)]
-                it = StoredItem(item_id(src, loc), src, "g", modality, loc, text, {})
+            batch.records.append(SourceRecord(src, "h", 1, 1, "g", "ok", n_items=PER_FILE))
+            modality = "image" if image_every and f % image_every == 0 else "text"
+            for j in range(f * PER_FILE, (f + 1) * PER_FILE):
+                loc = item_of(j)[1]
+                it = StoredItem(
+                    item_id(src, loc), src, "g", modality, loc, texts[j % len(texts)], {}
+                )
                 batch.items.append(it)
                 ids.append(it.id)
-                rows.append(j % len(texts))
-        # Each vector mixes two real chunk embeddings plus a little noise: structured like
-        # a real collection, yet no two vectors are the same.
-        other = rng.integers(0, len(base), len(rows))
-        w = rng.uniform(0, 1, (len(rows), 1)).astype(np.float32)
-        noise = rng.normal(scale=0.02, size=(len(rows), base.shape[1])).astype(np.float32)
-        batch.vectors[key] = (ids, l2_normalize(w * base[rows] + (1 - w) * base[other] + noise))
+        vecs = vectors(start, stop) if vectors else mixture_vectors(base, start, stop, rng)
+        batch.vectors[key] = (ids, vecs)
         store.commit(batch)
 
 
