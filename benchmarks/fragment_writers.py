@@ -41,7 +41,7 @@ import traceback
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -703,17 +703,27 @@ def compaction_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def _smallest_by_target(costs: Sequence[Any], size: Callable[[Any], int]) -> dict[str, Any]:
+    """Each target's row of the smallest size: the baseline of its ratios."""
+    base: dict[str, Any] = {}
+    for c in sorted(costs, key=size):
+        base.setdefault(c.target, c)
+    return base
+
+
+def _open_requests(requests: Counter[str]) -> str:
+    oa, ob = request_classes(requests)
+    return f"{oa} A + {ob} B" if requests else "-"
+
+
 def manifest_table(costs: Sequence[ManifestCost]) -> str:
     lines = [
         "| target | fragments | latest manifest bytes | bytes per fragment | open+count ms "
         "| x 100 fragments | requests of one open+count |\n" + "|---" * 7 + "|"
     ]
-    base: dict[str, Any] = {}
-    for c in sorted(costs, key=lambda c: c.fragments):  # the smallest of each target
-        base.setdefault(c.target, c)
+    base = _smallest_by_target(costs, lambda c: c.fragments)
     for c in costs:
-        oa, ob = request_classes(c.open_requests)
-        reqs = f"{oa} A + {ob} B" if c.open_requests else "-"
+        reqs = _open_requests(c.open_requests)
         lines.append(
             f"| {c.target} | {c.fragments:,} | {c.manifest_bytes:,} "
             f"| {c.manifest_bytes / c.fragments:.0f} | {1000 * c.open_count_s:.1f} "
@@ -727,12 +737,9 @@ def version_table(costs: Sequence[VersionCost]) -> str:
         "| target | versions | open+count ms | x fewest versions | requests of one open+count "
         "|\n" + "|---" * 5 + "|"
     ]
-    base: dict[str, Any] = {}
-    for c in sorted(costs, key=lambda c: c.versions):  # the smallest of each target
-        base.setdefault(c.target, c)
+    base = _smallest_by_target(costs, lambda c: c.versions)
     for c in costs:
-        oa, ob = request_classes(c.open_requests)
-        reqs = f"{oa} A + {ob} B" if c.open_requests else "-"
+        reqs = _open_requests(c.open_requests)
         lines.append(
             f"| {c.target} | {c.versions:,} | {1000 * c.open_count_s:.1f} "
             f"| {c.open_count_s / base[c.target].open_count_s:.2f}x | {reqs} |"

@@ -50,9 +50,14 @@ def base_vectors(enc, limit: int = 1000) -> tuple[list[str], np.ndarray]:
 PER_FILE = 10  # items per source file of a filled store
 
 
+def source_of(f: int) -> str:
+    """The path of the ``f``-th source file of a filled store."""
+    return f"docs/file{f:06d}.txt"
+
+
 def item_of(j: int) -> tuple[str, Locator]:
     """The source and locator of the ``j``-th item of a filled store (its id: ``item_id``)."""
-    return f"docs/file{j // PER_FILE:06d}.txt", Locator(
+    return source_of(j // PER_FILE), Locator(
         char_start=(j % PER_FILE) * 800, char_end=(j % PER_FILE) * 800 + 800
     )
 
@@ -88,7 +93,7 @@ def fill_store(
         batch = SourceBatch()
         ids = []
         for f in range(start // PER_FILE, stop // PER_FILE):
-            src = f"docs/file{f:06d}.txt"
+            src = source_of(f)
             batch.records.append(SourceRecord(src, "h", 1, 1, "g", "ok", n_items=PER_FILE))
             modality = "image" if image_every and f % image_every == 0 else "text"
             for j in range(f * PER_FILE, (f + 1) * PER_FILE):
