@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,7 +28,17 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_source_tree_is_clean() -> None:
-    assert _checker().check(REPO / "src") == []
+    # In a fresh interpreter: CPython 3.11.7's ast.parse raises "SystemError: AST constructor
+    # recursion depth mismatch" when another thread (Ray's, left by earlier tests) changes the
+    # recursion state mid-parse. The check itself is what CI and `./run check` run anyway.
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts/check_seams.py"), str(REPO / "src")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
 
 
 def test_private_access_and_cycles_are_found(tmp_path: Path) -> None:
