@@ -84,10 +84,12 @@ def _load_batch(batch: dict[str, np.ndarray], options: IngestOptions) -> dict[st
 class _EmbedActor:
     """One copy of each encoder per actor; embeds the items of several files at once."""
 
-    def __init__(self, specs: list[str], pooling: str) -> None:
-        from polyseek.encoders import load_encoder
+    def __init__(self, specs: list[str], pooling: str, threads: int) -> None:
+        from polyseek.encoders import load_encoder, set_compute_threads
 
+        set_compute_threads(threads)  # before loading: ONNX Runtime sessions read it once
         self.encoders: list[Encoder] = [load_encoder(s) for s in specs]
+        set_compute_threads(threads)  # and after: PyTorch, if a backend imported it
         self.pooling = pooling
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -115,11 +117,13 @@ class RayExecutor:
 
     ``address``: ``local`` starts a Ray instance for the run, ``auto`` joins the cluster
     of this machine, ``ray://host:port`` a remote one. ``actors``: embedding actors
-    (default: one per CPU of the cluster, at most 4).
+    (default: one per CPU of the cluster, at most 4). ``threads``: compute threads per
+    actor (default: the cluster's CPUs divided among the actors).
     """
 
     address: str = "local"
     actors: int | None = None
+    threads: int | None = None
     load_batch: int = LOAD_BATCH
     embed_batch: int = EMBED_BATCH
     _rows: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
@@ -146,6 +150,13 @@ class RayExecutor:
 
             ray.shutdown()
             self._started = False
+
+    @staticmethod
+    def _threads(ray: Any, actors: int) -> int:
+        """Compute threads per actor: the cluster's CPUs shared by its actors (one each on
+        this 2-core machine), where each runtime would otherwise start one per core."""
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus // max(1, actors))
 
     def _pool_size(self, ray: Any, files: int) -> int:
         """Actors: one per CPU (with EMBED_CPUS, half the CPUs stay free), at most 4, and
@@ -181,14 +192,16 @@ class RayExecutor:
             batch_size=self.load_batch,
             num_cpus=LOAD_CPUS,
         )
+        actors = self._pool_size(ray, len(todo))
         ds = ds.map_batches(
             _EmbedActor,
             fn_constructor_kwargs={
                 "specs": [e.info.spec for e in indexer.encoders],
                 "pooling": indexer.options.keyframe_pooling,
+                "threads": self.threads or self._threads(ray, actors),
             },
             batch_size=self.embed_batch,
-            compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray, len(todo))),
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=0 if gpus >= 1 else EMBED_CPUS,
             num_gpus=1 if gpus >= 1 else 0,
         )  # Ray Data restarts actors and retries tasks lost with a node by default
