@@ -10,7 +10,8 @@ the driver appends them with one ``LanceOperation.Append`` per batch and table
 (:meth:`~polyseek.store.lancedb.LanceStore.append_fragments`), which makes them staged
 rows like any other: invisible until the source records naming their generation are
 committed, deleted by ``recover`` if that never happens. Files of a worker that dies
-before the append are in no manifest; Lance's clean-up of unreferenced files removes them.
+before the append are in no manifest, so never read; Lance's version clean-up (which
+``LanceStore.compact`` runs) deletes such unreferenced files once they are 7 days old.
 
 Needs ``pylance`` (``pip install 'polyseek[ray]'``).
 """
