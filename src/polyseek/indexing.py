@@ -123,6 +123,11 @@ class LoadedSource:
     content_hash: str
 
 
+def new_generation() -> str:
+    """A fresh generation id: the rows of one load of one file carry it."""
+    return uuid.uuid4().hex[:12]
+
+
 @dataclass
 class FileLoad:
     """A file read elsewhere (a Ray task, :mod:`polyseek.indexing_ray`): its content hash
@@ -131,6 +136,9 @@ class FileLoad:
     digest: str
     items: list[Item] = field(default_factory=list)
     error: str | None = None
+    # The generation its rows carry, when a worker wrote them to the store itself;
+    # otherwise the driver picks one.
+    gen: str = ""
 
 
 class LoadExecutor(Protocol):
@@ -357,7 +365,7 @@ class Indexer:
             ) from None
 
     def _loaded_source(self, source: LoadedSource, prev: SourceRecord | None) -> _Loaded:
-        gen = uuid.uuid4().hex[:12]
+        gen = new_generation()
         rec = SourceRecord(
             path=source.path,
             content_hash=source.content_hash,
@@ -396,7 +404,7 @@ class Indexer:
 
     def loaded_file(self, cand: Candidate, result: FileLoad) -> _Loaded:
         """What :meth:`_load_one` makes of a file, from a load done elsewhere."""
-        gen = uuid.uuid4().hex[:12]
+        gen = result.gen or new_generation()
         prev = cand.previous
         if result.error is not None:
             return self._failed(cand, result.digest, gen, result.error)
@@ -453,7 +461,7 @@ class Indexer:
         return loaded
 
     def _load_file(self, cand: _Candidate) -> _Loaded:
-        gen = uuid.uuid4().hex[:12]
+        gen = new_generation()
         prev = cand.previous
         try:
             digest = file_hash(cand.path)

@@ -14,7 +14,13 @@ Division of work, so that the store's guarantees do not change:
   :func:`_load_batch`. Items travel pickled, one per file.
 * an **actor pool** embeds them: :class:`_EmbedActor` loads each encoder once per actor
   and embeds the items of several files in one batch (a GPU per actor when the cluster
-  has GPUs).
+  has GPUs), then writes the vector rows as Lance data fragments of the store's tables
+  itself (:mod:`polyseek.store.fragments`) and sends the driver only their metadata; the
+  driver stages them with one ``Append`` commit per batch and table. The rows carry the
+  generation the load task chose, so they stay invisible until the driver commits the
+  source records naming it, exactly like rows the driver stages itself. An actor that
+  cannot open the store's tables (a node without the shared path) sends the rows
+  instead, as does ``RayExecutor(write_fragments=False)``.
 
 The workers need the files at the same path as the driver (a shared file system) and
 polyseek installed; the store may be a shared path or an object-store URI.
@@ -22,6 +28,7 @@ polyseek installed; the store may be a shared path or an object-store URI.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import pickle
 from collections.abc import Iterator, Sequence
@@ -32,18 +39,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyseek.errors import ConfigError, IngestError, PolyseekError
-from polyseek.indexing import Candidate, FileLoad, ItemEmbedder, file_hash
+from polyseek.indexing import Candidate, FileLoad, ItemEmbedder, file_hash, new_generation
 from polyseek.ingest import IngestOptions, describe_os_error, iter_file
 from polyseek.types import Item
 
 if TYPE_CHECKING:
     from polyseek.encoders.base import Encoder
     from polyseek.indexing import Indexer
+    from polyseek.store.fragments import FragmentTarget
+    from polyseek.store.lancedb import LanceStore
 
 logger = logging.getLogger(__name__)
 
 LOAD_BATCH = 4  # files per load task
-EMBED_BATCH = 16  # files per embedding call of an actor
+# Files per embedding call of an actor: 64 small texts per call cost 0.84x the CPU of 16
+# (one thread; the encoder batches by tokens inside a call, so long files are safe too).
+EMBED_BATCH = 64
 # CPUs reserved per load task and per embedding actor: fractions, so that actors holding
 # every CPU never starve the load tasks that feed them (a deadlock with whole CPUs).
 LOAD_CPUS = 0.25
@@ -67,7 +78,7 @@ def _load_file(path: str, source: str, prev_hash: str, options: IngestOptions) -
     if digest == prev_hash:  # the driver keeps the old items
         return FileLoad(digest)
     try:
-        return FileLoad(digest, list(iter_file(Path(path), source, options)))
+        return FileLoad(digest, list(iter_file(Path(path), source, options)), gen=new_generation())
     except IngestError as exc:
         return FileLoad(digest, error=exc.reason)
 
@@ -82,31 +93,75 @@ def _load_batch(batch: dict[str, np.ndarray], options: IngestOptions) -> dict[st
 
 
 class _EmbedActor:
-    """One copy of each encoder per actor; embeds the items of several files at once."""
+    """One copy of each encoder per actor; embeds the items of several files at once and
+    writes the rows as fragments of the store's vector tables where it can."""
 
-    def __init__(self, specs: list[str], pooling: str) -> None:
-        from polyseek.encoders import load_encoder
+    def __init__(
+        self,
+        specs: list[str],
+        pooling: str,
+        threads: int,
+        targets: dict[str, FragmentTarget] | None = None,
+    ) -> None:
+        from polyseek.encoders import load_encoder, set_compute_threads
 
+        set_compute_threads(threads)  # before loading: ONNX Runtime sessions read it once
         self.encoders: list[Encoder] = [load_encoder(s) for s in specs]
+        set_compute_threads(threads)  # and after: PyTorch, if a backend imported it
         self.pooling = pooling
+        self.targets = {k: t for k, t in (targets or {}).items() if _reachable(t)}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         from polyseek.encoders.items import embed_items
+        from polyseek.store.fragments import RowOwner, vector_rows, write_fragments
 
         loads: list[FileLoad] = [pickle.loads(b) for b in batch["load"]]
         items = [it for x in loads for it in x.items]
+        owners = {
+            it.id: RowOwner(it.id, it.source, x.gen, it.modality) for x in loads for it in x.items
+        }
         rows: dict[str, tuple[list[str], np.ndarray]] = {}
+        fragments: dict[str, list[str]] = {}
         for enc in self.encoders:
-            if items:
-                rows[enc.info.key] = embed_items(enc, items, self.pooling)
+            if not items:
+                continue
+            ids, vectors = embed_items(enc, items, self.pooling)
+            target = self.targets.get(enc.info.key)
+            if target is None:
+                rows[enc.info.key] = (ids, vectors)
+                continue
+            table = vector_rows(
+                target.dim, target.schema, [owners[i] for i in ids], vectors, enc.info.spec
+            )
+            fragments[enc.info.key] = write_fragments(target, table)
         for it in items:  # pixels and sound are not needed any more (previews excepted)
             it.keyframes, it.audio = [], None
+        # The batch's rows (or fragments) once, with its first file (the others carry none).
+        out = pickle.dumps((rows, fragments))
         return {
             "i": batch["i"],
             "load": [pickle.dumps(x) for x in loads],
-            # The batch's rows once, with its first file (the others carry none).
-            "vectors": [pickle.dumps(rows) if k == 0 else b"" for k in range(len(loads))],
+            "vectors": [out if k == 0 else b"" for k in range(len(loads))],
         }
+
+
+def _reachable(target: FragmentTarget) -> bool:
+    """Whether this worker sees the table the driver writes (a shared path or object store):
+    fragments written anywhere else would be lost to the driver's commit."""
+    from polyseek.store.fragments import import_lance
+
+    try:
+        import_lance().dataset(target.uri, storage_options=target.storage_options or None)
+    except Exception as exc:  # missing pylance, no such path on this node, no access
+        logger.warning(
+            "%s: cannot open the store's table %s from this worker (%s): its rows go to the "
+            "driver instead of being written here",
+            target.table,
+            target.uri,
+            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+        )
+        return False
+    return True
 
 
 @dataclass
@@ -115,15 +170,22 @@ class RayExecutor:
 
     ``address``: ``local`` starts a Ray instance for the run, ``auto`` joins the cluster
     of this machine, ``ray://host:port`` a remote one. ``actors``: embedding actors
-    (default: one per CPU of the cluster, at most 4).
+    (default: one per CPU of the cluster, at most 4). ``threads``: compute threads per
+    actor (default: the cluster's CPUs divided among the actors).
     """
 
     address: str = "local"
     actors: int | None = None
+    threads: int | None = None
+    write_fragments: bool = True
     load_batch: int = LOAD_BATCH
     embed_batch: int = EMBED_BATCH
     _rows: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
     _started: bool = field(default=False, repr=False)
+    _store: LanceStore | None = field(default=None, repr=False)
+    _taken: set[int] = field(default_factory=set, repr=False)
+    staged_fragments: int = field(default=0, init=False)
+    """Fragments the actors wrote and the driver staged in the last run."""
 
     def _connect(self) -> Any:
         ray = _require_ray()
@@ -147,6 +209,13 @@ class RayExecutor:
             ray.shutdown()
             self._started = False
 
+    @staticmethod
+    def _threads(ray: Any, actors: int) -> int:
+        """Compute threads per actor: the cluster's CPUs shared by its actors (one each on
+        this 2-core machine), where each runtime would otherwise start one per core."""
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus // max(1, actors))
+
     def _pool_size(self, ray: Any, files: int) -> int:
         """Actors: one per CPU (with EMBED_CPUS, half the CPUs stay free), at most 4, and
         no more than there are embedding batches."""
@@ -162,6 +231,8 @@ class RayExecutor:
         if not todo:
             return
         ray = self._connect()
+        self._taken = set()
+        self.staged_fragments = 0
         gpus = ray.cluster_resources().get("GPU", 0)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
@@ -181,20 +252,25 @@ class RayExecutor:
             batch_size=self.load_batch,
             num_cpus=LOAD_CPUS,
         )
+        actors = self._pool_size(ray, len(todo))
         ds = ds.map_batches(
             _EmbedActor,
             fn_constructor_kwargs={
                 "specs": [e.info.spec for e in indexer.encoders],
                 "pooling": indexer.options.keyframe_pooling,
+                "threads": self.threads or self._threads(ray, actors),
+                "targets": self._targets(indexer),
             },
             batch_size=self.embed_batch,
-            compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray, len(todo))),
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=0 if gpus >= 1 else EMBED_CPUS,
             num_gpus=1 if gpus >= 1 else 0,
         )  # Ray Data restarts actors and retries tasks lost with a node by default
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 yield from self._take(batch, todo)
+            if logger.isEnabledFor(logging.DEBUG):  # where a run's time went, per operator
+                logger.debug("Ray Data stats:\n%s", ds.stats())
         except PolyseekError:
             raise
         except Exception as exc:  # a task failed past its retries, the cluster went away
@@ -204,16 +280,41 @@ class RayExecutor:
                 "everything committed before is intact, run the command again to carry on",
             ) from exc
 
+    def _targets(self, indexer: Indexer) -> dict[str, FragmentTarget]:
+        """The store's vector tables the actors may write fragments to (none when the store
+        is not a Lance store, pylance is missing, or ``write_fragments`` is off)."""
+        from polyseek.store.lancedb import LanceStore
+
+        self._store = None
+        store = indexer.store
+        if not self.write_fragments or not isinstance(store, LanceStore):
+            return {}
+        if importlib.util.find_spec("lance") is None:
+            logger.info("pylance is not installed: Ray actors send their rows to the driver")
+            return {}
+        self._store = store
+        return {e.info.key: store.fragment_target(e.info.key) for e in indexer.encoders}
+
     def _take(
         self, batch: dict[str, np.ndarray], todo: Sequence[Candidate]
     ) -> Iterator[tuple[Candidate, FileLoad]]:
-        for k, raw, vec in zip(batch["i"], batch["load"], batch["vectors"], strict=True):
-            if vec:  # the rows of one actor call, with its first file
-                for key, (ids, vectors) in pickle.loads(vec).items():
+        files = [int(k) for k in batch["i"]]
+        # Ray Data hands each block over once; should a retried block arrive twice all the
+        # same, its rows are staged once (staging them again would duplicate them).
+        fresh = not all(k in self._taken for k in files)
+        self._taken.update(files)
+        for k, raw, vec in zip(files, batch["load"], batch["vectors"], strict=True):
+            if vec and fresh:  # the rows of one actor call, with its first file
+                rows, fragments = pickle.loads(vec)
+                for key, (ids, vectors) in rows.items():
                     table = self._rows.setdefault(key, {})
                     for item_id, row in zip(ids, vectors, strict=True):
                         table.setdefault(item_id, []).append(np.asarray(row, np.float32))
-            yield todo[int(k)], pickle.loads(raw)
+                for key, written in fragments.items():
+                    assert self._store is not None  # fragments only when there is a store
+                    self._store.append_fragments(key, written)
+                    self.staged_fragments += len(written)
+            yield todo[k], pickle.loads(raw)
 
     def embedder(self) -> ItemEmbedder:
         """Hands the rows the actors computed to the driver's commit (and forgets them)."""

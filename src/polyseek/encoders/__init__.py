@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +39,18 @@ EncoderFactory = Callable[[str | None], Encoder]
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 
 DEFAULT_TEXT_ENCODER = "minilm"
+
+
+def set_compute_threads(threads: int) -> None:
+    """Let encoders of this process use ``threads`` CPU threads (ONNX Runtime sessions made
+    from now on, and PyTorch). For several model processes on one machine, such as Ray
+    embedding actors: each runtime's default of one thread per core oversubscribes it."""
+    if threads < 1:
+        raise ConfigError(f"compute threads must be >= 1, got {threads}")
+    os.environ["POLYSEEK_THREADS"] = str(threads)  # read by encoders._onnx.compute_threads
+    torch = sys.modules.get("torch")  # PyTorch reads its own setting; never import it here
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 ENCODERS.register_lazy("minilm", "polyseek.encoders.minilm:MiniLMEncoder")
@@ -174,4 +188,5 @@ __all__ = [
     "encoder_backends",
     "load_encoder",
     "parse_encoder_spec",
+    "set_compute_threads",
 ]

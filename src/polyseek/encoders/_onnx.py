@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 ONNX_ENV = "POLYSEEK_ONNX"
 CACHE_ENV = "POLYSEEK_CACHE"
+THREADS_ENV = "POLYSEEK_THREADS"
 OnnxMode = Literal["auto", "fp32", "off"]
 ONNX_MODES: tuple[str, ...] = ("auto", "fp32", "off")
 _ALIASES = {
@@ -341,11 +342,31 @@ def load_or_export(
     return export, {name: export.verified_path(name) for name in need(export.manifest)}
 
 
+def compute_threads() -> int | None:
+    """Threads an encoder may use in this process: ``$POLYSEEK_THREADS`` (see
+    :func:`polyseek.encoders.set_compute_threads`), or None for the runtime's default (one
+    per core)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{THREADS_ENV}={raw!r} is not a whole number", hint="e.g. POLYSEEK_THREADS=2"
+        ) from None
+    return threads if threads > 0 else None
+
+
 def make_session(ort: ModuleType, model: bytes | Path) -> InferenceSession:
     """A CPU session over a model file (mapped, not read: faster) or in-memory bytes."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no per-node notices
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    threads = compute_threads()
+    if threads:  # several model processes on one machine: one pool each, not one per core
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     source = str(model) if isinstance(model, Path) else model
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
@@ -480,6 +501,7 @@ __all__ = [
     "export_module",
     "import_onnxruntime",
     "load_or_export",
+    "compute_threads",
     "make_session",
     "min_cosine",
     "onnx_mode",

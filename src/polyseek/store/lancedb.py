@@ -65,6 +65,13 @@ from polyseek.store.base import (
     query_scores,
 )
 from polyseek.store.catalog import LIGHT_COLUMNS, ROW_ID, ItemCatalog
+from polyseek.store.fragments import (
+    FragmentTarget,
+    RowOwner,
+    fragments_from_json,
+    import_lance,
+    vector_rows,
+)
 from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
@@ -977,28 +984,43 @@ class LanceStore(Store):
         self._delete_superseded(batch.records)
 
     def _add_vectors(self, enc: EncoderInfo, items: list[StoredItem], vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(items), enc.dim):
-            raise StoreError(
-                f"{enc.spec}: got vectors of shape {vectors.shape}, want dim {enc.dim}"
-            )
-        # Rows of one item are numbered in the order given: passage k (or keyframe k).
-        seen: dict[str, int] = {}
-        parts = []
-        for it in items:
-            parts.append(seen.get(it.id, 0))
-            seen[it.id] = parts[-1] + 1
-        columns = {
-            "id": [it.id for it in items],
-            "source": [it.source for it in items],
-            "gen": [it.gen for it in items],
-            "modality": [it.modality for it in items],
-            "part": pa.array(parts, pa.int32()),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), enc.dim),
-        }
+        owners = [RowOwner(it.id, it.source, it.gen, it.modality) for it in items]
         have = self._columns(enc.key)
         schema = pa.schema([f for f in vector_schema(enc.dim) if f.name in have])
-        self._table(enc.key).add(pa.table({k: columns[k] for k in schema.names}, schema=schema))
+        self._table(enc.key).add(vector_rows(enc.dim, schema, owners, vectors, enc.spec))
+
+    def fragment_target(self, key: str) -> FragmentTarget:
+        """Where workers write fragments of encoder ``key``'s vector table (see
+        :mod:`polyseek.store.fragments`); :meth:`append_fragments` stages them."""
+        enc = next(e for e in self.manifest.encoders if e.key == key)
+        table = self._table(key)
+        have = self._columns(key)
+        with lance_errors(key, self.path):
+            storage_version = table.to_lance().data_storage_version
+        return FragmentTarget(
+            table=key,
+            uri=str(table.uri),
+            schema=pa.schema([f for f in vector_schema(enc.dim) if f.name in have]),
+            dim=enc.dim,
+            storage_options=self.location.lance_options() or None,
+            data_storage_version=storage_version,
+        )
+
+    def append_fragments(self, key: str, fragments: Sequence[str]) -> None:
+        """Stage fragments written by workers (one ``Append`` commit): their rows are
+        invisible until the source records naming their generation are committed."""
+        if not fragments:
+            return
+        lance = import_lance()
+        target = self._table(key)
+        with lance_errors(key, self.path):
+            dataset = target.to_lance()
+            lance.LanceDataset.commit(
+                dataset.uri,
+                lance.LanceOperation.Append(fragments_from_json(fragments)),
+                read_version=dataset.version,
+                storage_options=self.location.lance_options() or None,
+            )
 
     def _data_tables(self) -> list[str]:
         return ["items", *(e.key for e in self.manifest.encoders)]
