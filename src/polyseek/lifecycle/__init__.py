@@ -7,46 +7,13 @@
   sample (:mod:`.adapter`, :mod:`.upgrade`), so queries use NEW at once; when NEW's
   backfill is complete the index switches to NEW's own vectors in one manifest write.
 * :func:`remove_encoder` drops one; :func:`encoders_status` says how far each is.
-
-Names are imported on first use: the query path needs :mod:`.routing` alone, and
-:mod:`.backfill` loads the media readers (``polyseek.ingest``) a search never uses.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from polyseek.lifecycle.adapter import Adapter
-    from polyseek.lifecycle.backfill import BackfillProgress
-    from polyseek.lifecycle.manage import add_encoder, backfill, encoders_status, remove_encoder
-    from polyseek.lifecycle.routing import AdaptedEncoder, QueryEncoders
-    from polyseek.lifecycle.upgrade import UpgradeRefusedError, UpgradeReport, upgrade_encoder
-
-_LAZY = {
-    "Adapter": "adapter",
-    "BackfillProgress": "backfill",
-    "add_encoder": "manage",
-    "backfill": "manage",
-    "encoders_status": "manage",
-    "remove_encoder": "manage",
-    "AdaptedEncoder": "routing",
-    "QueryEncoders": "routing",
-    "UpgradeRefusedError": "upgrade",
-    "UpgradeReport": "upgrade",
-    "upgrade_encoder": "upgrade",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'polyseek.lifecycle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"polyseek.lifecycle.{module}"), name)
-    globals()[name] = value
-    return value
-
+from polyseek.lifecycle.adapter import Adapter
+from polyseek.lifecycle.backfill import BackfillProgress
+from polyseek.lifecycle.manage import add_encoder, backfill, encoders_status, remove_encoder
+from polyseek.lifecycle.routing import AdaptedEncoder, QueryEncoders
+from polyseek.lifecycle.upgrade import UpgradeRefusedError, UpgradeReport, upgrade_encoder
 
 __all__ = [
     "AdaptedEncoder",
