@@ -22,6 +22,10 @@ full-text index over the items' ``text`` (English stemming, stop words removed,
 lower-cased, ASCII-folded); rows added after the index was built are still searched (flat)
 until :meth:`LanceStore.ensure_text_index` folds them in.
 
+Reads go through Lance itself (:mod:`polyseek.store.reader`: the same datasets, without
+LanceDB's Python package, whose import was most of a cold ``status`` or ``search``);
+LanceDB writes, builds indexes and answers ANN queries, and is imported on first use.
+
 Reads a query makes are cheap to repeat: :meth:`LanceStore.reading` fixes the tables'
 versions once per query, the vectors and the visible items' light columns
 (:mod:`polyseek.store.catalog`) are kept per version and read through handles checked
