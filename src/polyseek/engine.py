@@ -26,8 +26,6 @@ from polyseek.collection import (
     find_store,
 )
 from polyseek.encoders.base import Encoder, EncoderInfo
-from polyseek.indexing import IndexReport, LoadExecutor, Progress
-from polyseek.ingest import IngestOptions
 from polyseek.lifecycle.routing import QueryEncoders
 from polyseek.search.base import Query, Ranking
 from polyseek.search.embedder import QueryEmbedder
@@ -36,9 +34,11 @@ from polyseek.store.base import Store, StoredItem
 from polyseek.store.uri import StoreLocation
 from polyseek.types import Modality, SearchResult, check_modality
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (indexing and ingest load the readers of every format: not for search)
     from PIL.Image import Image
 
+    from polyseek.indexing import IndexReport, LoadExecutor, Progress
+    from polyseek.ingest import IngestOptions
     from polyseek.labels import LabelModel
     from polyseek.lifecycle import BackfillProgress, UpgradeReport
     from polyseek.lifecycle.backfill import BatchCallback

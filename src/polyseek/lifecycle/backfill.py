@@ -45,9 +45,6 @@ import numpy as np
 from polyseek.encoders.base import Encoder, EncoderInfo
 from polyseek.encoders.items import embed_items
 from polyseek.errors import ConfigError, IngestError, StoreError
-from polyseek.ingest.audio import span_audio
-from polyseek.ingest.media import decode_audio
-from polyseek.ingest.video import keyframes_at
 from polyseek.store.base import SourceRecord, StoredItem
 from polyseek.store.lancedb import LanceStore
 from polyseek.types import Item
@@ -214,7 +211,12 @@ def reread_media(
     return filled
 
 
+# The media readers are imported here, not with the module: `polyseek status` reads the
+# backfill's progress from this module and should not load them.
 def _fill_audio(group: list[Item], path: Path) -> int:
+    from polyseek.ingest.audio import span_audio
+    from polyseek.ingest.media import decode_audio
+
     _, audio = decode_audio(path)
     for it in group:
         it.audio = span_audio(audio, it.locator.start_s or 0.0, it.locator.end_s or 0.0)
@@ -222,6 +224,8 @@ def _fill_audio(group: list[Item], path: Path) -> int:
 
 
 def _fill_frames(group: list[Item], path: Path) -> int:
+    from polyseek.ingest.video import keyframes_at
+
     times = sorted({float(t) for it in group for t in it.metadata["keyframe_times"]})
     pictures = dict(zip(times, keyframes_at(path, times), strict=False))
     filled = 0

@@ -3,7 +3,8 @@
 ``import lancedb`` imports ``lance_namespace``, whose package ``lance_namespace_urllib3_client``
 (the generated client of the Lance REST namespace server) imports every one of its API
 classes when the package loads: about 0.7 s of a 1.1 s ``import lancedb`` on an idle 2-core
-machine, paid by every CLI call that opens an index (benchmarks/startup.py). polyseek opens
+machine, paid by every CLI call that writes the index (reads go through Lance and never
+import LanceDB: :mod:`polyseek.store.reader`). polyseek opens
 directories and ``s3://``-style URIs, never a REST namespace.
 
 :func:`defer_rest_namespace_client` registers that package without running its

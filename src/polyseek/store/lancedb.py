@@ -22,6 +22,10 @@ full-text index over the items' ``text`` (English stemming, stop words removed,
 lower-cased, ASCII-folded); rows added after the index was built are still searched (flat)
 until :meth:`LanceStore.ensure_text_index` folds them in.
 
+Reads go through Lance itself (:mod:`polyseek.store.reader`: the same datasets, without
+LanceDB's Python package, whose import was most of a cold ``status`` or ``search``);
+LanceDB writes, builds indexes and answers ANN queries, and is imported on first use.
+
 Reads a query makes are cheap to repeat: :meth:`LanceStore.reading` fixes the tables'
 versions once per query, the vectors and the visible items' light columns
 (:mod:`polyseek.store.catalog`) are kept per version and read through handles checked
@@ -48,7 +52,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 
@@ -76,6 +79,7 @@ from polyseek.store.guard import GuardedTable, lance_errors, repair_command
 from polyseek.store.maxsim import maxsim_search
 from polyseek.store.multivector import dedupe_best, top_unique
 from polyseek.store.quantized import FirstPass, first_pass_search
+from polyseek.store.reader import FTS_INDEX_TYPE, TableReader
 from polyseek.store.uri import StoreLocation, WriterLease
 from polyseek.types import MODALITY_CODES, Modality
 
@@ -152,11 +156,8 @@ class LanceStore(Store):
         self.path = path = self.location.local_dir
         self.manifest = manifest
         self.media_dir = path / "media"
-        self._db = lancedb.connect(
-            self.location.db_uri,
-            read_consistency_interval=timedelta(0),
-            storage_options=self.location.lance_options() or None,
-        )
+        self._connection: Any = None  # LanceDB's, made on the first write (:attr:`_db`)
+        self._reader = TableReader(self.location.db_uri, path, self.location.lance_options())
         self._caches: dict[str, VectorView] = {}
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._catalog: ItemCatalog | None = None
@@ -168,7 +169,8 @@ class LanceStore(Store):
         self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
         self._identity = self._manifest_identity()  # which index this object opened
-        self._tables: dict[str, Any] = {}
+        self._tables: dict[str, Any] = {}  # LanceDB handles, opened on first use
+        self._names: set[str] = set()  # the tables the manifest wants, all there
         # Readers on several threads (the server) share the caches: one rebuilds them.
         self._cache_lock = threading.RLock()
         self._ensure_tables()
@@ -246,6 +248,20 @@ class LanceStore(Store):
                 if (self.path / name).is_file():
                     self.location.upload(name)
 
+    @property
+    def _db(self) -> Any:
+        """The LanceDB connection (its import is most of a cold read's cost, and reads
+        go through :class:`~polyseek.store.reader.TableReader`: made when first needed)."""
+        if self._connection is None:
+            import lancedb
+
+            self._connection = lancedb.connect(
+                self.location.db_uri,
+                read_consistency_interval=timedelta(0),
+                storage_options=self.location.lance_options() or None,
+            )
+        return self._connection
+
     def _table_names(self) -> set[str]:
         names: set[str] = set()
         token = None
@@ -258,10 +274,17 @@ class LanceStore(Store):
                 return names
 
     def _ensure_tables(self) -> None:
-        existing = self._table_names()
         wanted: dict[str, pa.Schema] = {"sources": SOURCES_SCHEMA, "items": ITEMS_SCHEMA}
         for enc in self.manifest.encoders:
             wanted[enc.key] = vector_schema(enc.dim)
+        if not self.location.is_remote and all(
+            (Path(self.location.db_uri) / f"{name}.lance").is_dir() for name in wanted
+        ):  # all there: opened by Lance for reads, by LanceDB when first written
+            for name in wanted:
+                self._reader.open(name)  # a damaged table stops every command here
+            self._names = set(wanted)
+            return
+        existing = self._table_names()
         for name, schema in wanted.items():
             # Every handle translates LanceDB's errors (a damaged table names itself).
             with lance_errors(name, self.path):
@@ -270,14 +293,36 @@ class LanceStore(Store):
                 else:
                     table = self._db.create_table(name, schema=schema, exist_ok=True)
             self._tables[name] = GuardedTable(table, name, self.path)
+            self._reader.forget(name)  # (a new table may stand where a dropped one was)
+        self._names = set(wanted)
 
     def _table(self, name: str) -> Any:
-        return self._tables[name]
+        """The LanceDB handle on table ``name`` (writes, ANN queries, index builds)."""
+        table = self._tables.get(name)
+        if table is None:
+            if name not in self._names:
+                raise KeyError(name)
+            with lance_errors(name, self.path):
+                table = GuardedTable(self._db.open_table(name), name, self.path)
+            self._tables[name] = table
+        return table
+
+    def _latest(self, name: str) -> Any:
+        """A Lance handle on table ``name`` at its newest version (reads)."""
+        if name not in self._names:
+            raise KeyError(name)
+        return self._reader.latest(name)
+
+    def _at(self, name: str, version: int) -> Any:
+        """A Lance handle on table ``name`` checked out at ``version`` (reads; see
+        :meth:`TableReader.at`)."""
+        return self._reader.at(name, version)
 
     def _pinned(self, name: str, version: int) -> Any:
-        """A read-only handle on table ``name`` checked out at ``version`` (kept until a
-        newer version is asked for): reads through it see exactly that version, with no
-        round trip to the table's latest manifest, and its row ids stay valid."""
+        """A read-only LanceDB handle on table ``name`` checked out at ``version`` (kept
+        until a newer version is asked for): reads through it see exactly that version,
+        with no round trip to the table's latest manifest, and its row ids stay valid.
+        For LanceDB's own queries (ANN); plain reads take :meth:`_at`."""
         with self._cache_lock:
             found = self._pins.get(name)
             if found is not None and found[0] == version:
@@ -310,7 +355,7 @@ class LanceStore(Store):
         snapshot: dict[tuple[int, str], int | Future[int]] = {
             (id(self), n): _LOOKUPS.submit(self._latest_version, n)
             for n in names
-            if n in self._tables
+            if n in self._names
         }
         token = _SNAPSHOT.set(snapshot)
         try:
@@ -319,7 +364,9 @@ class LanceStore(Store):
             _SNAPSHOT.reset(token)
 
     def _latest_version(self, name: str) -> int:
-        return int(self._table(name).version)
+        if name not in self._names:
+            raise KeyError(name)
+        return self._reader.latest_version(name)
 
     def _version(self, name: str) -> int:
         """The version of a table: the snapshot's inside :meth:`reading`, else the latest."""
@@ -353,6 +400,8 @@ class LanceStore(Store):
             fresh = LanceStore.open(self.location)  # an object store by its URI, not the mirror
             self.manifest, self._identity = fresh.manifest, fresh._identity
             self._tables.update(fresh._tables)
+            self._names = fresh._names
+            self._reader.forget()
             self._caches.clear()
             self._ann.clear()
             self._catalog = self._catalog_asked = self._committed_cache = None
@@ -374,6 +423,8 @@ class LanceStore(Store):
         with lance_errors(key, self.path):
             self._db.drop_table(key)
         self._tables.pop(key, None)
+        self._names.discard(key)
+        self._reader.forget(key)
         self._pins.pop(key, None)
         self._caches.pop(key, None)
         self._ann.pop(key, None)
@@ -404,7 +455,7 @@ class LanceStore(Store):
 
     # ----------------------------------------------------------------- reads
     def sources(self) -> dict[str, SourceRecord]:
-        rows = self._table("sources").to_arrow().to_pylist()
+        rows = self._latest("sources").to_table().to_pylist()
         return {r["path"]: SourceRecord(**r) for r in rows}
 
     def committed(self) -> dict[str, str]:
@@ -416,7 +467,7 @@ class LanceStore(Store):
         version = self._version("sources")
         if self._committed_cache is not None and self._committed_cache[0] == version:
             return self._committed_cache[1]
-        t = self._table("sources").to_arrow().select(["path", "gen", "status"])
+        t = self._at("sources", version).to_table(columns=["path", "gen", "status"])
         committed = {
             p: g
             for p, g, s in zip(
@@ -459,14 +510,7 @@ class LanceStore(Store):
         committed = self.committed()
         out: dict[str, StoredItem] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            rows = (
-                self._table("items")
-                .search()
-                .where(f"id IN ({_sql_list(chunk)})")
-                .limit(None)
-                .to_arrow()
-                .to_pylist()
-            )
+            rows = self._latest("items").to_table(filter=f"id IN ({_sql_list(chunk)})").to_pylist()
             for row in rows:
                 if committed.get(row["source"]) == row["gen"]:
                     out[row["id"]] = StoredItem.from_row(row)
@@ -485,15 +529,9 @@ class LanceStore(Store):
                 return None
             if version == self._catalog_refused:
                 return None
-            have = self._columns("items")
-            rows = (
-                self._pinned("items", version[0])
-                .search()
-                .select([c for c in LIGHT_COLUMNS if c in have])
-                .with_row_id(True)
-                .limit(None)
-                .to_arrow()
-            )
+            items = self._at("items", version[0])
+            have = set(items.schema.names)
+            rows = items.to_table(columns=[c for c in LIGHT_COLUMNS if c in have], with_row_id=True)
             catalog = ItemCatalog.build(version, rows, self._committed_locked())
             if catalog is None:
                 self._catalog_refused = version
@@ -507,6 +545,8 @@ class LanceStore(Store):
         the catalog's version (the text column alone: each column read is a read)."""
         if not rows:
             return {}
+        # LanceDB's take by row id (pylance's is private): a catalog is built by a second
+        # query on one version, so only a long-lived process (the server) gets here.
         t = (  # the catalog's version of the table, where its row ids hold
             self._pinned("items", catalog.version[0])
             .take_row_ids(catalog.row_ids(list(rows.values())))
@@ -519,7 +559,7 @@ class LanceStore(Store):
         )
 
     def counts(self) -> dict[str, int]:
-        t = self._table("items").to_arrow().select(["source", "gen", "modality"])
+        t = self._latest("items").to_table(columns=["source", "gen", "modality"])
         mask = self._visible_mask(
             t.column("source").to_pylist(), t.column("gen").to_pylist(), self.committed()
         )
@@ -530,7 +570,7 @@ class LanceStore(Store):
         return dict(sorted(out.items()))
 
     def item_texts(self) -> list[tuple[str, str, str]]:
-        t = self._table("items").to_arrow().select(["id", "source", "gen", "text"])
+        t = self._latest("items").to_table(columns=["id", "source", "gen", "text"])
         committed = self.committed()
         rows = [
             (i, src, x)
@@ -549,7 +589,7 @@ class LanceStore(Store):
     def visible_items(self, columns: Sequence[str]) -> pa.Table:
         """These columns of every visible item row (filters and labels read them)."""
         wanted = list(dict.fromkeys([*columns, "source", "gen"]))
-        t = self._table("items").to_arrow().select(wanted)
+        t = self._latest("items").to_table(columns=wanted)
         mask = self._visible_mask(
             t.column("source").to_pylist(), t.column("gen").to_pylist(), self.committed()
         )
@@ -562,23 +602,22 @@ class LanceStore(Store):
         """Ids of visible items whose text matches ``pattern``, scanned by LanceDB."""
         committed = self.committed()
         rows = (
-            self._table("items")
-            .search()
-            .where(f"regexp_like({FTS_COLUMN}, {_sql_list([pattern])})")
-            .select(["id", "source", "gen"])
-            .limit(None)
-            .to_arrow()
+            self._latest("items")
+            .to_table(
+                columns=["id", "source", "gen"],
+                filter=f"regexp_like({FTS_COLUMN}, {_sql_list([pattern])})",
+            )
             .to_pylist()
         )
         return {r["id"] for r in rows if committed.get(r["source"]) == r["gen"]}
 
     def table_rows(self) -> dict[str, int]:
-        return {name: self._table(name).count_rows() for name in ["sources", *self._data_tables()]}
+        return {name: self._latest(name).count_rows() for name in ["sources", *self._data_tables()]}
 
     def row_ids(self, name: str) -> list[str]:
         """The item id of every row of a table, visible or not (for consistency checks)."""
         column = "path" if name == "sources" else "id"
-        return [str(v) for v in self._table(name).to_arrow().column(column).to_pylist()]
+        return [str(v) for v in self._latest(name).to_table(columns=[column])[column].to_pylist()]
 
     def lance_table(self, name: str) -> Any:
         """The LanceDB table behind ``name`` (``items``, ``sources`` or an encoder key).
@@ -605,8 +644,7 @@ class LanceStore(Store):
         if cache and cache.version == (version, sources_version):
             return cache
         # The rows of exactly that version, with their row ids (ANN results name them).
-        data = self._pinned(encoder_key, version).search().with_row_id(True).limit(None)
-        data = data.to_arrow()
+        data = self._at(encoder_key, version).to_table(with_row_id=True)
         mask = self._visible_mask(
             data.column("source").to_pylist(), data.column("gen").to_pylist(), self.committed()
         )
@@ -667,8 +705,8 @@ class LanceStore(Store):
 
     def has_ann_index(self, encoder_key: str) -> bool:
         if encoder_key not in self._ann:
-            indices = self._table(encoder_key).list_indices()
-            self._ann[encoder_key] = any("vector" in ix.columns for ix in indices)
+            indices = self._reader.indexes(encoder_key, self._version(encoder_key))
+            self._ann[encoder_key] = any("vector" in columns for _, columns in indices)
         return self._ann[encoder_key]
 
     def build_ann_index(self, encoder_key: str, plan: AnnPlan | None = None) -> AnnPlan:
@@ -860,8 +898,8 @@ class LanceStore(Store):
         if self._text_index is not None and self._text_index[0] == version:
             return self._text_index[1]
         found = any(
-            FTS_COLUMN in ix.columns and ix.index_type == "FTS"
-            for ix in self._table("items").list_indices()
+            FTS_COLUMN in columns and kind == FTS_INDEX_TYPE
+            for kind, columns in self._reader.indexes("items", version)
         )
         self._text_index = (version, found)
         return found
@@ -915,24 +953,22 @@ class LanceStore(Store):
         catalog = self._current_catalog()
         # With a current catalog, the catalog's version of the table answers with row ids
         # alone (the catalog knows which are visible, and their ids).
-        table = (
-            self._table("items") if catalog is None else self._pinned("items", catalog.version[0])
+        version = self._version("items") if catalog is None else catalog.version[0]
+        t = self._at("items", version).to_table(
+            columns=["_score"] if catalog is not None else ["id", "source", "gen", "_score"],
+            full_text_query={"query": query, "columns": [FTS_COLUMN]},
+            filter=" AND ".join(clauses) if clauses else None,
+            prefilter=True if clauses else None,
+            limit=k + 10,  # room for rows of an unfinished write, filtered out below
+            with_row_id=catalog is not None,
         )
-        search = (
-            table.search(query, query_type="fts", fts_columns=FTS_COLUMN)
-            .limit(k + 10)  # room for rows of an unfinished write, filtered out below
-            .select(["_score"] if catalog is not None else ["id", "source", "gen", "_score"])
-        )
-        if clauses:
-            search = search.where(" AND ".join(clauses), prefilter=True)
         if catalog is not None:
-            t = search.with_row_id(True).to_arrow()
             found = catalog.at_row_ids(t.column(ROW_ID).to_numpy(), t.column("_score").to_numpy())
         else:
             committed = self.committed()
             found = [
                 (r["id"], float(r["_score"]))
-                for r in search.to_arrow().to_pylist()
+                for r in t.to_pylist()
                 if committed.get(r["source"]) == r["gen"]
             ]
         # Ties broken by id so that the same index always gives the same order.
