@@ -45,9 +45,11 @@ def set_compute_threads(threads: int) -> None:
     """Let encoders of this process use ``threads`` CPU threads (ONNX Runtime sessions made
     from now on, and PyTorch). For several model processes on one machine, such as Ray
     embedding actors: each runtime's default of one thread per core oversubscribes it."""
+    from polyseek.encoders._onnx import THREADS_ENV  # (numpy only: import stays light)
+
     if threads < 1:
         raise ConfigError(f"compute threads must be >= 1, got {threads}")
-    os.environ["POLYSEEK_THREADS"] = str(threads)  # read by encoders._onnx.compute_threads
+    os.environ[THREADS_ENV] = str(threads)  # read by encoders._onnx.compute_threads
     torch = sys.modules.get("torch")  # PyTorch reads its own setting; never import it here
     if torch is not None:
         torch.set_num_threads(threads)
