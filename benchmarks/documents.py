@@ -132,6 +132,14 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant("hybrid rrf", search={"lexical": True, "fusion": "rrf"}, page_only=False),
     Variant("hybrid, grain region", search={"lexical": True, "grain": "region"}, page_only=False),
+    # Passages that share no characters: about 6% fewer word pieces to embed (issue 10).
+    Variant("no overlap", ingest={"passage_overlap": 0}, page_only=False),
+    Variant(
+        "no overlap, dense",
+        ingest={"passage_overlap": 0},
+        search={"dense": True, "lexical": False},
+        page_only=False,
+    ),
 )
 
 
