@@ -140,6 +140,20 @@ VARIANTS: tuple[Variant, ...] = (
         search={"dense": True, "lexical": False},
         page_only=False,
     ),
+    # Passages of up to 2,000 characters sharing none, embedded as MiniLM reads them (their
+    # first 256 word pieces): 1.7x the word pieces of page-only instead of 2.4x (40 pages of
+    # the Octave manual, pdf_regions.py); words past a passage's 256th piece: BM25 only.
+    Variant(
+        "long passages",
+        ingest={"passage_chars": 2000, "passage_tokens": 500, "passage_overlap": 0},
+        page_only=False,
+    ),
+    Variant(
+        "long passages, dense",
+        ingest={"passage_chars": 2000, "passage_tokens": 500, "passage_overlap": 0},
+        search={"dense": True, "lexical": False},
+        page_only=False,
+    ),
 )
 
 

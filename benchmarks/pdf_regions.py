@@ -306,7 +306,18 @@ def main() -> None:
         action="store_true",
         help="also embed with a dynamic-int8 MiniLM (exports it from PyTorch: needs torch)",
     )
+    ap.add_argument(
+        "--also",
+        nargs="+",
+        metavar="FIELD=VALUE",
+        default=[],
+        help="one more ingest configuration: the regions one with these IngestOptions\n"
+        "fields changed, e.g. --also passage_chars=2000 passage_tokens=500 passage_overlap=0",
+    )
     args = ap.parse_args()
+    if args.also:
+        changes = {k: int(v) for k, v in (pair.split("=", 1) for pair in args.also)}
+        CONFIGS["regions --also"] = IngestOptions(ocr=False, **changes)
     if not args.pdf.is_file():
         sys.exit(f"{args.pdf} not found: see the module docstring for how to get a manual")
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,6 +326,8 @@ def main() -> None:
         path = slice_pdf(args.pdf, args.first, args.pages, folder / "manual.pdf")
         n = pymupdf.open(path).page_count
         print(f"\n{args.pdf.name}, pages {args.first + 1}-{args.first + n} ({n} pages)")
+        if args.also:
+            print("regions --also:", " ".join(args.also))
         loaded = loader_table(path, n, args.repeat)
         embedding_table(loaded["+ regions"], n)
         if not args.no_index:
