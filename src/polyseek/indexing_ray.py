@@ -180,6 +180,8 @@ class RayExecutor:
     write_fragments: bool = True
     load_batch: int = LOAD_BATCH
     embed_batch: int = EMBED_BATCH
+    build_indexes: bool = True  # full-text and ANN indexes built on the cluster (lance-ray)
+    index_workers: int = 2  # Ray tasks (index segments) per index build
     _rows: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict, repr=False)
     _started: bool = field(default=False, repr=False)
     _store: LanceStore | None = field(default=None, repr=False)
@@ -283,10 +285,14 @@ class RayExecutor:
     def _targets(self, indexer: Indexer) -> dict[str, FragmentTarget]:
         """The store's vector tables the actors may write fragments to (none when the store
         is not a Lance store, pylance is missing, or ``write_fragments`` is off)."""
+        from polyseek.store import distributed_index
         from polyseek.store.lancedb import LanceStore
 
         self._store = None
         store = indexer.store
+        if isinstance(store, LanceStore) and self.build_indexes and distributed_index.available():
+            # The run's full-text and ANN indexes are built by Ray tasks on this cluster.
+            store.index_builder = distributed_index.RayIndexBuilder(self.index_workers)
         if not self.write_fragments or not isinstance(store, LanceStore):
             return {}
         if importlib.util.find_spec("lance") is None:

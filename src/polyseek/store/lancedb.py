@@ -68,6 +68,12 @@ from polyseek.store.base import (
     query_scores,
 )
 from polyseek.store.catalog import LIGHT_COLUMNS, ROW_ID, ItemCatalog
+from polyseek.store.distributed_index import (
+    TEXT_INDEX_NAME,
+    VECTOR_INDEX_NAME,
+    RayIndexBuilder,
+    append_new_rows,
+)
 from polyseek.store.fragments import (
     FragmentTarget,
     RowOwner,
@@ -166,6 +172,8 @@ class LanceStore(Store):
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
         self._ann: dict[str, bool] = {}
+        # Set by a Ray run (RayExecutor): full-text and ANN indexes are built on the cluster.
+        self.index_builder: RayIndexBuilder | None = None
         self._plans: dict[str, AnnPlan] = {}
         self._lock_fd: int | None = None
         self._identity = self._manifest_identity()  # which index this object opened
@@ -721,7 +729,12 @@ class LanceStore(Store):
             raise StoreError(f"no ANN index plan for {encoder_key} ({rows} rows)")
         logger.info("building the %s index of %s (%d rows)", plan.index_type, encoder_key, rows)
         started = time.perf_counter()
-        table.create_index(**plan.index_kwargs())
+        if self.index_builder is not None:
+            self.index_builder.vector_index(
+                str(table.uri), self.location.lance_options() or None, plan
+            )
+        else:
+            table.create_index(**plan.index_kwargs())
         built = time.perf_counter() - started
         recall = measure_recall(table, plan)
         report = {
@@ -775,6 +788,10 @@ class LanceStore(Store):
             rows = self._table(enc.key).count_rows()
             if rows >= threshold and not self.has_ann_index(enc.key):
                 self.build_ann_index(enc.key)
+            elif self.has_ann_index(enc.key):  # new rows: one more segment, no rebuild
+                ds = self._table(enc.key).to_lance()
+                if ds.stats.index_stats(VECTOR_INDEX_NAME)["num_unindexed_rows"]:
+                    append_new_rows(ds, [VECTOR_INDEX_NAME])
 
     def _search_ann(
         self,
@@ -912,14 +929,25 @@ class LanceStore(Store):
         return None if stats is None else int(stats.num_unindexed_rows)
 
     def ensure_text_index(self) -> None:
-        """Build (or rebuild, to take in new rows) the BM25 index of the items' text."""
+        """Build the BM25 index of the items' text, or index only new rows (one more index
+        segment: :mod:`polyseek.store.distributed_index`)."""
         table = self._table("items")
-        if table.count_rows() == 0 or self.unindexed_text_rows() == 0:
+        unindexed = self.unindexed_text_rows()
+        if table.count_rows() == 0 or unindexed == 0:
             return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table.create_fts_index(FTS_COLUMN, replace=True, with_position=False)
-        logger.info("built the full-text index over %d items", table.count_rows())
+        if unindexed is not None:
+            append_new_rows(table.to_lance(), [TEXT_INDEX_NAME])
+            logger.info("indexed %d new items' text", unindexed)
+        elif self.index_builder is not None:
+            self.index_builder.text_index(
+                str(table.uri), self.location.lance_options() or None, FTS_COLUMN
+            )
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table.create_fts_index(FTS_COLUMN, replace=True, with_position=False)
+            logger.info("built the full-text index over %d items", table.count_rows())
+        self._text_index = None
 
     def search_text(
         self,
