@@ -65,13 +65,14 @@ def _tables(tmp: Path) -> tuple[Any, Any]:
     return dist, local
 
 
-def _fts(table: Any, query: str) -> list[tuple[float, str]]:
+def _fts(table: Any, query: str) -> tuple[list[float], list[tuple[float, str]]]:
+    """The top-10 BM25 scores, and the (score, id) of the rows scored above rank 10's."""
     t = table.to_lance().to_table(
         columns=["id", "_score"], full_text_query={"query": query, "columns": ["text"]}, limit=40
     )
     found = sorted((-round(float(s), 4), str(i)) for i, s in zip(t["id"], t["_score"], strict=True))
     cut = found[9][0] if len(found) >= 10 else None  # ties at rank 10 may come in any order
-    return [r for r in found if cut is None or r[0] < cut]
+    return [-s for s, _ in found[:10]], [r for r in found if cut is None or r[0] < cut]
 
 
 def _knn(table: Any, q: np.ndarray, nprobes: int) -> list[str]:
@@ -83,6 +84,7 @@ def test_distributed_indexes_answer_like_local_ones(tmp_path: Path, cluster: Non
     dist, local = _tables(tmp_path)
     builder = RayIndexBuilder(workers=2)
     builder.text_index(str(dist.uri), None, "text")
+    dist.checkout_latest()  # the build committed a version this handle has not seen
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         local.create_fts_index("text", replace=True, with_position=False)
@@ -90,11 +92,12 @@ def test_distributed_indexes_answer_like_local_ones(tmp_path: Path, cluster: Non
     queries = [f"{WORDS[i]} {WORDS[(7 * i + 3) % 300]}" for i in range(20)]
     for q in queries:
         assert _fts(dist, q) == _fts(local, q), q
-        assert _fts(dist, q)
+        assert len(_fts(dist, q)[0]) == 10
 
     plan = plan_for(dist.count_rows(), DIM, force=True)
     assert plan is not None
     builder.vector_index(str(dist.uri), None, plan)
+    dist.checkout_latest()
     local.create_index(**plan.index_kwargs())
     rng = np.random.default_rng(9)
     for q in rng.normal(size=(20, DIM)).astype(np.float32):
@@ -117,15 +120,18 @@ def test_new_rows_get_a_segment_of_their_own(tmp_path: Path, cluster: None) -> N
     dist, _ = _tables(tmp_path)
     builder = RayIndexBuilder(workers=2)
     builder.text_index(str(dist.uri), None, "text")
+    dist.checkout_latest()  # the build committed a version this handle has not seen
     plan = plan_for(dist.count_rows(), DIM, force=True)
     assert plan is not None
     builder.vector_index(str(dist.uri), None, plan)
+    dist.checkout_latest()
     ds = dist.to_lance()
     old = {n: segments(ds, n) for n in (TEXT_INDEX_NAME, VECTOR_INDEX_NAME)}
     dist.add(_rows(20, 9000, 99))
     ds = dist.to_lance()
     assert ds.stats.index_stats(TEXT_INDEX_NAME)["num_unindexed_rows"] == 20
     append_new_rows(ds, [TEXT_INDEX_NAME, VECTOR_INDEX_NAME])
+    dist.checkout_latest()
     ds = dist.to_lance()
     for name, before in old.items():
         assert ds.stats.index_stats(name)["num_unindexed_rows"] == 0
@@ -141,8 +147,10 @@ def test_a_failed_build_leaves_the_table_searchable(tmp_path: Path, cluster: Non
     dist, _ = _tables(tmp_path)
     with pytest.raises(TypeError):  # the tasks fail: a column that is not text
         RayIndexBuilder(workers=2).text_index(str(dist.uri), None, "vector")
+    dist.checkout_latest()
     assert not segments(dist.to_lance(), TEXT_INDEX_NAME)
     q = np.zeros(DIM, np.float32) + 0.1
     assert len(dist.search(q).distance_type("cosine").limit(10).to_arrow()) == 10
     RayIndexBuilder(workers=2).text_index(str(dist.uri), None, "text")  # the re-run
+    dist.checkout_latest()
     assert len(segments(dist.to_lance(), TEXT_INDEX_NAME)) == 2
