@@ -154,3 +154,34 @@ def test_a_failed_build_leaves_the_table_searchable(tmp_path: Path, cluster: Non
     RayIndexBuilder(workers=2).text_index(str(dist.uri), None, "text")  # the re-run
     dist.checkout_latest()
     assert len(segments(dist.to_lance(), TEXT_INDEX_NAME)) == 2
+
+
+def test_the_store_builds_and_appends_through_the_hook(tmp_path: Path, cluster: None) -> None:
+    """A store with a Ray index builder (what ``RayExecutor`` sets) builds its full-text
+    index on the cluster, then takes in a later file without a rebuild from scratch (the
+    run's compaction merges this tiny table's fragments, and with them its segments)."""
+    import lance
+
+    from polyseek.engine import Engine
+    from polyseek.store.lancedb import LanceStore
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(12):
+        (root / f"d{i}.txt").write_text(f"note {i} about {WORDS[i]} and {WORDS[i + 1]}\n")
+    engine = Engine.open(root, store=tmp_path / "store", create=True)
+    store = engine.store
+    assert isinstance(store, LanceStore)
+    store.index_builder = RayIndexBuilder(workers=2)
+    engine.index()
+    uri = str(store.lance_table("items").uri)
+    before = segments(lance.dataset(uri), TEXT_INDEX_NAME)
+    assert before and store.unindexed_text_rows() == 0
+    (root / "late.txt").write_text("a late note about zymurgy\n")
+    assert engine.index().added == 1
+    assert segments(lance.dataset(uri), TEXT_INDEX_NAME)
+    assert store.unindexed_text_rows() == 0
+    hits = store.search_text("zymurgy", 5)
+    assert [i for i, _ in hits] and all(
+        it.source.endswith("late.txt") for it in store.get_items([i for i, _ in hits]).values()
+    )
