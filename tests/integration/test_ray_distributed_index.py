@@ -172,7 +172,7 @@ def test_the_store_builds_and_appends_through_the_hook(tmp_path: Path, cluster: 
     engine = Engine.open(root, store=tmp_path / "store", create=True)
     store = engine.store
     assert isinstance(store, LanceStore)
-    store.index_builder = RayIndexBuilder(workers=2)
+    store.index_builder = RayIndexBuilder(workers=2, text=True)
     engine.index()
     uri = str(store.lance_table("items").uri)
     before = segments(lance.dataset(uri), TEXT_INDEX_NAME)

@@ -938,13 +938,12 @@ class LanceStore(Store):
         # A delta segment gives BM25 scores a little off a single-segment build (4th decimal
         # in test_repair), not equal: the local path keeps rebuilding (repair gives the same
         # scores as a clean index), a Ray run (large tables) appends.
-        if unindexed is not None and self.index_builder is not None:
+        ray = self.index_builder if self.index_builder and self.index_builder.text else None
+        if unindexed is not None and ray is not None:
             append_new_rows(table.to_lance(), [TEXT_INDEX_NAME])
             logger.info("indexed %d new items' text", unindexed)
-        elif self.index_builder is not None:
-            self.index_builder.text_index(
-                str(table.uri), self.location.lance_options() or None, FTS_COLUMN
-            )
+        elif ray is not None:
+            ray.text_index(str(table.uri), self.location.lance_options() or None, FTS_COLUMN)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
