@@ -24,13 +24,15 @@ until :meth:`LanceStore.ensure_text_index` folds them in.
 
 Reads go through Lance itself (:mod:`polyseek.store.reader`: the same datasets, without
 LanceDB's Python package, whose import was most of a cold ``status`` or ``search``);
-LanceDB writes, builds indexes and answers ANN queries, and is imported on first use.
+ANN queries too, through Lance's nearest-neighbour scan of the same index (LanceDB's query
+builder cost 5 ms a query more at 100k rows). LanceDB writes and builds indexes, and is
+imported on first use.
 
 Reads a query makes are cheap to repeat: :meth:`LanceStore.reading` fixes the tables'
 versions once per query, the vectors and the visible items' light columns
 (:mod:`polyseek.store.catalog`) are kept per version and read through handles checked
-out at that version, so that LanceDB row ids name their rows (ANN and BM25 results, the
-hits' texts are read by row id).
+out at that version, so that row ids name their rows (ANN and BM25 results) and the hits'
+texts are taken by their offset in the catalog's version.
 """
 
 from __future__ import annotations
@@ -162,7 +164,6 @@ class LanceStore(Store):
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._catalog: ItemCatalog | None = None
         self._text_index: tuple[int, bool] | None = None  # (items version, has the index)
-        self._pins: dict[str, tuple[int, Any]] = {}  # table -> (version, pinned handle)
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
         self._ann: dict[str, bool] = {}
@@ -318,22 +319,6 @@ class LanceStore(Store):
         :meth:`TableReader.at`)."""
         return self._reader.at(name, version)
 
-    def _pinned(self, name: str, version: int) -> Any:
-        """A read-only LanceDB handle on table ``name`` checked out at ``version`` (kept
-        until a newer version is asked for): reads through it see exactly that version,
-        with no round trip to the table's latest manifest, and its row ids stay valid.
-        For LanceDB's own queries (ANN); plain reads take :meth:`_at`."""
-        with self._cache_lock:
-            found = self._pins.get(name)
-            if found is not None and found[0] == version:
-                return found[1]
-            with lance_errors(name, self.path):
-                table = self._db.open_table(name)
-                table.checkout(version)
-            handle = GuardedTable(table, name, self.path)
-            self._pins[name] = (version, handle)
-            return handle
-
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Read at one snapshot of the tables' versions inside the block (one query).
@@ -405,7 +390,6 @@ class LanceStore(Store):
             self._caches.clear()
             self._ann.clear()
             self._catalog = self._catalog_asked = self._committed_cache = None
-            self._pins.clear()
             self._text_index = None
             snapshot = _SNAPSHOT.get()
             for key in [k for k in snapshot or {} if k[0] == id(self)]:
@@ -425,7 +409,6 @@ class LanceStore(Store):
         self._tables.pop(key, None)
         self._names.discard(key)
         self._reader.forget(key)
-        self._pins.pop(key, None)
         self._caches.pop(key, None)
         self._ann.pop(key, None)
 
