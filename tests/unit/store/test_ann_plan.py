@@ -96,11 +96,14 @@ def test_ann_reads_through_lance_match_lancedb(tmp_path):
         rows = search.refine_factor(plan.refine_factor).limit(10).select(["id"]).to_arrow()
         return rows.column("id").to_pylist()
 
-    fresh = LanceStore.open(tmp_path / "s")  # no vectors in memory: the refined read
+    fresh = LanceStore.open(tmp_path / "s")
+    fresh.RESIDENT_VECTOR_BYTES = 0  # a table too large to keep: the refined read
     refined = fresh.search_vectors(key, queries, 10)
     assert [[i for i, _ in r] for r in refined] == [lancedb_top(q) for q in queries]
-    matrix = fresh.vectors(key).matrix  # now in memory: the index's head, rescored exactly
+    assert key not in fresh._caches  # memory-flat: the matrix was not read
+    del fresh.RESIDENT_VECTOR_BYTES  # small enough to keep: the index's head, rescored
     rescored = fresh.search_vectors(key, queries, 10)
+    matrix = fresh.vectors(key).matrix
     exact = fresh.search_vectors(key, queries, 10, exact=True)
     for got, want, q in zip(rescored, exact, queries, strict=True):
         scores = [s for _, s in got]
@@ -135,3 +138,23 @@ def test_item_texts_by_offset_after_deletions(tmp_path):
     for _ in range(3):  # the first lookup reads by filter, later ones through the catalog
         got = store.get_items(ids)
         assert {i: it.text for i, it in got.items()} == want
+
+
+def test_vector_modalities_without_loading_the_vectors(tmp_path):
+    """Which modalities an encoder's visible rows hold is known without the float32
+    matrix (a dense search over an ANN-indexed table asks it to decide on calibration)."""
+    from polyseek.store.base import Store
+
+    store = _store(tmp_path, 200)
+    key = store.manifest.encoders[0].key
+    info = store.manifest.encoders[0]
+    pic = StoredItem("p0", "p.jpg", "g", "image", Locator(), "", {})
+    record = SourceRecord("p.jpg", "h", 1, 1, "g", "ok", n_items=1)
+    one = np.ones((1, info.dim), dtype=np.float32) / np.sqrt(info.dim)
+    store.commit(SourceBatch([record], [pic], {key: (["p0"], one)}))
+    fresh = LanceStore.open(tmp_path / "s")
+    assert fresh.vector_modalities(key) == {"text", "image"}
+    assert key not in fresh._caches  # the matrix was not read
+    fresh.remove_sources(["p.jpg"])
+    assert fresh.vector_modalities(key) == {"text"}
+    assert Store.vector_modalities(fresh, key) == {"text"}  # as the loaded vectors say
