@@ -164,6 +164,7 @@ class LanceStore(Store):
         self._committed_cache: tuple[int, dict[str, str]] | None = None
         self._catalog: ItemCatalog | None = None
         self._modalities: dict[str, tuple[tuple[int, int], frozenset[Modality]]] = {}
+        self._resident_asked: dict[str, tuple[int, int]] = {}  # table -> version searched
         self._text_index: tuple[int, bool] | None = None  # (items version, has the index)
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
@@ -854,9 +855,15 @@ class LanceStore(Store):
     RESIDENT_VECTOR_BYTES = 2 * 2**30
 
     def _resident_view(self, encoder_key: str) -> VectorView | None:
-        """The in-memory vectors of a table small enough to keep (loaded now), else None."""
+        """The in-memory vectors of a table small enough to keep, loaded the second time
+        a version is searched (a one-shot command does not read 1.5 GB for one query),
+        else None."""
+        version = (self._version(encoder_key), self._version("sources"))
+        if self._resident_asked.get(encoder_key) != version:
+            self._resident_asked[encoder_key] = version
+            return None
         dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
-        rows = self._at(encoder_key, self._version(encoder_key)).count_rows()
+        rows = self._at(encoder_key, version[0]).count_rows()
         return self.vectors(encoder_key) if rows * dim * 4 <= self.RESIDENT_VECTOR_BYTES else None
 
     def _current_view(self, encoder_key: str) -> VectorView | None:

@@ -97,11 +97,16 @@ def test_ann_reads_through_lance_match_lancedb(tmp_path):
         return rows.column("id").to_pylist()
 
     fresh = LanceStore.open(tmp_path / "s")
+    once = fresh.search_vectors(key, queries[:1], 10)  # a version's first search
+    assert key not in fresh._caches  # reads no matrix
+    assert [i for i, _ in once[0]] == lancedb_top(queries[0])
     fresh.RESIDENT_VECTOR_BYTES = 0  # a table too large to keep: the refined read
     refined = fresh.search_vectors(key, queries, 10)
     assert [[i for i, _ in r] for r in refined] == [lancedb_top(q) for q in queries]
     assert key not in fresh._caches  # memory-flat: the matrix was not read
     del fresh.RESIDENT_VECTOR_BYTES  # small enough to keep: the index's head, rescored
+    fresh.search_vectors(key, queries[:1], 10)  # (loaded on a version's second search)
+    assert key in fresh._caches
     rescored = fresh.search_vectors(key, queries, 10)
     matrix = fresh.vectors(key).matrix
     exact = fresh.search_vectors(key, queries, 10, exact=True)
