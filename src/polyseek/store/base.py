@@ -421,8 +421,9 @@ class Store(ABC):
     def vector_modalities(self, encoder_key: str) -> frozenset[Modality]:
         """The modalities of one encoder's visible rows (stores that can tell without
         loading every vector do)."""
-        codes = np.unique(self.vectors(encoder_key).modality).tolist()
-        return frozenset(MODALITIES[c] for c in codes)
+        return self.vectors(encoder_key).derived(
+            "modalities", lambda v: frozenset(MODALITIES[c] for c in np.unique(v.modality).tolist())
+        )
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
