@@ -381,7 +381,7 @@ def mixes_modalities(
     store: Store, encoder_key: str, modalities: Sequence[Modality] | None = None
 ) -> bool:
     """Whether a search over ``modalities`` (None: all) merges items of several modalities."""
-    present = set(_sample_rows(store, encoder_key))
+    present = set(store.vector_modalities(encoder_key))
     return len(present & set(modalities) if modalities else present) > 1
 
 

@@ -3,12 +3,13 @@
 Below :data:`ANN_MIN_ROWS` rows search stays exact (an in-memory float32 matrix: a few ms
 at 100k x 384). Above, LanceDB indexes the table on disk and the exact path is no longer
 needed: a query reads its probed partitions and re-scores the head of the candidates at
-full precision (``refine_factor``) from the table, so memory does not grow with the
-matrix (15 GB at 10M x 384 would not fit the laptops polyseek is for). When the table's
-vectors are in memory anyway (:meth:`~polyseek.store.lancedb.LanceStore.vectors`, which
-the search pipeline loads today for every query), the same number of candidates is taken
-from the index without LanceDB's refine and re-scored exactly in memory, by row id:
-cheaper than reading every candidate's row from disk.
+full precision (``refine_factor``) from the table, so memory need not grow with the
+matrix (15 GB at 10M x 384 would not fit the laptops polyseek is for). A table whose
+vectors fit :attr:`~polyseek.store.lancedb.LanceStore.RESIDENT_VECTOR_BYTES` (2 GiB, about
+1.4M x 384) keeps them in memory instead: the same number of candidates is taken from the
+index without the refine and re-scored exactly in memory, by row id, cheaper than reading
+every candidate's row from disk. Above it, a dense search is memory-flat; hybrid search
+still loads the matrix to score the BM25 candidates densely (not yet flat at 10M).
 
 * up to :data:`PQ_MIN_ROWS`: IVF_HNSW_SQ (8-bit scalar quantisation, an HNSW graph per
   partition): measured here at 100k MiniLM vectors ~5 ms at recall@10 ~0.97, at 1M

@@ -22,7 +22,7 @@ import numpy as np
 from polyseek.encoders.base import EncoderInfo
 from polyseek.store.quantized import FirstPass
 from polyseek.store.uri import StoreLocation
-from polyseek.types import MODALITY_CODES, Item, Locator, Modality, Passage
+from polyseek.types import MODALITIES, MODALITY_CODES, Item, Locator, Modality, Passage
 
 FORMAT_VERSION = 2  # 2: item passages and vector-row parts (v1 indexes still open)
 
@@ -417,6 +417,13 @@ class Store(ABC):
     @abstractmethod
     def vectors(self, encoder_key: str) -> VectorView:
         """The visible vectors of one encoder, in memory."""
+
+    def vector_modalities(self, encoder_key: str) -> frozenset[Modality]:
+        """The modalities of one encoder's visible rows (stores that can tell without
+        loading every vector do)."""
+        return self.vectors(encoder_key).derived(
+            "modalities", lambda v: frozenset(MODALITIES[c] for c in np.unique(v.modality).tolist())
+        )
 
     @abstractmethod
     def counts(self) -> dict[str, int]:

@@ -4,9 +4,9 @@ A search reads the stored items of its top hits. Through LanceDB that is a filte
 ``id IN (...)``, about as slow as the vector query itself (benchmarks/query_latency.py).
 An :class:`ItemCatalog` holds, for one (items, sources) table version, every visible
 item's columns but its text (id, source, generation, modality, locator, metadata, preview,
-passages) and its LanceDB row id, sorted by id. A lookup is a binary search in memory; the
-texts (the bulk of the table, kept out of memory) are then taken by row id, one read of
-the hits' rows only.
+passages), its LanceDB row id and its offset in the table at that version, sorted by id. A
+lookup is a binary search in memory; the texts (the bulk of the table, kept out of memory)
+are then taken by offset (Lance's public ``take``), one read of the hits' rows only.
 
 The catalog is read from a handle on the items table checked out at its version, and
 the texts are taken through the same handle, so its row ids always name its rows; each
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 LIGHT_COLUMNS = ("id", "source", "gen", "modality", "locator", "metadata", "preview", "passages")
 ROW_ID = "_rowid"
+OFFSET = "_offset"  # a row's position in a scan of its version: what Lance's take() reads
 MAX_BYTES = 512 * 2**20  # ~100 bytes an item: about 4M items
 
 
@@ -42,7 +43,7 @@ class ItemCatalog:
     """Visible items' light columns and row ids at one ``version``, sorted by id."""
 
     version: tuple[int, ...]
-    table: pa.Table  # light columns + ROW_ID, visible rows only, sorted by id
+    table: pa.Table  # light columns + ROW_ID + OFFSET, visible rows only, sorted by id
     keys: np.ndarray  # the ids as UTF-8 bytes (numpy "S"), in the same order
     _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -50,8 +51,10 @@ class ItemCatalog:
     def build(
         cls, version: tuple[int, ...], rows: pa.Table, committed: dict[str, str]
     ) -> ItemCatalog | None:
-        """The catalog of ``rows`` (light columns and row ids of every item row) whose
-        generation ``committed`` names; None when it would take more than MAX_BYTES."""
+        """The catalog of ``rows`` (light columns and row ids of every item row, a whole
+        scan of one version in its order) whose generation ``committed`` names; None when
+        it would take more than MAX_BYTES."""
+        rows = rows.append_column(OFFSET, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
         sources, gens = rows.column("source").to_pylist(), rows.column("gen").to_pylist()
         mask = np.fromiter(
             (committed.get(s) == g for s, g in zip(sources, gens, strict=True)),
@@ -108,6 +111,10 @@ class ItemCatalog:
         column = self.table.column(ROW_ID)
         return [int(column[r].as_py()) for r in rows]
 
+    def offsets(self, rows: Sequence[int]) -> list[int]:
+        """Offsets in the catalog's version of the table of catalog rows."""
+        return self.table.column(OFFSET).take(pa.array(rows, pa.int64())).to_pylist()
+
     def items(self, rows: dict[str, int], texts: dict[int, str]) -> dict[str, StoredItem]:
         """StoredItems of catalog ``rows`` (id -> row) whose text ``texts`` holds, by row
         id; the others are left out."""
@@ -116,10 +123,11 @@ class ItemCatalog:
         out: dict[str, StoredItem] = {}
         picked = self.table.take(pa.array(list(rows.values()), pa.int64()))
         for row in picked.to_pylist():
+            row.pop(OFFSET)
             text = texts.get(row.pop(ROW_ID))
             if text is not None:
                 out[row["id"]] = StoredItem.from_row({**row, "text": text})
         return out
 
 
-__all__ = ["LIGHT_COLUMNS", "MAX_BYTES", "ROW_ID", "ItemCatalog"]
+__all__ = ["LIGHT_COLUMNS", "MAX_BYTES", "OFFSET", "ROW_ID", "ItemCatalog"]

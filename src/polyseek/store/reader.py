@@ -2,14 +2,14 @@
 
 A LanceDB table is a Lance dataset, ``<db>/<name>.lance``, on disk or on object storage.
 The reads a search or ``polyseek status`` makes (the tables' versions, whole columns, rows
-by row id, BM25 over the items' text) are Lance scans, and pylance answers them as
+by offset, BM25 over the items' text, ANN) are Lance scans, and pylance answers them as
 LanceDB does (the same BM25 scores and row ids: tests/unit/store/test_reader.py).
 What that saves is the import: ``import lance`` costs ~0.05 s of CPU on top of
 ``pyarrow.dataset``, which both need, where ``import lancedb`` costs ~0.55 s more (its
 namespace models, ~200 pydantic classes, its embeddings registry and remote client),
-measured on the 2-core machine (benchmarks/startup.py). LanceDB stays the writer, and
-serves the ANN queries of large tables; :class:`~polyseek.store.lancedb.LanceStore`
-imports it on the first write.
+measured on the 2-core machine (benchmarks/startup.py). ANN queries of large tables are
+Lance's nearest-neighbour scans of the same indexes. LanceDB stays the writer and index
+builder; :class:`~polyseek.store.lancedb.LanceStore` imports it on the first write.
 
 Each table has one dataset handle; :meth:`TableReader.at` gives a handle checked out at one
 version (kept until a newer one is asked for), so that row ids read through it name the
