@@ -15,6 +15,9 @@ Rows, each measured in its own subprocess (peak RSS = that process's VmHWM):
   lancedb raw     the same table and index, raw vector queries (nprobes, refine_factor)
   faiss IVF-PQ    IVF{nlist},PQ{dim/8} with an exact (RFlat) refine of the head
   faiss HNSW      HNSW32 over the flat vectors, efSearch tuned
+  rank-ratio      ``Engine.rank`` (dense, and hybrid: the default) against its raw LanceDB
+                  counterpart on the same index and parameters, interleaved query by
+                  query in one process (issue 12's ratio)
 Builds can run concurrently (``--parallel-builds``: faster, build times inflated by the
 contention); queries always run one system at a time. faiss is needed only for its rows
 (``pip install faiss-cpu``, not a polyseek dependency). Results are kept under
@@ -39,10 +42,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-
-from query_latency import base_vectors, fill_store, item_of, mixture_vectors  # noqa: E402
-
-from polyseek.types import item_id  # noqa: E402
 
 DIM = 384
 CHUNK = 50_000
@@ -71,6 +70,8 @@ def make_data(data: Path, n: int, queries: int) -> None:
     """The vector file, DEV/TEST query sets and their exact top-10 rows."""
     if (data / "truth.npz").is_file():
         return
+    from query_latency import base_vectors, mixture_vectors
+
     from polyseek.encoders import load_encoder
 
     data.mkdir(parents=True, exist_ok=True)
@@ -121,6 +122,12 @@ def load_truth(data: Path) -> dict[str, np.ndarray]:
 
 
 def row_id(j: int) -> str:
+    # Imported here: the faiss workers must not import polyseek's stack (torch's OpenMP
+    # beside faiss's made faiss's threads spin in sched_yield).
+    from query_latency import item_of
+
+    from polyseek.types import item_id
+
     return item_id(*item_of(int(j)))
 
 
@@ -184,6 +191,8 @@ def peak_rss() -> int:
 
 # ----------------------------------------------------------------------- workers
 def w_polyseek_build(data: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    from query_latency import fill_store
+
     from polyseek.engine import Engine
 
     texts = json.loads((data / "texts.json").read_text(encoding="utf-8"))
@@ -280,6 +289,73 @@ def w_polyseek_query(data: Path, n: int, args: argparse.Namespace) -> dict[str, 
     }
 
 
+def w_rank_ratio(data: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``Engine.rank`` over its raw LanceDB counterpart (the same index and parameters,
+    the plan's), interleaved query by query in one process, the order alternating each
+    round: the ratio issue 12 asks for, free of cache and load drift between processes.
+
+    Dense: ``Engine.rank(lexical=False)`` vs a raw vector query. Hybrid (the default):
+    ``Engine.rank`` with the query's words vs a raw vector query plus a raw BM25 query."""
+    import lancedb
+
+    from polyseek.engine import Engine
+    from polyseek.search.base import Query, Ranking
+    from polyseek.search.lexical import clean_query
+
+    engine = Engine.open(data / "collection")
+    info = engine.encoder_infos[0]
+    plan = engine.store.ann_report().get(info.key, {})
+    nprobes, refine = int(plan["nprobes"]), int(plan["refine_factor"])
+    tdir = vector_table_dir(data)
+    db = lancedb.connect(str(tdir.parent))
+    table = db.open_table(tdir.name[: -len(".lance")])
+    items = db.open_table("items")
+    t = load_truth(data)
+    texts = json.loads((data / "texts.json").read_text(encoding="utf-8"))
+    queries = t["test"]
+    # (quotes dropped: a quoted phrase would restrict the search to the items holding it)
+    words = [texts[i % len(texts)].split(".")[0].replace('"', " ") for i in range(len(queries))]
+    truth = [[row_id(j) for j in r] for r in t["test_truth"]]
+
+    def raw(i: int, hybrid: bool) -> list[Any]:
+        s = table.search(queries[i]).distance_type("cosine").nprobes(nprobes).limit(K)
+        found = s.refine_factor(refine).select(["id", "_distance"]).to_arrow()
+        if hybrid:
+            fts = items.search(clean_query(words[i]), query_type="fts", fts_columns="text")
+            fts.limit(K).select(["id", "_score"]).to_arrow()
+        return found.column("id").to_pylist()
+
+    def rank(i: int, hybrid: bool) -> list[Any]:
+        q = Query(text=words[i] if hybrid else None, top=K, ranking=Ranking(lexical=hybrid))
+        return [h.item_id for h in engine.rank(q, {info: queries[i]}).hits]
+
+    out: dict[str, Any] = {"nprobes": nprobes, "refine_factor": refine}
+    for hybrid in (False, True):
+        mode = "hybrid" if hybrid else "dense"
+        t0 = time.perf_counter()
+        for _ in range(2):  # the second query of a version loads the resident vectors
+            rank(0, hybrid)
+        raw(0, hybrid)
+        print(f"  {mode} warm-up {time.perf_counter() - t0:.1f} s", flush=True)
+        ms: dict[str, list[float]] = {"raw": [], "rank": []}
+        found: dict[str, list[Any]] = {"raw": [], "rank": []}
+        for r in range(args.rounds):
+            for i in range(len(queries)):
+                order = ("raw", "rank") if (i + r) % 2 == 0 else ("rank", "raw")
+                for who in order:
+                    t0 = time.perf_counter()
+                    got = raw(i, hybrid) if who == "raw" else rank(i, hybrid)
+                    ms[who].append((time.perf_counter() - t0) * 1000)
+                    if r == 0:
+                        found[who].append(got)
+        res = {who: {**latency(ms[who]), "recall": recall(found[who], truth)} for who in ms}
+        res["ratio_p50"] = res["rank"]["p50_ms"] / res["raw"]["p50_ms"]
+        out[mode] = res
+        print(f"  {mode}: {res}", flush=True)
+    out["rss_after_queries"] = peak_rss()
+    return out
+
+
 def faiss_or_exit() -> Any:
     try:
         import faiss
@@ -363,6 +439,7 @@ WORKERS: dict[str, Callable[[Path, int, argparse.Namespace], dict[str, Any]]] = 
     "lancedb-query": w_lancedb_query,
     "polyseek-query": w_polyseek_query,
     "polyseek-query-tuned": w_polyseek_query,
+    "rank-ratio": w_rank_ratio,
     "faiss-ivfpq-query": w_faiss_ivfpq_query,
     "faiss-hnsw-query": w_faiss_hnsw_query,
 }
@@ -375,10 +452,15 @@ def run_worker(name: str, args: argparse.Namespace) -> dict[str, Any] | None:
     if out.is_file():
         return json.loads(out.read_text())
     cmd = [sys.executable, __file__, "--worker", name, "--n", str(args.n), "--data", str(args.data)]
-    cmd += ["--target", str(args.target)]
+    cmd += ["--target", str(args.target), "--rounds", str(args.rounds)]
+    env = dict(os.environ)
+    if name.startswith("faiss"):
+        # faiss's OpenMP threads: all cores to build, one to answer one query at a time (a
+        # single query runs on one thread anyway; idle threads spinning would tax it).
+        env["OMP_NUM_THREADS"] = str(os.cpu_count() or 1) if name.endswith("build") else "1"
     print(f"== {name}", flush=True)
     t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(cmd, env=env)
     if rc != 0 or not out.is_file():
         print(f"== {name} failed (exit {rc}) after {time.perf_counter() - t0:.0f} s", flush=True)
         return None
@@ -488,6 +570,23 @@ def print_table(args: argparse.Namespace, res: dict[str, dict[str, Any] | None])
             f"{pb['plan'].get('recall_at_10', float('nan')):.3f}). "
             "The lancedb rows share its index."
         )
+    rr = res.get("rank-ratio")
+    if rr:
+        print(
+            f"\nEngine.rank vs raw LanceDB, interleaved query by query in one process "
+            f"({args.rounds} rounds, nprobes {rr['nprobes']} refine {rr['refine_factor']}; "
+            "hybrid: raw = the vector query + a BM25 query)"
+        )
+        print("| search | raw p50 ms | Engine.rank p50 ms | x raw | raw recall | rank recall |")
+        print("|---|---|---|---|---|---|")
+        for mode in ("dense", "hybrid"):
+            m = rr[mode]
+            # hybrid's hits fuse BM25's: not comparable with the dense ground truth
+            rank_recall = f"{m['rank']['recall']:.3f}" if mode == "dense" else "-"
+            print(
+                f"| {mode} | {m['raw']['p50_ms']:.2f} | {m['rank']['p50_ms']:.2f} | "
+                f"{m['ratio_p50']:.2f} | {m['raw']['recall']:.3f} | {rank_recall} |"
+            )
     missing = [k for k, v in res.items() if v is None]
     if missing:
         print(f"not measured: {', '.join(missing)}")
@@ -500,6 +599,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="default /tmp/polyseek-scale-<n>")
     ap.add_argument("--target", type=float, default=0.95, help="recall@10 to tune for")
     ap.add_argument("--parallel-builds", action="store_true")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the interleaved rank-ratio row"
+    )
     ap.add_argument("--no-faiss", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="discard earlier results under --data")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -546,6 +648,7 @@ def main() -> None:
         if lq and list(lq["tuned"]) != [plan.get("nprobes"), plan.get("refine_factor")]:
             set_plan_search(args.data, *lq["tuned"])
             res["polyseek-query-tuned"] = run_worker("polyseek-query-tuned", args)
+        res["rank-ratio"] = run_worker("rank-ratio", args)
     for name in ("ivfpq", "hnsw") if faiss else ():
         if res.get(f"faiss-{name}-build"):
             res[f"faiss-{name}-query"] = run_worker(f"faiss-{name}-query", args)

@@ -222,8 +222,8 @@ class FilteredStore(Store):
                 return kept[:k]
             depth *= 4
 
-    def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
-        return self.base.get_items([i for i in ids if i in self.allowed])
+    def get_items(self, ids: Sequence[str], text: bool = True) -> dict[str, StoredItem]:
+        return self.base.get_items([i for i in ids if i in self.allowed], text)
 
     def item_texts(self) -> list[tuple[str, str, str]]:
         return [r for r in self.base.item_texts() if r[0] in self.allowed]

@@ -403,8 +403,10 @@ class Store(ABC):
         """Bring the full-text index up to date with the items (after writes)."""
 
     @abstractmethod
-    def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
-        """Visible items by id."""
+    def get_items(self, ids: Sequence[str], text: bool = True) -> dict[str, StoredItem]:
+        """Visible items by id. ``text=False``: their text may be left empty (``""``) when
+        that saves a read; for decisions that need only where an item is and what it is
+        (its modality, source, locator), not for what a hit shows."""
 
     @abstractmethod
     def item_texts(self) -> list[tuple[str, str, str]]:

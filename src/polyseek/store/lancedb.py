@@ -484,9 +484,10 @@ class LanceStore(Store):
             count=len(sources),
         )
 
-    def get_items(self, ids: Sequence[str]) -> dict[str, StoredItem]:
+    def get_items(self, ids: Sequence[str], text: bool = True) -> dict[str, StoredItem]:
         """Visible items by id: from the in-memory catalog and one read of their texts by
-        row id (:mod:`polyseek.store.catalog`), else by a filtered read."""
+        row id (:mod:`polyseek.store.catalog`; ``text=False``: no read, texts left
+        empty), else by a filtered read."""
         if not ids:
             return {}
         wanted = list(dict.fromkeys(ids))
@@ -494,7 +495,12 @@ class LanceStore(Store):
         if catalog is None:
             return self._read_items(wanted)
         rows = catalog.find(wanted)
-        out = catalog.items(rows, self._texts(catalog, rows))
+        texts = (
+            self._texts(catalog, rows)
+            if text
+            else dict.fromkeys(catalog.row_ids(list(rows.values())), "")
+        )
+        out = catalog.items(rows, texts)
         moved = [i for i in rows if i not in out]  # (not expected: its version's rows)
         if moved:
             out.update(self._read_items(moved))
@@ -918,8 +924,15 @@ class LanceStore(Store):
             .column(ROW_ID)
             .to_numpy()
         )
-        ids = dict.fromkeys(view.ids[view.rows_at(row_ids)].tolist())
-        scores = view.best_scores(list(ids), q, modalities)
+        rows = view.rows_at(row_ids)
+        if view.repeats_items():  # an item's best row may be one the index did not return
+            scores = view.best_scores(list(dict.fromkeys(view.ids[rows].tolist())), q, modalities)
+        else:  # one row an item: the candidate rows are the items (no lookup by id)
+            if modalities:
+                rows = rows[np.isin(view.modality[rows], [MODALITY_CODES[m] for m in modalities])]
+            scores = dict(
+                zip(view.ids[rows].tolist(), (view.matrix[rows] @ q).tolist(), strict=True)
+            )
         found = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:k]  # ties: by id
         if len(found) < k and len(row_ids) == limit and overfetch < 64:
             return self._search_ann_rescored(view, query, k, modalities, overfetch * 4)

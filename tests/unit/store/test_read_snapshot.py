@@ -5,6 +5,8 @@ read, rows of an unfinished write never, and a removed item never again."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,19 @@ def test_catalog_lookup_gives_what_the_filtered_read_gives(store):
         assert first[i] == second[i]  # every field, text and locator included
     assert second["f2.txt#99"].text == "text of f2.txt item 99 (g1)"
     assert store.get_items([]) == {}
+
+
+def test_a_lookup_without_text_differs_only_in_the_text(store):
+    """``get_items(text=False)`` (what the roll-up of a query reads) gives the same items
+    with their texts left out once the catalog is built, and whole items before it."""
+    ids = ["f0.txt#3", "f2.txt#99", "nope"]
+    before = store.get_items(ids, text=False)  # the first lookup reads whole rows anyway
+    full = store.get_items(ids)
+    light = store.get_items(ids, text=False)
+    assert store._catalog is not None
+    assert before == full and set(light) == set(full) == {"f0.txt#3", "f2.txt#99"}
+    for i, item in light.items():
+        assert item.text == "" and item == dataclasses.replace(full[i], text="")
 
 
 def test_catalog_keeps_passages_and_metadata(tmp_path):
@@ -149,6 +164,29 @@ def test_ann_rescored_from_memory_matches_exact_and_hides_removed_items(ann_stor
     after = s.search_vectors(KEY, q, 10)
     assert not any(i.startswith(removed + "#") for hits in after for i, _ in hits)
     assert all(len(hits) == 10 for hits in after)
+
+
+def test_ann_rescored_keeps_to_the_asked_modalities(tmp_path):
+    """One row an item: the index's candidate rows are re-scored directly, those of other
+    modalities left out, as the exact search leaves them out."""
+    s = LanceStore.create(tmp_path / "mm", Manifest((ENC,), collection_root=str(tmp_path)))
+    rng = np.random.default_rng(5)
+    for f in range(8):
+        batch = _batch(f"f{f}.txt", "g1", _vectors(rng, 300))
+        if f % 2:
+            batch.items[:] = [dataclasses.replace(it, modality="image") for it in batch.items]
+        s.commit(batch)
+    s.build_ann_index(KEY)
+    view = s.vectors(KEY)
+    q = view.matrix[[0, 400, 1000]]
+    for mods in (("image",), ("text",), None):
+        ann = s.search_vectors(KEY, q, 10, modalities=mods)
+        exact = s.search_vectors(KEY, q, 10, modalities=mods, exact=True)
+        for a, e in zip(ann, exact, strict=True):
+            assert len(a) == 10 and a[0] == pytest.approx(e[0])
+            kinds = {int(f.split(".")[0][1:]) % 2 for f, _ in a}
+            if mods:
+                assert kinds == {1 if mods == ("image",) else 0}
 
 
 def test_ann_never_returns_rows_of_an_unfinished_write(ann_store):
