@@ -140,6 +140,10 @@ class FilteredStore(Store):
     def reading(self) -> AbstractContextManager[None]:
         return self.base.reading()
 
+    def vectors_of(self, encoder_key: str, item_ids: Sequence[str]) -> VectorView:
+        allowed = self.allowed
+        return self.base.vectors_of(encoder_key, [i for i in item_ids if i in allowed])
+
     def vectors(self, encoder_key: str) -> VectorView:
         view = self.base.vectors(encoder_key)
         with self._lock:

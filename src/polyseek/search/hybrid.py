@@ -20,7 +20,7 @@ throws the score gaps away. benchmarks/defaults.py and benchmarks/documents.py m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,14 +42,15 @@ class Signal:
     """One ranked list to fuse and how to value candidates it did not return.
 
     ``fill(ids)`` gives exact values for some of ``ids`` (those it can score); otherwise a
-    candidate the signal ``covers`` gets ``absent``; any other candidate has no value.
+    candidate among those ``covers(ids)`` returns gets ``absent``; any other candidate has
+    no value.
     """
 
     name: str
     ranked: Ranked
     weight: float = 1.0
     fill: Callable[[list[str]], dict[str, float]] | None = None
-    covers: Callable[[str], bool] | None = None
+    covers: Callable[[list[str]], Collection[str]] | None = None
     absent: float | None = None
     # Calibration: standardise within groups (each candidate's item modality), each
     # group's statistics shrunk toward all candidates' as if by ``prior`` more of them.
@@ -65,9 +66,10 @@ class Signal:
         if missing and self.fill is not None:
             got.update(self.fill(missing))
             missing = [c for c in missing if c not in got]
-        if self.absent is not None:
+        if self.absent is not None and missing:
+            covered = set(missing if self.covers is None else self.covers(missing))
             for c in missing:
-                if self.covers is None or self.covers(c):
+                if c in covered:
                     got[c] = self.absent
         return got
 

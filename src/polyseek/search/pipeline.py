@@ -24,7 +24,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +38,7 @@ from polyseek.search.hybrid import Signal, rrf_fusion, standardise, zscore_fusio
 from polyseek.search.lexical import search_lexical
 from polyseek.search.moments import MERGE_SLACK, merge_adjacent
 from polyseek.search.snippets import snippet
-from polyseek.store.base import Store, StoredItem
+from polyseek.store.base import Store, StoredItem, VectorView
 from polyseek.store.maxsim import maxsim_scores
 from polyseek.types import MODALITIES, Hit, Modality, SearchResult
 
@@ -221,7 +220,7 @@ class SearchPipeline:
                     )
 
                 def uncalibrated(ids: list[str]) -> dict[str, float]:
-                    return store.vectors(key).best_scores(ids, vec, mods)
+                    return store.vectors_of(key, ids).best_scores(ids, vec, mods)
 
                 return Signal(info.spec, found, weight, fill=calibrated, raw=uncalibrated)
             logger.warning("no calibration statistics for %s: raw scores used", info.spec)
@@ -230,7 +229,8 @@ class SearchPipeline:
         )[0]
 
         def exact(ids: list[str]) -> dict[str, float]:
-            return store.vectors(key).best_scores(ids, vec, mods)
+            # (the rows of these items only, when the table is too large to hold)
+            return store.vectors_of(key, ids).best_scores(ids, vec, mods)
 
         return Signal(info.spec, found, weight, fill=exact)
 
@@ -252,13 +252,19 @@ class SearchPipeline:
         # Every item matching a query word is in a list that ended early: the others
         # score 0. A longer list was cut: the others score at most its last score.
         absent = 0.0 if len(found) < depth else (found[-1][1] if found else 0.0)
-        texts = self._text_view()
-        covers = None if texts is None else texts.has
+        text_key = self._text_key()
+        covers = None
+        if text_key is not None:  # which items have text at all (a picture may not)
+
+            def covers(ids: list[str]) -> list[str]:
+                view = self.store.vectors_of(text_key, ids)
+                return [i for i in ids if view.has(i)]
+
         group = None
-        if calibrate and texts is not None:
+        if calibrate and text_key is not None:
             # BM25 favours long texts over short captions and OCR lines as cosine favours
             # text over images: calibrated, it is standardised per modality too.
-            view = texts
+            view = self.store.vectors(text_key)  # (calibration holds the vectors anyway)
 
             def group(item_id: str) -> str | None:
                 rows = view.rows_of(item_id)
@@ -274,10 +280,10 @@ class SearchPipeline:
             prior=cal.PRIOR_ITEMS,
         )
 
-    def _text_view(self) -> Any:
-        """The vectors of the text encoder: which items have text at all."""
+    def _text_key(self) -> str | None:
+        """The store key of the text encoder's vectors (which items have text at all)."""
         info = next((i for i in self.store.manifest.encoders if i.kind == "text"), None)
-        return None if info is None else self.store.vectors(info.key)
+        return None if info is None else info.key
 
     def fuse(self, q: Query, signals: Sequence[Signal], k: int) -> list[Fused]:
         """One list: the signals' weighted z-score mix (or weighted RRF)."""
@@ -372,13 +378,19 @@ class SearchPipeline:
     ) -> list[Hit]:
         """Results: an item with passages shows (and points at) the passage that matched."""
         out: list[Hit] = []
+        with_passages = [f.item_id for f in fused if (it := items.get(f.item_id)) and it.passages]
+        views = {  # the rows of those items, one read per text encoder
+            info.key: self.store.vectors_of(info.key, with_passages)
+            for info in (vectors or {})
+            if info.kind == "text" and with_passages
+        }
         for f in fused:
             item = items.get(f.item_id)
             if item is None:  # removed between the vector read and now
                 continue
             locator, text = item.locator, item.text
             if item.passages:
-                k = self._best_passage(q, item, vectors or {})
+                k = self._best_passage(q, item, vectors or {}, views)
                 p = item.passages[k]
                 locator, text = item.passage_locator(k), item.text[p.char_start : p.char_end]
             preview = self.store.preview_file(item)
@@ -399,13 +411,21 @@ class SearchPipeline:
             )
         return out
 
-    def _best_passage(self, q: Query, item: StoredItem, vectors: QueryVectors) -> int:
+    def _best_passage(
+        self,
+        q: Query,
+        item: StoredItem,
+        vectors: QueryVectors,
+        views: Mapping[str, VectorView] | None = None,
+    ) -> int:
         """The passage whose vector is closest to the query's (text encoder), else the one
-        sharing most query words."""
+        sharing most query words. ``views``: vectors holding the item's rows, by key."""
         for info, vec in vectors.items():
             if info.kind != "text":
                 continue
-            view = self.store.vectors(info.key)
+            view = (views or {}).get(info.key)
+            if view is None:
+                view = self.store.vectors_of(info.key, [item.id])
             rows = view.rows_of(item.id)
             if len(rows):
                 parts = view.part[rows] if view.part is not None else np.arange(len(rows))

@@ -420,6 +420,12 @@ class Store(ABC):
     def vectors(self, encoder_key: str) -> VectorView:
         """The visible vectors of one encoder, in memory."""
 
+    def vectors_of(self, encoder_key: str, item_ids: Sequence[str]) -> VectorView:
+        """A view holding (at least) the visible rows of these items: what scoring a few
+        candidates needs. Stores whose tables are too large to hold read only those rows;
+        by default, :meth:`vectors`."""
+        return self.vectors(encoder_key)
+
     def vector_modalities(self, encoder_key: str) -> frozenset[Modality]:
         """The modalities of one encoder's visible rows (stores that can tell without
         loading every vector do)."""

@@ -171,6 +171,7 @@ class LanceStore(Store):
         self._catalog: ItemCatalog | None = None
         self._modalities: dict[str, tuple[tuple[int, int], frozenset[Modality]]] = {}
         self._resident_asked: dict[str, tuple[int, int]] = {}  # table -> version searched
+        self._sizes: dict[str, tuple[int, int]] = {}  # table -> (version, float32 bytes)
         self._text_index: tuple[int, bool] | None = None  # (items version, has the index)
         self._catalog_asked: tuple[int, ...] | None = None
         self._catalog_refused: tuple[int, ...] | None = None
@@ -399,6 +400,7 @@ class LanceStore(Store):
             self._reader.forget()
             self._caches.clear()
             self._modalities.clear()
+            self._sizes.clear()
             self._ann.clear()
             self._catalog = self._catalog_asked = self._committed_cache = None
             self._text_index = None
@@ -422,6 +424,7 @@ class LanceStore(Store):
         self._reader.forget(key)
         self._caches.pop(key, None)
         self._modalities.pop(key, None)
+        self._sizes.pop(key, None)
         self._ann.pop(key, None)
 
     def add_vectors(self, encoder_key: str, items: list[StoredItem], vectors: np.ndarray) -> None:
@@ -641,6 +644,13 @@ class LanceStore(Store):
             return cache
         # The rows of exactly that version, with their row ids (ANN results name them).
         data = self._at(encoder_key, version).to_table(with_row_id=True)
+        cache = self._view_of(encoder_key, (version, sources_version), data)
+        self._caches[encoder_key] = cache
+        logger.debug("loaded %d vectors of %s into memory", len(cache), encoder_key)
+        return cache
+
+    def _view_of(self, encoder_key: str, version: tuple[int, int], data: pa.Table) -> VectorView:
+        """The visible rows of ``data`` (rows of a vector table, with row ids) as a view."""
         mask = self._visible_mask(
             data.column("source").to_pylist(), data.column("gen").to_pylist(), self.committed()
         )
@@ -654,18 +664,46 @@ class LanceStore(Store):
         part = None
         if "part" in data.column_names:
             part = data.column("part").to_numpy(zero_copy_only=False).astype(np.int32)[mask]
-        cache = VectorView(
+        return VectorView(
             encoder_key,
-            (version, sources_version),
+            version,
             ids,
             codes,
             np.ascontiguousarray(matrix),
             part=part,
             row_ids=data.column(ROW_ID).to_numpy().astype(np.uint64)[mask],
         )
-        self._caches[encoder_key] = cache
-        logger.debug("loaded %d vectors of %s into memory", len(ids), encoder_key)
-        return cache
+
+    def vectors_of(self, encoder_key: str, item_ids: Sequence[str]) -> VectorView:
+        """The loaded vectors if current, else all of them if the table is small enough
+        to keep (:attr:`RESIDENT_VECTOR_BYTES`), else only these items' rows, read by id
+        from the table's version: a query over a table too large to hold scores its few
+        candidates without loading the float32 matrix (15 GB at 10M x 384)."""
+        view = self._current_view(encoder_key)
+        if view is not None:
+            return view
+        version = (self._version(encoder_key), self._version("sources"))
+        if not self._too_large(encoder_key, version[0]):
+            return self.vectors(encoder_key)
+        wanted = list(dict.fromkeys(item_ids))
+        parts = [
+            self._at(encoder_key, version[0]).to_table(
+                filter=f"id IN ({_sql_list(chunk)})", with_row_id=True
+            )
+            for chunk in _chunks(wanted)
+        ]
+        if not parts:  # no ids: an empty view of the same schema
+            parts = [self._at(encoder_key, version[0]).to_table(limit=0, with_row_id=True)]
+        return self._view_of(encoder_key, version, pa.concat_tables(parts))
+
+    def _too_large(self, encoder_key: str, version: int) -> bool:
+        """Whether a version of a vector table is too large to hold in memory."""
+        found = self._sizes.get(encoder_key)
+        if found is None or found[0] != version:
+            dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
+            rows = self._at(encoder_key, version).count_rows()
+            found = self._sizes[encoder_key] = (version, rows * dim * 4)
+        return found[1] > self.RESIDENT_VECTOR_BYTES
 
     def vector_modalities(self, encoder_key: str) -> frozenset[Modality]:
         """The modalities of one encoder's visible rows: from its in-memory vectors when
@@ -795,7 +833,12 @@ class LanceStore(Store):
             items.create_scalar_index("id", index_type="BTREE")
         threshold = self.ANN_MIN_ROWS if min_rows is None else min_rows
         for enc in self.manifest.encoders:
-            rows = self._table(enc.key).count_rows()
+            table = self._table(enc.key)
+            rows = table.count_rows()
+            if rows * enc.dim * 4 > self.RESIDENT_VECTOR_BYTES and not any(
+                "id" in ix.columns for ix in table.list_indices()
+            ):  # searches read candidates' rows by id (:meth:`vectors_of`), not the matrix
+                table.create_scalar_index("id", index_type="BTREE")
             if rows >= threshold and not self.has_ann_index(enc.key):
                 self.build_ann_index(enc.key)
             elif self.has_ann_index(enc.key):  # new rows: one more segment, no rebuild
@@ -885,9 +928,7 @@ class LanceStore(Store):
         if self._resident_asked.get(encoder_key) != version:
             self._resident_asked[encoder_key] = version
             return None
-        dim = next(e.dim for e in self.manifest.encoders if e.key == encoder_key)
-        rows = self._at(encoder_key, version[0]).count_rows()
-        return self.vectors(encoder_key) if rows * dim * 4 <= self.RESIDENT_VECTOR_BYTES else None
+        return None if self._too_large(encoder_key, version[0]) else self.vectors(encoder_key)
 
     def _current_view(self, encoder_key: str) -> VectorView | None:
         """The in-memory vectors of one encoder if they are loaded and current."""

@@ -38,7 +38,7 @@ def test_missing_values_are_filled_where_known() -> None:
 def test_an_item_a_signal_cannot_score_is_not_pulled_down() -> None:
     """A picture has no text: BM25 says nothing about it (not 'no match')."""
     has_text = {"a", "b", "c", "d"}
-    lexical = Signal("lexical", LEXICAL, absent=0.0, covers=has_text.__contains__)
+    lexical = Signal("lexical", LEXICAL, absent=0.0, covers=has_text.intersection)
     dense = Signal("enc", [*DENSE, ("pic", 0.5)])
     out = {f.item_id: f for f in zscore_fusion([dense, lexical], 5)}
     assert "lexical" not in out["pic"].signals
