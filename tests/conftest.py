@@ -24,13 +24,17 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
+def copy_papers(dest: Path, n_papers: int) -> Path:
+    """A text-only collection: the first ``n_papers`` paper files, under ``papers/``."""
+    (dest / "papers").mkdir(parents=True, exist_ok=True)
+    for p in sorted((SAMPLE / "papers").iterdir())[:n_papers]:
+        shutil.copy2(p, dest / "papers" / p.name)
+    return dest
+
+
 def copy_small_collection(dest: Path, n_papers: int = 30) -> Path:
     """A small real collection: some paper files, the sample images and PDFs."""
-    dest.mkdir(parents=True, exist_ok=True)
-    papers = sorted((SAMPLE / "papers").iterdir())[:n_papers]
-    (dest / "papers").mkdir(exist_ok=True)
-    for p in papers:
-        shutil.copy2(p, dest / "papers" / p.name)
+    copy_papers(dest, n_papers)
     for sub in ("images", "pdfs"):
         shutil.copytree(SAMPLE / sub, dest / sub, dirs_exist_ok=True)
     return dest

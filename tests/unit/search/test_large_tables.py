@@ -4,12 +4,10 @@ shows all read only the candidates' rows, and give what the in-memory path gives
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from polyseek import Engine
-from tests.conftest import SAMPLE
+from tests.conftest import copy_papers
 
 QUERIES = [
     "retrieval augmented generation",
@@ -22,10 +20,7 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory) -> Engine:
-    root = tmp_path_factory.mktemp("large") / "c"
-    (root / "papers").mkdir(parents=True)
-    for p in sorted((SAMPLE / "papers").iterdir())[:100]:
-        shutil.copy2(p, root / "papers" / p.name)
+    root = copy_papers(tmp_path_factory.mktemp("large") / "c", 100)
     engine = Engine.open(root, create=True)
     engine.index()
     for info in engine.encoder_infos:
