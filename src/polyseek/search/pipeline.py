@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -63,18 +63,24 @@ class Depths:
     fused: int  # the fused list (reranked and cut below)
 
     @classmethod
-    def of(cls, q: Query, n_lists: int) -> Depths:
+    def of(cls, q: Query, n_lists: int, held: Collection[Modality] | None = None) -> Depths:
+        """``held``: the modalities the searched items may have (None: any). Without
+        pages nothing rolls up, without video or audio no moments merge: the lists need
+        no candidates for either (at 1M items a dense query re-scored 200 ANN
+        candidates for 10 text hits, 2.2x the time of 50)."""
         r = q.ranking
+        pages = held is None or "page" in held
+        slack = MERGE_SLACK if held is None or {"video", "audio"} & set(held) else 0
         # Fusion needs candidates beyond the top of each list; a single list does not.
         depth = q.top if n_lists <= 1 else max(q.top * 5, 50)
         # Rolling regions up under their pages takes several candidates per result.
-        head = q.top * ROLLUP_DEPTH if r.grain == "page" else q.top
+        head = q.top * ROLLUP_DEPTH if r.grain == "page" and pages else q.top
         depth = max(depth, head)
         if r.rerank is not None:
             depth = max(depth, r.rerank_depth)
             head = max(q.top, r.rerank_depth)
         # MERGE_SLACK spare candidates refill the top when adjacent moments merge.
-        return cls(lists=max(depth, q.top + MERGE_SLACK), fused=head + MERGE_SLACK)
+        return cls(lists=max(depth, q.top + slack), fused=head + slack)
 
 
 class SearchPipeline:
@@ -110,7 +116,10 @@ class SearchPipeline:
 
     def _rank(self, q: Query, vectors: QueryVectors) -> SearchResult:
         n_lists = len(vectors) + int(q.ranking.lexical and q.has_text)
-        depths = Depths.of(q, n_lists)
+        held = frozenset[Modality]().union(
+            *(self.store.vector_modalities(e.key) for e in self.store.manifest.encoders)
+        )  # (known per table version without loading vectors)
+        depths = Depths.of(q, n_lists, held)
         signals = self.candidates(q, vectors, depths.lists)
         fused = self.fuse(q, signals, depths.fused)
         want = q.top + MERGE_SLACK
