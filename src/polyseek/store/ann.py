@@ -8,18 +8,18 @@ matrix (15 GB at 10M x 384 would not fit the laptops polyseek is for). A table w
 vectors fit :attr:`~polyseek.store.lancedb.LanceStore.RESIDENT_VECTOR_BYTES` (2 GiB, about
 1.4M x 384) keeps them in memory instead: the same number of candidates is taken from the
 index without the refine and re-scored exactly in memory, by row id, cheaper than reading
-every candidate's row from disk. Above it, a dense search is memory-flat; hybrid search
-still loads the matrix to score the BM25 candidates densely (not yet flat at 10M).
+every candidate's row from disk. Above it, search is memory-flat: the few rows hybrid
+fusion needs besides are read by id (``LanceStore.vectors_of``).
 
 * up to :data:`PQ_MIN_ROWS`: IVF_HNSW_SQ (8-bit scalar quantisation, an HNSW graph per
   partition): measured here at 100k MiniLM vectors ~5 ms at recall@10 ~0.97, at 1M
-  18.5 ms at 0.94 (raw LanceDB, 30 min to build on this 2-core machine);
+  (benchmarks/scale.py, idle machine) raw LanceDB 9-10 ms at 0.98, built in 187 s;
 * above: IVF_PQ (``dim / 8`` sub-vectors of 8 bits: 48 bytes a row at 384-d), cheaper to
   build and 8x smaller than SQ, with a larger refine to win back the recall PQ loses.
 
-The rule's thresholds above 200k rows are reasoned, not measured on this machine (the
-10M benchmark was out of reach): :func:`measure_recall` measures what an index gives on
-the table's own rows after every build, and ``polyseek status`` reports it.
+The IVF_PQ rule is reasoned from the 1M point, not measured: :func:`measure_recall`
+measures what an index gives on the table's own rows after every build (the exact answers
+of all its queries in one scan of the table), and ``polyseek status`` reports it.
 """
 
 from __future__ import annotations
@@ -79,16 +79,21 @@ def plan_for(rows: int, dim: int, force: bool = False) -> AnnPlan | None:
 
 
 def measure_recall(table: Any, plan: AnnPlan, k: int = 10, n: int = RECALL_QUERIES) -> float:
-    """recall@k of the index against LanceDB's exhaustive scan, on rows of the table."""
+    """recall@k of the index against exhaustive search, on rows of the table as queries.
+
+    The exhaustive answers of all ``n`` queries come from one scan of the table
+    (:func:`exact_top`), not from one LanceDB exhaustive query each: 50 scans of a 10M-row
+    table (15 GB of float32) took minutes of a build."""
     total = table.count_rows()
     if total == 0:
         return 1.0
     rng = np.random.default_rng(0)
     picks = sorted(rng.choice(total, size=min(n, total), replace=False).tolist())
-    queries = table.take_offsets(picks).select(["vector"]).to_arrow().column("vector")
+    column = table.take_offsets(picks).select(["vector"]).to_arrow().column("vector")
+    queries = np.asarray(column.to_numpy(zero_copy_only=False).tolist(), dtype=np.float32)
+    exact = exact_top(table, queries, k)
     found = wanted = 0
-    for q in queries.to_numpy(zero_copy_only=False):
-        q = np.asarray(q, dtype=np.float32)
+    for q, want in zip(queries, exact, strict=True):
         ann = _ids(
             table.search(q)
             .distance_type("cosine")
@@ -96,14 +101,37 @@ def measure_recall(table: Any, plan: AnnPlan, k: int = 10, n: int = RECALL_QUERI
             .refine_factor(plan.refine_factor)
             .limit(k)
         )
-        exact = set(_ids(table.search(q).distance_type("cosine").bypass_vector_index().limit(k)))
-        found += len(set(ann) & exact)
-        wanted += len(exact)
+        found += len(set(ann) & want)
+        wanted += len(want)
     return found / max(1, wanted)
+
+
+def exact_top(table: Any, queries: np.ndarray, k: int, batch: int = 65_536) -> list[set[str]]:
+    """The ids of each query's exact top ``k`` rows by cosine, in one scan of the table's
+    ``id`` and ``vector`` columns (``batch`` rows in memory at a time)."""
+    q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    best_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(q), k), "", dtype=object)
+    for part in table.to_lance().to_batches(columns=["id", "vector"], batch_size=batch):
+        if part.num_rows == 0:
+            continue
+        flat = part.column("vector").flatten().to_numpy(zero_copy_only=False)
+        rows = np.asarray(flat, dtype=np.float32).reshape(part.num_rows, -1)
+        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        ids = np.asarray(part.column("id").to_pylist(), dtype=object)
+        scores = np.concatenate([best_s, q @ rows.T], axis=1)
+        names = np.concatenate([best_i, np.broadcast_to(ids, (len(q), len(ids)))], axis=1)
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        best_s = np.take_along_axis(scores, top, 1)
+        best_i = np.take_along_axis(names, top, 1)
+    return [
+        {str(i) for i, s in zip(ids, ss, strict=True) if s > -np.inf}
+        for ids, ss in zip(best_i, best_s, strict=True)
+    ]
 
 
 def _ids(query: Any) -> list[str]:
     return [str(x) for x in query.select(["id", "_distance"]).to_arrow().column("id").to_pylist()]
 
 
-__all__ = ["ANN_MIN_ROWS", "PQ_MIN_ROWS", "AnnPlan", "measure_recall", "plan_for"]
+__all__ = ["ANN_MIN_ROWS", "PQ_MIN_ROWS", "AnnPlan", "exact_top", "measure_recall", "plan_for"]

@@ -79,6 +79,21 @@ def test_built_index_reports_measured_recall(tmp_path):
     assert reopened.ann_report()[key]["recall_at_10"] == report["recall_at_10"]
 
 
+def test_exact_answers_of_the_recall_measure_are_lancedbs_exhaustive_ones(tmp_path):
+    """measure_recall's truth, one scan for all its queries in batches smaller than the
+    table, is what LanceDB's exhaustive search returns query by query."""
+    from polyseek.store.ann import exact_top
+
+    store = _store(tmp_path, 3000)
+    table = store.lance_table(store.manifest.encoders[0].key)
+    rng = np.random.default_rng(11)
+    queries = rng.normal(size=(8, 32)).astype(np.float32)
+    got = exact_top(table, queries, 10, batch=700)
+    for q, found in zip(queries, got, strict=True):
+        rows = table.search(q).distance_type("cosine").bypass_vector_index().limit(10)
+        assert found == set(rows.select(["id"]).to_arrow().column("id").to_pylist())
+
+
 def test_ann_reads_through_lance_match_lancedb(tmp_path):
     """The ANN candidates polyseek reads through Lance are those of LanceDB's own query
     on the same index and parameters: the refined read (no vectors in memory) and the
