@@ -1155,6 +1155,7 @@ class LanceStore(Store):
         self.stage(batch)
         self._upload_media(batch.items)  # before the commit point: committed => on the store
         _check_lease(self.location)
+        prior = self._recorded_gens([r.path for r in batch.records])
         # The commit point: one atomic upsert of the source records.
         records = pa.Table.from_pylist([r.__dict__ for r in batch.records], schema=SOURCES_SCHEMA)
         (
@@ -1164,7 +1165,21 @@ class LanceStore(Store):
             .when_not_matched_insert_all()
             .execute(records)
         )
-        self._delete_superseded(batch.records)
+        # Only sources recorded before with another generation have rows to drop: a new
+        # source has none (rows an interrupted run left are recover()'s, which every run
+        # starts with). Each delete scans the data tables: deleting for every new source
+        # made a batch's commit grow with the collection (0.85 s of 2.1 s at 1M items).
+        self._delete_superseded([r for r in batch.records if prior.get(r.path, r.gen) != r.gen])
+
+    def _recorded_gens(self, paths: Sequence[str]) -> dict[str, str]:
+        """path -> generation of the source records these paths have (none: absent)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(paths))):
+            t = self._latest("sources").to_table(
+                columns=["path", "gen"], filter=f"path IN ({_sql_list(chunk)})"
+            )
+            out.update(zip(t.column("path").to_pylist(), t.column("gen").to_pylist(), strict=True))
+        return out
 
     def _add_vectors(self, enc: EncoderInfo, items: list[StoredItem], vectors: np.ndarray) -> None:
         owners = [RowOwner(it.id, it.source, it.gen, it.modality) for it in items]
@@ -1209,6 +1224,8 @@ class LanceStore(Store):
         return ["items", *(e.key for e in self.manifest.encoders)]
 
     def _delete_superseded(self, records: Sequence[SourceRecord]) -> None:
+        if not records:
+            return
         paths = [r.path for r in records]
         gens = [r.gen for r in records]
         for name in self._data_tables():
