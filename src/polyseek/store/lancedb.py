@@ -1049,15 +1049,16 @@ class LanceStore(Store):
         if rows == 0 or unindexed == 0:
             return
         ray = self.index_builder if self.index_builder and self.index_builder.text else None
-        appends = unindexed is not None and (
+        dataset = table.to_lance() if unindexed is not None else None
+        appends = dataset is not None and (
             ray is not None
             or (
                 rows >= self.TEXT_APPEND_MIN_ROWS
-                and len(segments(table.to_lance(), TEXT_INDEX_NAME)) < self.TEXT_MAX_SEGMENTS
+                and len(segments(dataset, TEXT_INDEX_NAME)) < self.TEXT_MAX_SEGMENTS
             )
         )
         if appends:
-            append_new_rows(table.to_lance(), [TEXT_INDEX_NAME])
+            append_new_rows(dataset, [TEXT_INDEX_NAME])
             logger.info("indexed %d new items' text", unindexed)
         elif ray is not None:
             ray.text_index(str(table.uri), self.location.lance_options() or None, FTS_COLUMN)
@@ -1065,7 +1066,7 @@ class LanceStore(Store):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 table.create_fts_index(FTS_COLUMN, replace=True, with_position=False)
-            logger.info("built the full-text index over %d items", table.count_rows())
+            logger.info("built the full-text index over %d items", rows)
         self._text_index = None
 
     def search_text(
